@@ -1,0 +1,53 @@
+# Covered — `make run` starts everything on one machine; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := app
+export PORT
+
+.PHONY: run test lint format bench install system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: migrate, seed the demo on an empty database, start web + worker + cron + embedded Redis
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	@echo ""
+	@echo "  Covered is starting at http://127.0.0.1:$(PORT)"
+	@echo "  Demo logins (password covered-demo): admin@example.com, biller@example.com, clinician@example.com"
+	@echo "  Press Ctrl-C to stop everything."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(if $(REDIS_URL),web worker cron,)
+
+## system-deps: Debian's chromium (browser tests) and PostgreSQL server binaries, when missing
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+
+## test: install everything and run the whole suite (SQLite and PostgreSQL, Redis, browser)
+test: install system-deps
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""Cron process: enqueues the periodic jobs of jobs/schedule.py. Run exactly one."""
+
+from rq.cron import CronScheduler
+
+from jobs import get_app
+from jobs.schedule import PERIODIC_JOBS
+
+
+def main() -> None:
+    app = get_app()
+    with app.app_context():
+        from jobs.wait import wait_for_redis
+        from webapp.services.queue import redis_connection
+
+        wait_for_redis(redis_connection())
+        scheduler = CronScheduler(connection=redis_connection())
+        for func, interval in PERIODIC_JOBS:
+            scheduler.register(func, queue_name="default", interval=interval)
+        scheduler.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""Every minute: prove a worker is alive by writing the time to Redis."""
+
+from datetime import UTC, datetime
+
+from jobs import with_app_context
+
+
+@with_app_context
+def run() -> str:
+    from webapp.services.system import record_heartbeat
+
+    now = datetime.now(UTC)
+    record_heartbeat(now)
+    return now.isoformat()

@@ -1,0 +1,139 @@
+"""Fixtures: real SQLite and PostgreSQL databases, the embedded Redis, standing users.
+
+Every test that takes `app` runs twice, on SQLite and on PostgreSQL. With CI=true
+a missing PostgreSQL fails the run; elsewhere those variants skip with a reason.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+
+os.environ.setdefault("COVERED_INSTANCE_PATH", tempfile.mkdtemp(prefix="covered-instance-"))
+
+from tests import factories  # noqa: E402
+from tests.servers import IN_CI, PostgresServer, RedisServer, find_pg_bin  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL server binaries are missing; `make test` installs them")
+        pytest.skip("PostgreSQL server binaries not installed (run `make system-deps`)")
+    server = PostgresServer(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    """One database for the session; tables are emptied after each test."""
+    url = postgres_server.create_database("covered_test")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return url
+
+
+def _base_config(redis_server) -> dict:
+    return {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": redis_server.url,
+        "SERVER_NAME": "covered.test",
+    }
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def app(database_url, redis_server):
+    app = create_app({**_base_config(redis_server), "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        if database_url.startswith("sqlite"):
+            db.create_all()
+        from webapp.services.queue import redis_connection
+
+        redis_connection().flushdb()
+        yield app
+        db.session.remove()
+        if not database_url.startswith("sqlite"):
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class World:
+    """One practice with its three standing users, plus an outsider practice."""
+
+    org: object
+    admin: object
+    biller: object
+    clinician: object
+    outsider_org: object
+    outsider: object
+
+    def user(self, role: str):
+        return getattr(self, role)
+
+
+@pytest.fixture
+def world(app) -> World:
+    org = factories.organization(name="Harbor Therapy")
+    outsider_org = factories.organization(name="Elsewhere Clinic")
+    built = World(
+        org=org,
+        admin=factories.user(org, "admin"),
+        biller=factories.user(org, "biller"),
+        clinician=factories.user(org, "clinician"),
+        outsider_org=outsider_org,
+        outsider=factories.user(outsider_org, "admin"),
+    )
+    db.session.commit()
+    return built
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user, password: str = factories.PASSWORD):
+        response = self.client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, "sign-in failed"
+        return response
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)

@@ -1,0 +1,60 @@
+"""Rows for tests, with sensible defaults; each takes overrides as keywords."""
+
+import itertools
+
+from webapp.extensions import db
+from webapp.models import Client, ClientInsurance, Organization, Payer, ServiceType, User
+
+PASSWORD = "correct horse battery"
+_sequence = itertools.count(1)
+
+
+def _add(row):
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def organization(**values) -> Organization:
+    values.setdefault("name", f"Practice {next(_sequence)}")
+    values.setdefault("timezone", "America/New_York")
+    return _add(Organization(**values))
+
+
+def user(org: Organization, role: str = "admin", **values) -> User:
+    number = next(_sequence)
+    values.setdefault("email", f"{role}{number}@example.com")
+    values.setdefault("name", f"{role.title()} {number}")
+    row = User(organization_id=org.id, role=role, **values)
+    row.set_password(PASSWORD)
+    return _add(row)
+
+
+def client(org: Organization, **values) -> Client:
+    number = next(_sequence)
+    values.setdefault("first_name", "Client")
+    values.setdefault("last_name", f"Number{number}")
+    return _add(Client(organization_id=org.id, **values))
+
+
+def payer(org: Organization, **values) -> Payer:
+    values.setdefault("name", f"Payer {next(_sequence)}")
+    return _add(Payer(organization_id=org.id, **values))
+
+
+def insurance(org: Organization, client_row: Client, payer_row: Payer, **values) -> ClientInsurance:
+    values.setdefault("member_id", f"M{next(_sequence)}")
+    values.setdefault("copay_cents", 2500)
+    return _add(
+        ClientInsurance(
+            organization_id=org.id, client_id=client_row.id, payer_id=payer_row.id, **values
+        )
+    )
+
+
+def service_type(org: Organization, **values) -> ServiceType:
+    values.setdefault("cpt_code", f"9{next(_sequence):04d}"[:5])
+    values.setdefault("name", "Psychotherapy")
+    values.setdefault("price_cents", 15000)
+    values.setdefault("cancellation_fee_cents", 5000)
+    return _add(ServiceType(organization_id=org.id, **values))

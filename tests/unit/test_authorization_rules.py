@@ -1,0 +1,518 @@
+from datetime import date, datetime, time
+
+import pytest
+
+from webapp.domain.authorizations import (
+    ACTIVE,
+    CANCELLED,
+    ENCOUNTER_STATUS_LABELS,
+    ENCOUNTER_STATUSES,
+    EXHAUSTED,
+    EXPIRED,
+    INACTIVE,
+    KEPT,
+    LATE_CANCELLED,
+    NO_SHOW,
+    SESSIONS,
+    STATUS_LABELS,
+    STATUSES,
+    UNITS,
+    UPCOMING,
+    AuthorizationTerms,
+    CoverageWarning,
+    Ledger,
+    ServiceLine,
+    Usage,
+    allocate,
+    authorization_status,
+    booking_warnings,
+    build_ledger,
+    counts_toward,
+    first_series_problem,
+    pick_authorization,
+    uncovered_warning,
+)
+from webapp.domain.windows import Window
+
+D = date
+INS = 7  # client insurance id
+PSYCHOTHERAPY, ABA, ASSESSMENT = 90837, 97153, 97151  # service type ids
+YEAR_START, YEAR_END = D(2025, 1, 1), D(2025, 12, 31)
+
+
+def terms(
+    id=1,
+    kind=SESSIONS,
+    start=YEAR_START,
+    end=YEAR_END,
+    allowed=20,
+    frequency=None,
+    services=(PSYCHOTHERAPY,),
+    insurance=INS,
+):
+    return AuthorizationTerms(
+        id=id,
+        client_insurance_id=insurance,
+        kind=kind,
+        start=start,
+        end=end,
+        allowed=allowed,
+        frequency=frequency,
+        service_type_ids=frozenset(services),
+    )
+
+
+def usage(encounter_id, day, status=KEPT, amount=1, hour=9):
+    return Usage(encounter_id, day, status, amount, datetime.combine(day, time(hour)))
+
+
+def test_it_labels_every_status():
+    assert set(STATUS_LABELS) == set(STATUSES)
+    assert ENCOUNTER_STATUS_LABELS == {
+        UPCOMING: "Upcoming",
+        KEPT: "Kept",
+        CANCELLED: "Cancelled",
+        LATE_CANCELLED: "Late cancelled",
+        NO_SHOW: "No-show",
+    }
+    assert tuple(ENCOUNTER_STATUS_LABELS) == ENCOUNTER_STATUSES
+
+
+@pytest.mark.parametrize(
+    ("status", "count_upcoming", "counts"),
+    [
+        (KEPT, False, True),
+        (KEPT, True, True),
+        (UPCOMING, False, False),
+        (UPCOMING, True, True),
+        (CANCELLED, True, False),
+        (LATE_CANCELLED, True, False),
+        (NO_SHOW, True, False),
+        (NO_SHOW, False, False),
+    ],
+)
+def test_it_counts_kept_always_and_upcoming_only_with_the_setting(status, count_upcoming, counts):
+    assert counts_toward(status, count_upcoming) is counts
+
+
+END = D(2025, 6, 30)
+
+
+@pytest.mark.parametrize(
+    ("insurance_active", "today", "remaining", "status"),
+    [
+        (False, D(2025, 7, 1), 0, INACTIVE),  # inactive beats expired and exhausted
+        (False, D(2025, 3, 1), 5, INACTIVE),
+        (True, D(2025, 7, 1), 0, EXPIRED),  # expired beats exhausted
+        (True, D(2025, 7, 1), 5, EXPIRED),
+        (True, END, 5, ACTIVE),  # the end date itself is still in force
+        (True, END, 0, EXHAUSTED),
+        (True, D(2025, 3, 1), -2, EXHAUSTED),
+        (True, D(2025, 3, 1), 1, ACTIVE),
+    ],
+)
+def test_it_derives_status_first_match_wins(insurance_active, today, remaining, status):
+    result = authorization_status(
+        insurance_active=insurance_active, end_date=END, remaining=remaining, today=today
+    )
+    assert result == status
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "visits"}, "kind"),
+        ({"frequency": "fortnight"}, "frequency"),
+        ({"start": D(2025, 2, 1), "end": D(2025, 1, 31)}, "end before it starts"),
+        ({"allowed": -1}, "negative"),
+    ],
+)
+def test_it_rejects_invalid_terms(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        terms(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("insurance", "service", "day", "covered"),
+    [
+        (INS, PSYCHOTHERAPY, D(2025, 1, 1), True),
+        (INS, PSYCHOTHERAPY, D(2025, 12, 31), True),
+        (INS, PSYCHOTHERAPY, D(2024, 12, 31), False),
+        (INS, PSYCHOTHERAPY, D(2026, 1, 1), False),
+        (INS, ABA, D(2025, 5, 1), False),
+        (INS + 1, PSYCHOTHERAPY, D(2025, 5, 1), False),
+    ],
+)
+def test_it_covers_its_insurance_services_and_dates(insurance, service, day, covered):
+    assert terms().covers(insurance, service, day) is covered
+
+
+@pytest.mark.parametrize(
+    ("kind", "frequency", "total", "window_count"),
+    [
+        (SESSIONS, None, 20, 1),
+        (UNITS, None, 20, 1),
+        (UNITS, "period", 20, 1),
+        (UNITS, "month", 240, 12),
+        (UNITS, "day", 365 * 20, 365),
+    ],
+)
+def test_it_totals_allowed_over_its_windows(kind, frequency, total, window_count):
+    auth = terms(kind=kind, frequency=frequency)
+    assert auth.total == total
+    assert len(auth.windows()) == window_count
+
+
+def test_it_picks_the_authorization_that_ends_first():
+    later = terms(id=1, end=D(2025, 12, 31))
+    sooner = terms(id=2, end=D(2025, 6, 30))
+    other_service = terms(id=3, end=D(2025, 2, 28), services=(ABA,))
+    picked = pick_authorization(
+        [later, sooner, other_service],
+        client_insurance_id=INS,
+        service_type_id=PSYCHOTHERAPY,
+        day=D(2025, 2, 1),
+    )
+    assert picked == sooner
+
+
+def test_it_breaks_ties_by_earlier_start_then_lower_id():
+    a = terms(id=5, start=D(2025, 2, 1))
+    b = terms(id=4, start=D(2025, 1, 1))
+    c = terms(id=3, start=D(2025, 1, 1))
+    pick = pick_authorization(
+        [a, b, c], client_insurance_id=INS, service_type_id=PSYCHOTHERAPY, day=D(2025, 3, 1)
+    )
+    assert pick == c
+
+
+def test_it_picks_nothing_when_nothing_covers():
+    pick = pick_authorization(
+        [terms()], client_insurance_id=INS, service_type_id=ABA, day=D(2025, 3, 1)
+    )
+    assert pick is None
+
+
+SESSION_AUTH = terms(id=1, kind=SESSIONS, services=(PSYCHOTHERAPY, ASSESSMENT))
+UNIT_AUTH = terms(id=2, kind=UNITS, allowed=40, frequency="week", services=(ABA,))
+
+
+@pytest.mark.parametrize(
+    ("lines", "amounts", "uncovered"),
+    [
+        ([ServiceLine(PSYCHOTHERAPY, 53, None)], {1: 1}, []),
+        # one session per encounter however many lines map to it
+        ([ServiceLine(PSYCHOTHERAPY, 53, None), ServiceLine(ASSESSMENT, 60, None)], {1: 1}, []),
+        # units add up line by line
+        ([ServiceLine(ABA, 60, 15), ServiceLine(ABA, 23, 15)], {2: 6}, []),
+        ([ServiceLine(ABA, 5, 15)], {2: 0}, []),
+        (
+            [ServiceLine(PSYCHOTHERAPY, 53, None), ServiceLine(ABA, 30, 15)],
+            {1: 1, 2: 2},
+            [],
+        ),
+        ([ServiceLine(999, 30, None)], {}, [ServiceLine(999, 30, None)]),
+    ],
+)
+def test_it_allocates_sessions_per_encounter_and_units_per_line(lines, amounts, uncovered):
+    result = allocate(
+        [SESSION_AUTH, UNIT_AUTH],
+        client_insurance_id=INS,
+        day=D(2025, 3, 3),
+        lines=lines,
+        rounding_profile="cms-8-minute",
+    )
+    assert result == (amounts, uncovered)
+
+
+def test_it_rounds_units_by_the_given_profile():
+    amounts, _ = allocate(
+        [UNIT_AUTH],
+        client_insurance_id=INS,
+        day=D(2025, 3, 3),
+        lines=[ServiceLine(ABA, 5, 15)],
+        rounding_profile="midpoint-min-1",
+    )
+    assert amounts == {2: 1}
+
+
+def test_it_allocates_nothing_for_self_pay():
+    result = allocate(
+        [SESSION_AUTH],
+        client_insurance_id=None,
+        day=D(2025, 3, 3),
+        lines=[ServiceLine(999, 30, None)],
+        rounding_profile="cms-8-minute",
+    )
+    assert result == ({}, [])
+
+
+def session_ledger(count_upcoming, allowed=3):
+    auth = terms(allowed=allowed)
+    usages = [
+        usage(14, D(2025, 3, 20), UPCOMING),
+        usage(11, D(2025, 3, 3), KEPT),
+        usage(12, D(2025, 3, 10), CANCELLED),
+        usage(13, D(2025, 3, 10), KEPT, hour=15),
+        usage(15, D(2025, 3, 27), UPCOMING),
+    ]
+    return build_ledger(auth, usages, count_upcoming=count_upcoming)
+
+
+@pytest.mark.parametrize(
+    ("count_upcoming", "counted", "remaining", "running", "over"),
+    [
+        (False, 2, 1, [2, None, 1, None, None], [False] * 5),
+        (True, 4, -1, [2, None, 1, 0, -1], [False, False, False, False, True]),
+    ],
+)
+def test_it_builds_a_chronological_ledger(count_upcoming, counted, remaining, running, over):
+    ledger = session_ledger(count_upcoming)
+    assert [row.usage.encounter_id for row in ledger.rows] == [11, 12, 13, 14, 15]
+    assert (ledger.kept, ledger.upcoming, ledger.total) == (2, 2, 3)
+    assert (ledger.counted, ledger.remaining) == (counted, remaining)
+    assert [row.running_remaining for row in ledger.rows] == running
+    assert [row.over for row in ledger.rows] == over
+    assert ledger.rows[1].counted is False
+    assert ledger.windows == []
+
+
+def test_it_orders_rows_at_the_same_time_by_encounter_id():
+    same = datetime(2025, 3, 3, 9)
+    usages = [Usage(9, D(2025, 3, 3), KEPT, 1, same), Usage(8, D(2025, 3, 3), KEPT, 1, same)]
+    ledger = build_ledger(terms(), usages, count_upcoming=False)
+    assert [row.usage.encounter_id for row in ledger.rows] == [8, 9]
+
+
+@pytest.mark.parametrize(
+    ("kept", "upcoming", "total", "kept_percent", "upcoming_percent"),
+    [
+        (0, 0, 20, 0, 0),
+        (5, 5, 20, 25, 25),
+        (1, 1, 3, 33, 33),
+        (15, 10, 20, 75, 25),  # stacked bars never pass 100
+        (25, 0, 20, 100, 0),
+        (3, 2, 0, 0, 0),
+    ],
+)
+def test_it_gives_bar_percentages(kept, upcoming, total, kept_percent, upcoming_percent):
+    ledger = Ledger(terms(), kept, upcoming, kept, total, total - kept, [], [])
+    assert (ledger.kept_percent, ledger.upcoming_percent) == (kept_percent, upcoming_percent)
+
+
+WEEKLY = terms(
+    id=2, kind=UNITS, start=D(2025, 3, 5), end=D(2025, 3, 18), allowed=10, frequency="week"
+)
+
+
+def weekly_ledger(count_upcoming):
+    usages = [
+        usage(1, D(2025, 3, 5), KEPT, 4),  # Wed; week Mar 5–8 (clipped)
+        usage(2, D(2025, 3, 7), UPCOMING, 4),
+        usage(3, D(2025, 3, 8), NO_SHOW, 4),
+        usage(4, D(2025, 3, 9), KEPT, 8),  # Sun; week Mar 9–15
+        usage(5, D(2025, 3, 11), KEPT, 4),
+        usage(6, D(2025, 3, 17), UPCOMING, 2),  # week Mar 16–18 (clipped)
+    ]
+    return build_ledger(WEEKLY, usages, count_upcoming=count_upcoming)
+
+
+def test_it_tracks_usage_per_window():
+    ledger = weekly_ledger(count_upcoming=True)
+    assert ledger.total == 30
+    assert [
+        (w.window.label, w.allowed, w.kept, w.upcoming, w.remaining, w.over) for w in ledger.windows
+    ] == [
+        ("Mar 5 – Mar 8, 2025", 10, 4, 4, 2, False),
+        ("Mar 9 – Mar 15, 2025", 10, 12, 0, -2, True),
+        ("Mar 16 – Mar 18, 2025", 10, 0, 2, 8, False),
+    ]
+    assert (ledger.kept, ledger.upcoming, ledger.counted, ledger.remaining) == (16, 6, 22, 8)
+
+
+def test_it_flags_the_row_that_goes_over_its_window():
+    rows = weekly_ledger(count_upcoming=True).rows
+    assert [r.window_remaining for r in rows] == [6, 2, None, 2, -2, 8]
+    assert [r.over for r in rows] == [False, False, False, False, True, False]
+    assert rows[2].window == Window(D(2025, 3, 5), D(2025, 3, 8))
+
+
+def test_it_leaves_upcoming_out_of_window_remaining_when_the_setting_is_off():
+    ledger = weekly_ledger(count_upcoming=False)
+    assert [w.remaining for w in ledger.windows] == [6, -2, 10]
+    assert [w.upcoming for w in ledger.windows] == [4, 0, 2]
+    assert (ledger.counted, ledger.remaining) == (16, 14)
+
+
+def check(ledger, *, status=ACTIVE, allocation, uncovered=(), day, exclude=None):
+    auth_id = ledger.terms.id
+    return booking_warnings(
+        ledger_by_auth={auth_id: ledger},
+        status_by_auth={auth_id: status},
+        number_by_auth={auth_id: "12345"},
+        allocation=allocation,
+        uncovered=list(uncovered),
+        day=day,
+        exclude_encounter_id=exclude,
+    )
+
+
+def test_it_warns_about_each_uncovered_service():
+    warnings = check(
+        session_ledger(False), allocation={}, uncovered=["97153", "97155"], day=D(2025, 3, 3)
+    )
+    assert warnings == [
+        CoverageWarning("none_covers", "No authorization covers 97153 on Mar 3, 2025."),
+        CoverageWarning("none_covers", "No authorization covers 97155 on Mar 3, 2025."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (
+            INACTIVE,
+            "inactive",
+            "Authorization 12345 is inactive: the client's insurance is not active.",
+        ),
+        (EXPIRED, "expired", "Authorization 12345 expired on Dec 31, 2025."),
+    ],
+)
+def test_it_warns_about_an_inactive_or_expired_authorization(status, code, message):
+    warnings = check(session_ledger(False), status=status, allocation={1: 1}, day=D(2025, 4, 1))
+    assert warnings == [CoverageWarning(code, message)]
+
+
+def test_it_warns_about_an_exhausted_authorization():
+    ledger = build_ledger(
+        terms(allowed=20), [usage(i, D(2025, 3, i)) for i in range(1, 21)], count_upcoming=False
+    )
+    warnings = check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 4, 1))
+    assert warnings == [
+        CoverageWarning("exhausted", "Authorization 12345 is exhausted: 0 of 20 sessions remain.")
+    ]
+
+
+def test_it_does_not_warn_the_encounter_that_used_the_last_session_about_itself():
+    ledger = build_ledger(
+        terms(allowed=2), [usage(1, D(2025, 3, 3)), usage(2, D(2025, 3, 4))], count_upcoming=False
+    )
+    assert check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 3, 4), exclude=2) == []
+    assert [w.code for w in check(ledger, allocation={1: 1}, day=D(2025, 3, 5))] == ["exhausted"]
+
+
+@pytest.mark.parametrize(
+    ("count_upcoming", "codes"),
+    [(False, []), (True, ["exhausted"])],
+)
+def test_it_counts_upcoming_bookings_per_the_setting(count_upcoming, codes):
+    # 3 allowed: 2 kept, 2 upcoming
+    warnings = check(session_ledger(count_upcoming), allocation={1: 1}, day=D(2025, 4, 1))
+    assert [w.code for w in warnings] == codes
+
+
+def test_it_warns_when_a_booking_would_exceed_the_total():
+    ledger = build_ledger(
+        terms(kind=UNITS, allowed=10), [usage(1, D(2025, 3, 3), KEPT, 8)], count_upcoming=True
+    )
+    warnings = check(ledger, allocation={1: 4}, day=D(2025, 3, 4))
+    assert warnings == [
+        CoverageWarning(
+            "exceeds_total",
+            "This appointment would exceed authorization 12345 "
+            "(10 allowed, 8 already counted, this adds 4 units).",
+        )
+    ]
+
+
+def test_it_warns_when_a_booking_would_exceed_a_weekly_cap():
+    weekly = terms(id=2, kind=UNITS, allowed=10, frequency="week", services=(ABA,))
+    ledger = build_ledger(weekly, [usage(1, D(2025, 3, 3), KEPT, 8)], count_upcoming=True)
+    warnings = check(ledger, allocation={2: 4}, day=D(2025, 3, 6))
+    assert warnings == [
+        CoverageWarning(
+            "exceeds_window",
+            "This appointment would exceed the weekly cap of authorization 12345 "
+            "(Mar 2 – Mar 8, 2025: 10 allowed, 8 already counted, this adds 4 units).",
+        )
+    ]
+    assert check(ledger, allocation={2: 4}, day=D(2025, 3, 9)) == []
+    assert check(ledger, allocation={2: 2}, day=D(2025, 3, 6)) == []
+
+
+def test_it_does_not_count_an_existing_encounter_twice():
+    weekly = terms(id=2, kind=UNITS, allowed=10, frequency="week", services=(ABA,))
+    usages = [usage(1, D(2025, 3, 3), KEPT, 6), usage(2, D(2025, 3, 4), UPCOMING, 4)]
+    ledger = build_ledger(weekly, usages, count_upcoming=True)
+    assert check(ledger, allocation={2: 4}, day=D(2025, 3, 4), exclude=2) == []
+    assert [w.code for w in check(ledger, allocation={2: 4}, day=D(2025, 3, 5))] == [
+        "exceeds_window"
+    ]
+
+
+def test_it_warns_about_total_and_window_together():
+    daily = terms(
+        id=2,
+        kind=UNITS,
+        start=D(2025, 3, 3),
+        end=D(2025, 3, 4),
+        allowed=4,
+        frequency="day",
+        services=(ABA,),
+    )
+    ledger = build_ledger(
+        daily,
+        [usage(1, D(2025, 3, 3), KEPT, 4), usage(2, D(2025, 3, 4), KEPT, 3)],
+        count_upcoming=False,
+    )
+    warnings = check(ledger, allocation={2: 2}, day=D(2025, 3, 4))
+    assert [w.code for w in warnings] == ["exceeds_total", "exceeds_window"]
+    assert "daily cap" in warnings[1].message
+
+
+def test_it_explains_an_authorization_that_has_not_started():
+    starts_later = terms(id=3, start=D(2025, 4, 1), services=(ABA,))
+    ends_earlier = terms(id=4, end=D(2025, 2, 28), services=(ABA,))
+    warning = uncovered_warning(
+        [starts_later, ends_earlier],
+        number_by_auth={3: "A-3", 4: "A-4"},
+        client_insurance_id=INS,
+        service_type_id=ABA,
+        service_name="97153",
+        day=D(2025, 3, 3),
+    )
+    assert warning == CoverageWarning(
+        "not_started",
+        "Authorization A-3 for 97153 starts on Apr 1, 2025; nothing covers Mar 3, 2025.",
+    )
+
+
+def test_it_falls_back_to_none_covers():
+    warning = uncovered_warning(
+        [terms(id=4, end=D(2025, 2, 28), services=(ABA,))],
+        number_by_auth={4: "A-4"},
+        client_insurance_id=INS,
+        service_type_id=ABA,
+        service_name="97153",
+        day=D(2025, 3, 3),
+    )
+    assert warning.code == "none_covers"
+
+
+WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: 0 of 2 sessions remain.")
+
+
+@pytest.mark.parametrize(
+    ("occurrences", "expected"),
+    [
+        ([], None),
+        ([(D(2025, 3, 3), []), (D(2025, 3, 10), [])], None),
+        (
+            [(D(2025, 3, 3), []), (D(2025, 3, 10), [WARN]), (D(2025, 3, 17), [WARN])],
+            (2, D(2025, 3, 10), [WARN]),
+        ),
+        ([(D(2025, 3, 3), [WARN])], (1, D(2025, 3, 3), [WARN])),
+    ],
+)
+def test_it_finds_the_first_problem_in_a_series(occurrences, expected):
+    assert first_series_problem(occurrences) == expected

@@ -1,0 +1,65 @@
+"""Covered: insurance authorizations and card pre-authorizations for practices."""
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from webapp.config import load_settings
+from webapp.extensions import csrf, db, htmx, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app; `overrides` is a plain dict of config values (tests use it)."""
+    instance_path = Path(os.environ.get("COVERED_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_settings(instance_path))
+    if not app.config["REDIS_URL"]:
+        app.config["REDIS_URL"] = f"unix://{instance_path / 'redis.sock'}"
+    app.config.setdefault("OUTBOX_PATH", str(instance_path / "outbox"))
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _tune_sqlite()
+
+    from webapp import cli, templating, views
+
+    templating.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+_sqlite_tuned = False
+
+
+def _tune_sqlite() -> None:
+    """WAL and a busy timeout: the web process and the worker write the same file."""
+    global _sqlite_tuned
+    if _sqlite_tuned:
+        return
+    _sqlite_tuned = True
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()

@@ -1,0 +1,72 @@
+"""Access control: one role decorator, one organization-scoped loader per resource.
+
+Views never query rows by id themselves: they call `get_<resource>_or_404`, which
+answers 404 for a row of another organization, so nobody can probe for it.
+"""
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Client, ClientInsurance, Payer, ServiceType, User
+from webapp.models.organization import ADMIN, BILLER, CLINICIAN
+
+ALL_ROLES = (ADMIN, BILLER, CLINICIAN)
+BILLING_ROLES = (ADMIN, BILLER)
+
+
+def role_required(*roles: str):
+    """Signed in (else redirect to login) and holding one of `roles` (else 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _scoped_or_404(model, row_id: int):
+    row = db.session.get(model, row_id)
+    if row is None or row.organization_id != current_user.organization_id:
+        abort(404)
+    return row
+
+
+def visible_clients():
+    """The clients the signed-in user may see: a clinician only their own."""
+    query = select(Client).where(Client.organization_id == current_user.organization_id)
+    if current_user.role == CLINICIAN:
+        query = query.where(Client.primary_clinician_id == current_user.id)
+    return query
+
+
+def get_client_or_404(client_id: int) -> Client:
+    client = _scoped_or_404(Client, client_id)
+    if current_user.role == CLINICIAN and client.primary_clinician_id != current_user.id:
+        abort(404)
+    return client
+
+
+def get_insurance_or_404(insurance_id: int) -> ClientInsurance:
+    return _scoped_or_404(ClientInsurance, insurance_id)
+
+
+def get_payer_or_404(payer_id: int) -> Payer:
+    return _scoped_or_404(Payer, payer_id)
+
+
+def get_service_type_or_404(service_type_id: int) -> ServiceType:
+    return _scoped_or_404(ServiceType, service_type_id)
+
+
+def get_user_or_404(user_id: int) -> User:
+    return _scoped_or_404(User, user_id)

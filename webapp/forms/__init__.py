@@ -1,0 +1,1 @@
+"""Flask-WTF forms; every form carries the CSRF token."""

@@ -1,0 +1,38 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from webapp.domain.units import ROUNDING_PROFILES
+from webapp.forms.fields import MoneyField, choices
+
+ROUNDING_OPTIONS = [
+    ("cms-8-minute", "CMS 8-minute rule (8–22 min = 1 unit of 15; under 8 = 0)"),
+    ("midpoint-min-1", "Round at half a unit, never less than 1"),
+]
+assert {value for value, _ in ROUNDING_OPTIONS} == set(ROUNDING_PROFILES)
+
+
+class PayerForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    messaging_enabled = BooleanField("Authorization warnings on appointments (messaging)")
+    rounding_profile = SelectField("Units rounding", choices=choices(ROUNDING_OPTIONS))
+
+
+class ServiceTypeForm(FlaskForm):
+    cpt_code = StringField(
+        "CPT code",
+        validators=[
+            DataRequired(),
+            Regexp(r"^[0-9A-Z]{4,5}[A-Z0-9]?$", message="Use a CPT or HCPCS code such as 90837."),
+        ],
+    )
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    price = MoneyField("Price", validators=[InputRequired(message="Enter the price, or 0.")])
+    cancellation_fee = MoneyField(
+        "Cancellation fee", validators=[InputRequired(message="Enter the fee, or 0.")]
+    )
+    unit_minutes = IntegerField(
+        "Unit length (minutes)",
+        validators=[Optional(), NumberRange(min=1, max=240, message="Between 1 and 240 minutes.")],
+        description="Leave empty for an untimed service (counts 1 unit).",
+    )

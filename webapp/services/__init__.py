@@ -1,0 +1,1 @@
+"""Use cases: load rows, apply domain rules, persist, commit, enqueue jobs."""

@@ -1,0 +1,100 @@
+"""Demo data for `make run`: one practice you can sign in to and click through."""
+
+import random
+from datetime import date
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Client, ClientInsurance, Organization, Payer, ServiceType, User
+
+DEMO_PASSWORD = "covered-demo"
+DEMO_ORGANIZATION = "Lakeside Behavioral Health (demo)"
+DEMO_USERS = [
+    ("admin@example.com", "Avery Admin", "admin"),
+    ("biller@example.com", "Blake Biller", "biller"),
+    ("clinician@example.com", "Casey Clinician", "clinician"),
+    ("dana.reyes@example.com", "Dana Reyes", "clinician"),
+]
+DEMO_PAYERS = [("Blue Harbor Health", True), ("Evergreen Mutual", False)]
+DEMO_SERVICES = [
+    # cpt, name, price, cancellation fee, unit minutes
+    ("90791", "Psychiatric diagnostic evaluation", 22000, 7500, None),
+    ("90834", "Psychotherapy, 45 minutes", 14000, 5000, None),
+    ("90837", "Psychotherapy, 60 minutes", 18000, 6000, None),
+    ("97153", "Adaptive behavior treatment by protocol", 2000, 1500, 15),
+]
+FIRST_NAMES = [
+    "Maya", "Noah", "Olivia", "Liam", "Emma", "Elijah", "Ava", "Lucas", "Sofia", "Mateo",
+    "Isabella", "Ethan", "Mia", "James", "Amelia", "Leo", "Harper", "Jack", "Aria", "Owen",
+]  # fmt: skip
+LAST_NAMES = [
+    "Patel", "Nguyen", "Garcia", "Johnson", "Kim", "Okafor", "Rossi", "Schmidt", "Cohen", "Silva",
+    "Brown", "Haddad", "Walker", "Lopez", "Novak", "Ito", "Murphy", "Diaz", "Andersen", "Reed",
+]  # fmt: skip
+
+
+def seed_demo() -> tuple[Organization, bool]:
+    """Create the demo practice once; returns (organization, created)."""
+    existing = db.session.scalar(select(Organization).where(Organization.name == DEMO_ORGANIZATION))
+    if existing:
+        return existing, False
+    rng = random.Random(7)
+    org = Organization(
+        name=DEMO_ORGANIZATION,
+        timezone="America/New_York",
+        week_start=6,
+        enhanced_authorizations_release_date=date(2026, 1, 1),
+    )
+    db.session.add(org)
+    db.session.flush()
+    users = {}
+    for email, name, role in DEMO_USERS:
+        user = User(organization_id=org.id, email=email, name=name, role=role)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        users[email] = user
+    payers = [
+        Payer(organization_id=org.id, name=name, messaging_enabled=messaging)
+        for name, messaging in DEMO_PAYERS
+    ]
+    services = [
+        ServiceType(
+            organization_id=org.id,
+            cpt_code=cpt,
+            name=name,
+            price_cents=price,
+            cancellation_fee_cents=fee,
+            unit_minutes=minutes,
+        )
+        for cpt, name, price, fee, minutes in DEMO_SERVICES
+    ]
+    db.session.add_all(payers + services)
+    db.session.flush()
+    clinicians = [users["clinician@example.com"], users["dana.reyes@example.com"]]
+    for index, (first, last) in enumerate(zip(FIRST_NAMES, LAST_NAMES, strict=True)):
+        client = Client(
+            organization_id=org.id,
+            first_name=first,
+            last_name=last,
+            date_of_birth=date(
+                1970 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 28)
+            ),
+            email=f"{first.lower()}.{last.lower()}@example.net",
+            phone=f"(555) 01{index:02d}-{rng.randrange(1000, 9999)}",
+            primary_clinician_id=clinicians[0 if index % 3 else 1].id,
+        )
+        db.session.add(client)
+        db.session.flush()
+        db.session.add(
+            ClientInsurance(
+                organization_id=org.id,
+                client_id=client.id,
+                payer_id=payers[index % 2].id,
+                member_id=f"{'BH' if index % 2 == 0 else 'EM'}{100000 + index * 7919}",
+                copay_cents=rng.choice([0, 2000, 2500, 3000, 4000]),
+                active=index != 5,
+            )
+        )
+    db.session.commit()
+    return org, True

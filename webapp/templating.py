@@ -1,0 +1,35 @@
+"""Jinja filters and globals: money in cents, times in the organization's zone."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_login import current_user
+
+from webapp.domain.money import format_cents
+
+UTC = ZoneInfo("UTC")
+
+
+def organization_zone() -> ZoneInfo:
+    if current_user and current_user.is_authenticated:
+        return ZoneInfo(current_user.organization.timezone)
+    return UTC
+
+
+def local_datetime(value: datetime | None, fmt: str = "%b %-d, %Y %-I:%M %p") -> str:
+    if value is None:
+        return ""
+    return value.replace(tzinfo=UTC).astimezone(organization_zone()).strftime(fmt)
+
+
+def short_date(value: date | None) -> str:
+    return value.strftime("%b %-d, %Y") if value else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = lambda cents: format_cents(cents or 0)
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

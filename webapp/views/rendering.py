@@ -1,0 +1,17 @@
+"""Whole page on a normal request, only the swapped block on an HTMX request."""
+
+from flask import make_response, render_template
+from jinja2_fragments.flask import render_block
+
+from webapp.extensions import htmx
+
+
+def render_page(template: str, block: str, http_status: int = 200, **context):
+    """Render `template`, or just its `block` when HTMX asks (not on history restore)."""
+    if htmx and not htmx.history_restore_request:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, http_status)
+    response.vary.add("HX-Request")
+    return response
