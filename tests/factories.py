@@ -58,3 +58,22 @@ def service_type(org: Organization, **values) -> ServiceType:
     values.setdefault("price_cents", 15000)
     values.setdefault("cancellation_fee_cents", 5000)
     return _add(ServiceType(organization_id=org.id, **values))
+
+
+def authorization(org: Organization, insurance_row: ClientInsurance, services, **values):
+    from datetime import date
+
+    from webapp.models import Authorization
+
+    values.setdefault("number", f"A{next(_sequence)}")
+    values.setdefault("kind", "sessions")
+    values.setdefault("start_date", date(2026, 1, 1))
+    values.setdefault("end_date", date(2026, 12, 31))
+    values.setdefault("allowed", 10)
+    row = Authorization(
+        organization_id=org.id,
+        client_insurance_id=insurance_row.id,
+        service_types=list(services),
+        **values,
+    )
+    return _add(row)

@@ -11,7 +11,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Client, ClientInsurance, Payer, ServiceType, User
+from webapp.models import (
+    Authorization,
+    Client,
+    ClientInsurance,
+    Encounter,
+    LegacyImport,
+    Payer,
+    ServiceType,
+    User,
+)
 from webapp.models.organization import ADMIN, BILLER, CLINICIAN
 
 ALL_ROLES = (ADMIN, BILLER, CLINICIAN)
@@ -70,3 +79,20 @@ def get_service_type_or_404(service_type_id: int) -> ServiceType:
 
 def get_user_or_404(user_id: int) -> User:
     return _scoped_or_404(User, user_id)
+
+
+def get_authorization_or_404(auth_id: int) -> Authorization:
+    auth = _scoped_or_404(Authorization, auth_id)
+    get_client_or_404(auth.client_insurance.client_id)  # a clinician: own clients only
+    return auth
+
+
+def get_encounter_or_404(encounter_id: int) -> Encounter:
+    encounter = _scoped_or_404(Encounter, encounter_id)
+    if current_user.role == CLINICIAN and encounter.clinician_id != current_user.id:
+        get_client_or_404(encounter.client_id)
+    return encounter
+
+
+def get_legacy_import_or_404(import_id: int) -> LegacyImport:
+    return _scoped_or_404(LegacyImport, import_id)

@@ -1,10 +1,20 @@
 """SQLAlchemy 2 typed models. No business rules here, and nothing commits."""
 
 from webapp.models.audit import AuditEvent
+from webapp.models.authorizations import Allocation, Authorization, authorization_service_types
 from webapp.models.clients import Client, ClientInsurance, Payer, ServiceType
+from webapp.models.encounters import BILLING_TYPES, Encounter, EncounterService
+from webapp.models.imports import LegacyImport
 from webapp.models.organization import ROLES, Organization, User
 
 __all__ = [
+    "BILLING_TYPES",
+    "Allocation",
+    "Authorization",
+    "Encounter",
+    "EncounterService",
+    "LegacyImport",
+    "authorization_service_types",
     "ROLES",
     "AuditEvent",
     "Client",

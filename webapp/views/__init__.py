@@ -8,9 +8,9 @@ from webapp.models import User
 
 
 def init_app(app: Flask) -> None:
-    from webapp.views import admin, auth, clients, main
+    from webapp.views import admin, auth, authorizations, clients, encounters, main, settings
 
-    for module in (auth, main, clients, admin):
+    for module in (auth, main, clients, admin, authorizations, encounters, settings):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

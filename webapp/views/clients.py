@@ -10,12 +10,14 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
+from webapp.domain.authorizations import STATUSES
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
 from webapp.models import Client, Payer, User
 from webapp.models.organization import CLINICIAN
 from webapp.services import records
+from webapp.services.coverage import load_coverage
 from webapp.views.rendering import render_page
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
@@ -61,8 +63,23 @@ def show(client_id: int):
 @bp.get("/<int:client_id>/insurance")
 @role_required(*ALL_ROLES)
 def insurance(client_id: int):
+    """Bill To & Insurance: policies, and the Insurance Authorizations table with filter tabs."""
     client = get_client_or_404(client_id)
-    return render_page("clients/insurance.html", "content", client=client, tab="insurance")
+    status = request.args.get("status", "all")
+    if status not in ("all", *STATUSES):
+        status = "all"
+    coverage = load_coverage(current_user.organization, [client.id])
+    summaries = coverage.for_client(client.id)
+    shown = [s for s in summaries if status in ("all", s.status)]
+    return render_page(
+        "clients/insurance.html",
+        "auth_section",
+        client=client,
+        tab="insurance",
+        status=status,
+        summaries=shown,
+        counts={**coverage.counts_by_status(client.id), "all": len(summaries)},
+    )
 
 
 @bp.route("/<int:client_id>/insurances/new", methods=["GET", "POST"])

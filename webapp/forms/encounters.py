@@ -1,0 +1,107 @@
+"""Booking form: clinician, start, duration, service lines, billing type, repeat."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS, ENCOUNTER_STATUSES
+from webapp.forms.fields import choices
+from webapp.models.encounters import BILLING_TYPE_LABELS, BILLING_TYPES
+
+REPEAT_OPTIONS = [
+    ("none", "Does not repeat"),
+    ("weekly", "Weekly"),
+    ("biweekly", "Every other week"),
+]
+
+
+class ServiceLineForm(Form):
+    service_type_id = SelectField("Service", coerce=int, default=0, validate_choice=False)
+    minutes = IntegerField(
+        "Minutes",
+        validators=[Optional(), NumberRange(min=1, max=600, message="Between 1 and 600 minutes.")],
+    )
+
+
+class BookingForm(FlaskForm):
+    clinician_id = SelectField(
+        "Clinician", coerce=int, validators=[InputRequired(message="Choose a clinician.")]
+    )
+    date = DateField("Date", validators=[InputRequired(message="Choose a date.")])
+    time = TimeField("Start time", validators=[InputRequired(message="Choose a start time.")])
+    duration_minutes = IntegerField(
+        "Duration (minutes)",
+        default=60,
+        validators=[
+            InputRequired(message="Enter the duration."),
+            NumberRange(min=5, max=600, message="Between 5 and 600 minutes."),
+        ],
+    )
+    lines = FieldList(FormField(ServiceLineForm), min_entries=3, max_entries=3)
+    billing_type = SelectField(
+        "Billing type",
+        choices=choices((b, BILLING_TYPE_LABELS[b]) for b in BILLING_TYPES),
+        default="insurance",
+    )
+    client_insurance_id = SelectField("Insurance", coerce=int, default=0, validate_choice=False)
+    repeat = SelectField("Repeat", choices=choices(REPEAT_OPTIONS), default="none")
+    repeat_count = IntegerField(
+        "Occurrences",
+        validators=[Optional(), NumberRange(min=1, max=52, message="Between 1 and 52.")],
+    )
+    repeat_until = DateField("Until", validators=[Optional()])
+    override_reason = TextAreaField("Override reason", validators=[Length(max=500)])
+
+    def __init__(self, *args, service_choices=(), insurance_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._service_ids = {value for value, _ in service_choices}
+        self._insurance_ids = {value for value, _ in insurance_choices}
+        for entry in self.lines:
+            entry.form.service_type_id.choices = choices([(0, "—")] + list(service_choices))
+        self.client_insurance_id.choices = choices([(0, "—")] + list(insurance_choices))
+
+    def validate_lines(self, field):
+        chosen = [entry.form for entry in field if entry.form.service_type_id.data]
+        if not chosen:
+            raise ValidationError("Add at least one service.")
+        for line in chosen:
+            if line.service_type_id.data not in self._service_ids:
+                raise ValidationError("Choose services of this practice only.")
+            if not line.minutes.data:
+                raise ValidationError("Enter the minutes for each service.")
+
+    def validate_client_insurance_id(self, field):
+        if self.billing_type.data != "insurance":
+            return
+        if field.data not in self._insurance_ids:
+            raise ValidationError("Choose one of the client's insurances, or bill as self-pay.")
+
+    def validate_repeat_count(self, field):
+        if self.repeat.data != "none" and not field.data and not self.repeat_until.data:
+            raise ValidationError("Give the number of occurrences or an end date.")
+
+    def validate_repeat_until(self, field):
+        if field.data and self.date.data and field.data < self.date.data:
+            raise ValidationError("The series ends before it starts.")
+
+    def service_lines(self) -> list[tuple[int, int]]:
+        return [
+            (entry.form.service_type_id.data, entry.form.minutes.data)
+            for entry in self.lines
+            if entry.form.service_type_id.data
+        ]
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        "Status", choices=choices((s, ENCOUNTER_STATUS_LABELS[s]) for s in ENCOUNTER_STATUSES)
+    )

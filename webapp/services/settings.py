@@ -1,0 +1,30 @@
+"""Organization settings that change how authorizations are counted and booked."""
+
+from webapp.extensions import db
+from webapp.models import Organization, User
+from webapp.services import audit
+
+TOGGLES = {
+    "count_upcoming_for_exhaustion": "Use Kept and Upcoming appointments to calculate exhaustion",
+    "block_overscheduling": "Block over-scheduling",
+}
+
+
+def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -> bool:
+    """Save a checkbox setting with an audit record; returns whether it changed."""
+    if setting not in TOGGLES:
+        raise ValueError(f"Unknown setting {setting!r}")
+    before = getattr(org, setting)
+    if before == enabled:
+        return False
+    setattr(org, setting, enabled)
+    audit.record(
+        organization_id=org.id,
+        user_id=actor.id,
+        action=f"settings.{setting}",
+        row=org,
+        before={setting: before},
+        after={setting: enabled},
+    )
+    db.session.commit()
+    return True

@@ -1,0 +1,128 @@
+"""Authorizations: the Add/Edit dialog, removal, and the ledger page."""
+
+from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.access import (
+    ALL_ROLES,
+    BILLING_ROLES,
+    get_authorization_or_404,
+    get_client_or_404,
+    role_required,
+)
+from webapp.domain.windows import FREQUENCY_LABELS
+from webapp.extensions import db
+from webapp.forms.authorizations import AuthorizationForm
+from webapp.forms.fields import choices
+from webapp.models import EncounterService, ServiceType
+from webapp.services import authorizations as service
+from webapp.services.coverage import load_coverage, organization_today
+from webapp.views.rendering import render_page
+
+bp = Blueprint("authorizations", __name__)
+
+
+def _form(client, auth=None) -> AuthorizationForm:
+    form = AuthorizationForm(obj=auth)
+    form.client_insurance_id.choices = choices((i.id, i.label) for i in client.insurances)
+    services = db.session.scalars(
+        select(ServiceType)
+        .where(ServiceType.organization_id == current_user.organization_id)
+        .order_by(ServiceType.cpt_code)
+    )
+    form.service_type_ids.choices = choices((s.id, s.label) for s in services)
+    if auth is not None and request.method == "GET":
+        form.service_type_ids.data = [s.id for s in auth.service_types]
+        form.allowed.data = str(auth.allowed)
+        form.frequency.data = auth.frequency or ""
+    return form
+
+
+def _dialog(form, client, auth, status=200):
+    return render_page(
+        "authorizations/_dialog.html",
+        "dialog",
+        http_status=status,
+        form=form,
+        client=client,
+        auth=auth,
+    )
+
+
+def _saved(client, message: str):
+    flash(message, "success")
+    response = make_response("", 200)
+    response.headers["HX-Redirect"] = url_for("clients.insurance", client_id=client.id)
+    return response
+
+
+@bp.route("/clients/<int:client_id>/authorizations/new", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def new(client_id: int):
+    client = get_client_or_404(client_id)
+    form = _form(client)
+    if form.validate_on_submit():
+        if service.number_taken(form.client_insurance_id.data, form.number.data, None):
+            form.number.errors.append("This insurance already has an authorization with this #.")
+        else:
+            values = form.values()
+            service.save_authorization(
+                None, client, values, form.service_type_ids.data, actor=current_user
+            )
+            return _saved(client, "Authorization added.")
+    return _dialog(form, client, None, 422 if form.errors else 200)
+
+
+@bp.route("/authorizations/<int:auth_id>/edit", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def edit(auth_id: int):
+    auth = get_authorization_or_404(auth_id)
+    client = auth.client_insurance.client
+    form = _form(client, auth)
+    if form.validate_on_submit():
+        if service.number_taken(form.client_insurance_id.data, form.number.data, auth.id):
+            form.number.errors.append("This insurance already has an authorization with this #.")
+        else:
+            values = form.values()
+            service.save_authorization(
+                auth, client, values, form.service_type_ids.data, actor=current_user
+            )
+            return _saved(client, "Authorization saved.")
+    return _dialog(form, client, auth, 422 if form.errors else 200)
+
+
+@bp.post("/authorizations/<int:auth_id>/delete")
+@role_required(*BILLING_ROLES)
+def delete(auth_id: int):
+    auth = get_authorization_or_404(auth_id)
+    client = auth.client_insurance.client
+    service.remove_authorization(auth, actor=current_user)
+    return _saved(client, "Authorization removed. The audit log keeps a record of it.")
+
+
+@bp.get("/authorizations/<int:auth_id>")
+@role_required(*ALL_ROLES)
+def ledger(auth_id: int):
+    auth = get_authorization_or_404(auth_id)
+    client = auth.client_insurance.client
+    coverage = load_coverage(current_user.organization, [client.id])
+    summary = coverage.by_id().get(auth.id) or abort(404)
+    encounter_ids = [row.usage.encounter_id for row in summary.ledger.rows]
+    lines = db.session.execute(
+        select(EncounterService.encounter_id, ServiceType.cpt_code, EncounterService.minutes)
+        .join(ServiceType)
+        .where(EncounterService.encounter_id.in_(encounter_ids))
+    ).all()
+    services_by_encounter: dict[int, list[str]] = {}
+    for encounter_id, code, minutes in lines:
+        services_by_encounter.setdefault(encounter_id, []).append(f"{code} ({minutes} min)")
+    return render_page(
+        "authorizations/ledger.html",
+        "content",
+        client=client,
+        summary=summary,
+        services_by_encounter=services_by_encounter,
+        frequency_labels=FREQUENCY_LABELS,
+        today=organization_today(current_user.organization),
+    )

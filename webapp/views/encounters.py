@@ -1,0 +1,240 @@
+"""Encounters: booking (with live authorization warnings), the encounter page, the schedule."""
+
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from webapp.access import (
+    ALL_ROLES,
+    get_client_or_404,
+    get_encounter_or_404,
+    role_required,
+    visible_clients,
+)
+from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
+from webapp.extensions import db
+from webapp.forms.encounters import BookingForm, StatusForm
+from webapp.forms.fields import choices
+from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
+from webapp.models.organization import CLINICIAN
+from webapp.services import booking
+from webapp.services.coverage import load_coverage, organization_today
+from webapp.views.rendering import render_page
+
+bp = Blueprint("encounters", __name__)
+
+
+def _booking_form(client) -> BookingForm:
+    services = db.session.scalars(
+        select(ServiceType)
+        .where(ServiceType.organization_id == current_user.organization_id)
+        .order_by(ServiceType.cpt_code)
+    )
+    form = BookingForm(
+        service_choices=[(s.id, s.label) for s in services],
+        insurance_choices=[(i.id, i.label) for i in client.insurances if i.active]
+        + [(i.id, i.label) for i in client.insurances if not i.active],
+    )
+    clinicians = db.session.scalars(
+        select(User)
+        .where(User.organization_id == current_user.organization_id, User.role == CLINICIAN)
+        .order_by(User.name)
+    )
+    form.clinician_id.choices = choices((u.id, u.name) for u in clinicians)
+    if request.method == "GET":
+        form.clinician_id.data = client.primary_clinician_id or current_user.id
+        active = [i for i in client.insurances if i.active]
+        form.client_insurance_id.data = active[0].id if active else 0
+        form.billing_type.data = "insurance" if active else "self_pay"
+    return form
+
+
+def _request_from(form: BookingForm) -> booking.BookingRequest:
+    return booking.BookingRequest(
+        clinician_id=form.clinician_id.data,
+        start_local=datetime.combine(form.date.data, form.time.data),
+        duration_minutes=form.duration_minutes.data,
+        lines=form.service_lines(),
+        billing_type=form.billing_type.data,
+        client_insurance_id=form.client_insurance_id.data or None,
+        repeat=form.repeat.data,
+        repeat_count=form.repeat_count.data,
+        repeat_until=form.repeat_until.data,
+    )
+
+
+@bp.route("/clients/<int:client_id>/encounters/new", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def new(client_id: int):
+    client = get_client_or_404(client_id)
+    form = _booking_form(client)
+    check = refused = None
+    if form.validate_on_submit():
+        book_request = _request_from(form)
+        try:
+            encounters = booking.book(
+                current_user.organization,
+                client,
+                book_request,
+                actor=current_user,
+                override_reason=(form.override_reason.data or "").strip() or None,
+            )
+        except booking.BookingRefused as error:
+            check, refused = error.check, True
+        else:
+            count = len(encounters)
+            flash(f"Booked {count} appointment{'s' if count > 1 else ''}.", "success")
+            return redirect(url_for("encounters.show", encounter_id=encounters[0].id))
+    status = 409 if refused else (422 if form.errors else 200)
+    return render_page(
+        "encounters/new.html",
+        "content",
+        http_status=status,
+        client=client,
+        form=form,
+        check=check,
+        refused=refused,
+    )
+
+
+@bp.post("/clients/<int:client_id>/encounters/check")
+@role_required(*ALL_ROLES)
+def check(client_id: int):
+    """Live warnings for the booking form (HTMX, on every change)."""
+    client = get_client_or_404(client_id)
+    form = _booking_form(client)
+    result = None
+    if form.validate():
+        result = booking.check_booking(current_user.organization, client, _request_from(form))
+    return render_page(
+        "encounters/_booking_warnings.html", "booking_warnings", check=result, refused=False
+    )
+
+
+@bp.get("/encounters/<int:encounter_id>")
+@role_required(*ALL_ROLES)
+def show(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    coverage = load_coverage(current_user.organization, [encounter.client_id])
+    warnings = booking.encounter_warnings(encounter, coverage)
+    messaging_on = bool(
+        encounter.client_insurance and encounter.client_insurance.payer.messaging_enabled
+    )
+    form = StatusForm(status=encounter.status)
+    allocations = [
+        (s, row)
+        for s in coverage.for_client(encounter.client_id)
+        for row in s.ledger.rows
+        if row.usage.encounter_id == encounter.id
+    ]
+    return render_page(
+        "encounters/show.html",
+        "content",
+        encounter=encounter,
+        warnings=warnings if messaging_on else [],
+        form=form,
+        allocations=allocations,
+        status_labels=ENCOUNTER_STATUS_LABELS,
+    )
+
+
+@bp.post("/encounters/<int:encounter_id>/status")
+@role_required(*ALL_ROLES)
+def change_status(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        booking.set_status(encounter, form.status.data, actor=current_user)
+        flash(f"Status changed to {ENCOUNTER_STATUS_LABELS[form.status.data]}.", "success")
+    else:
+        flash("Choose one of the listed statuses.", "danger")
+    return redirect(url_for("encounters.show", encounter_id=encounter.id))
+
+
+@bp.get("/clients/<int:client_id>/appointments")
+@role_required(*ALL_ROLES)
+def client_appointments(client_id: int):
+    client = get_client_or_404(client_id)
+    encounters = db.session.scalars(
+        select(Encounter)
+        .where(Encounter.client_id == client.id)
+        .options(selectinload(Encounter.lines).joinedload(EncounterService.service_type))
+        .order_by(Encounter.starts_at.desc())
+    ).all()
+    return render_page(
+        "encounters/client_list.html",
+        "content",
+        client=client,
+        tab="appointments",
+        encounters=encounters,
+        status_labels=ENCOUNTER_STATUS_LABELS,
+    )
+
+
+@bp.get("/schedule")
+@role_required(*ALL_ROLES)
+def schedule():
+    """Encounters by day or week, filterable by clinician, each with its warning badge."""
+    org = current_user.organization
+    view = request.args.get("view", "week")
+    view = view if view in ("day", "week") else "week"
+    try:
+        anchor = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        anchor = organization_today(org)
+    clinician_id = request.args.get("clinician", type=int)
+    if current_user.role == CLINICIAN:
+        clinician_id = current_user.id
+    if view == "week":
+        start = anchor - timedelta(days=(anchor.weekday() - org.week_start) % 7)
+        days = [start + timedelta(days=i) for i in range(7)]
+    else:
+        days = [anchor]
+    query = (
+        select(Encounter)
+        .where(
+            Encounter.organization_id == org.id,
+            Encounter.service_date >= days[0],
+            Encounter.service_date <= days[-1],
+        )
+        .options(
+            joinedload(Encounter.client),
+            joinedload(Encounter.clinician),
+            joinedload(Encounter.client_insurance).joinedload(ClientInsurance.payer),
+            selectinload(Encounter.lines).joinedload(EncounterService.service_type),
+        )
+        .order_by(Encounter.starts_at)
+    )
+    if clinician_id:
+        query = query.where(Encounter.clinician_id == clinician_id)
+    visible_ids = visible_clients().with_only_columns(Client.id)
+    encounters = db.session.scalars(query.where(Encounter.client_id.in_(visible_ids))).all()
+    coverage = load_coverage(org, sorted({e.client_id for e in encounters}))
+    warnings = {
+        e.id: booking.encounter_warnings(e, coverage)
+        for e in encounters
+        if e.client_insurance and e.client_insurance.payer.messaging_enabled
+    }
+    clinicians = db.session.scalars(
+        select(User)
+        .where(User.organization_id == org.id, User.role == CLINICIAN)
+        .order_by(User.name)
+    ).all()
+    step = timedelta(days=7 if view == "week" else 1)
+    return render_page(
+        "encounters/schedule.html",
+        "schedule_body",
+        view=view,
+        days=days,
+        anchor=anchor,
+        previous=anchor - step,
+        following=anchor + step,
+        encounters=encounters,
+        warnings=warnings,
+        clinicians=clinicians,
+        clinician_id=clinician_id,
+        status_labels=ENCOUNTER_STATUS_LABELS,
+    )
