@@ -2,10 +2,14 @@
 
 import itertools
 
+from werkzeug.security import generate_password_hash
+
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Organization, Payer, ServiceType, User
 
 PASSWORD = "correct horse battery"
+# Hashed once, cheaply: the app's default (scrypt) is slow on purpose.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 _sequence = itertools.count(1)
 
 
@@ -25,8 +29,7 @@ def user(org: Organization, role: str = "admin", **values) -> User:
     number = next(_sequence)
     values.setdefault("email", f"{role}{number}@example.com")
     values.setdefault("name", f"{role.title()} {number}")
-    row = User(organization_id=org.id, role=role, **values)
-    row.set_password(PASSWORD)
+    row = User(organization_id=org.id, role=role, password_hash=PASSWORD_HASH, **values)
     return _add(row)
 
 
@@ -77,3 +80,28 @@ def authorization(org: Organization, insurance_row: ClientInsurance, services, *
         **values,
     )
     return _add(row)
+
+
+def encounter(org, client_row, clinician, insurance_row, services, **values):
+    """An Upcoming encounter (60 minutes per service) with its allocations written."""
+    from datetime import datetime
+
+    from webapp.models import Encounter, EncounterService
+    from webapp.services.allocation import reallocate
+
+    values.setdefault("starts_at", datetime(2026, 3, 2, 15))
+    values.setdefault("service_date", values["starts_at"].date())
+    values.setdefault("duration_minutes", 60)
+    values.setdefault("billing_type", "insurance" if insurance_row else "self_pay")
+    row = Encounter(
+        organization_id=org.id,
+        client_id=client_row.id,
+        clinician_id=clinician.id,
+        client_insurance_id=insurance_row.id if insurance_row else None,
+        lines=[EncounterService(service_type_id=s.id, minutes=60) for s in services],
+        **values,
+    )
+    _add(row)
+    db.session.refresh(row)
+    reallocate(org, client_row.id, [row])
+    return row

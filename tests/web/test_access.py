@@ -26,6 +26,18 @@ ROUTES = {
     "admin.service_types": ("GET", "/admin/service-types", ADMIN),
     "admin.edit_service_type": ("GET", "/admin/service-types/{service_type}/edit", ADMIN),
     "admin.system_status": ("GET", "/admin/system", ADMIN),
+    "settings.organization": ("GET", "/admin/organization", ADMIN),
+    "settings.toggle": ("POST", "/admin/organization/block_overscheduling", ADMIN),
+    "authorizations.new": ("GET", "/clients/{client}/authorizations/new", BILLING),
+    "authorizations.edit": ("GET", "/authorizations/{authorization}/edit", BILLING),
+    "authorizations.delete": ("POST", "/authorizations/{authorization}/delete", BILLING),
+    "authorizations.ledger": ("GET", "/authorizations/{authorization}", ALL),
+    "encounters.new": ("GET", "/clients/{client}/encounters/new", ALL),
+    "encounters.check": ("POST", "/clients/{client}/encounters/check", ALL),
+    "encounters.show": ("GET", "/encounters/{encounter}", ALL),
+    "encounters.change_status": ("POST", "/encounters/{encounter}/status", ALL),
+    "encounters.client_appointments": ("GET", "/clients/{client}/appointments", ALL),
+    "encounters.schedule": ("GET", "/schedule", ALL),
 }
 PUBLIC = {"static", "auth.login", "auth.logout"}
 
@@ -37,12 +49,16 @@ def rows(world):
     payer = factories.payer(world.org)
     insurance = factories.insurance(world.org, client, payer)
     service_type = factories.service_type(world.org)
+    authorization = factories.authorization(world.org, insurance, [service_type])
+    encounter = factories.encounter(world.org, client, world.clinician, insurance, [service_type])
     db.session.commit()
     return {
         "client": client.id,
         "payer": payer.id,
         "insurance": insurance.id,
         "service_type": service_type.id,
+        "authorization": authorization.id,
+        "encounter": encounter.id,
     }
 
 

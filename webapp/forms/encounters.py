@@ -85,12 +85,13 @@ class BookingForm(FlaskForm):
         if field.data not in self._insurance_ids:
             raise ValidationError("Choose one of the client's insurances, or bill as self-pay.")
 
-    def validate_repeat_count(self, field):
-        if self.repeat.data != "none" and not field.data and not self.repeat_until.data:
+    def validate_repeat(self, field):
+        if field.data == "none":
+            return
+        until = self.repeat_until.data
+        if not self.repeat_count.data and not until:
             raise ValidationError("Give the number of occurrences or an end date.")
-
-    def validate_repeat_until(self, field):
-        if field.data and self.date.data and field.data < self.date.data:
+        if until and self.date.data and until < self.date.data:
             raise ValidationError("The series ends before it starts.")
 
     def service_lines(self) -> list[tuple[int, int]]:

@@ -8,9 +8,18 @@ from webapp.models import User
 
 
 def init_app(app: Flask) -> None:
-    from webapp.views import admin, auth, authorizations, clients, encounters, main, settings
+    from webapp.views import (
+        admin,
+        auth,
+        authorizations,
+        clients,
+        encounters,
+        imports,
+        main,
+        settings,
+    )
 
-    for module in (auth, main, clients, admin, authorizations, encounters, settings):
+    for module in (auth, main, clients, admin, authorizations, encounters, settings, imports):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"

@@ -74,6 +74,7 @@ def insurance(client_id: int):
     return render_page(
         "clients/insurance.html",
         "auth_section",
+        block_template="clients/_authorizations.html",
         client=client,
         tab="insurance",
         status=status,

@@ -6,10 +6,21 @@ from jinja2_fragments.flask import render_block
 from webapp.extensions import htmx
 
 
-def render_page(template: str, block: str, http_status: int = 200, **context):
-    """Render `template`, or just its `block` when HTMX asks (not on history restore)."""
+def render_page(
+    template: str,
+    block: str,
+    http_status: int = 200,
+    *,
+    block_template: str | None = None,
+    **context,
+):
+    """Render `template`, or just `block` when HTMX asks (not on history restore).
+
+    `block_template` names the partial that holds the block when the page
+    includes it rather than defining it.
+    """
     if htmx and not htmx.history_restore_request:
-        body = render_block(template, block, **context)
+        body = render_block(block_template or template, block, **context)
     else:
         body = render_template(template, **context)
     response = make_response(body, http_status)
