@@ -163,8 +163,10 @@ def test_the_encounter_page_shows_the_warning_only_when_messaging_is_on(
     factories.encounter(
         world.org, p["client"], world.clinician, p["policy"], [p["therapy"]], status="kept"
     )
-    second = factories.encounter(world.org, p["client"], world.clinician, p["policy"], [p["therapy"]],
-                                 starts_at=datetime(2026, 3, 9, 15))  # fmt: skip
+    second = factories.encounter(
+        world.org, p["client"], world.clinician, p["policy"], [p["therapy"]],
+        starts_at=datetime(2026, 3, 9, 15),
+    )  # fmt: skip
     db.session.commit()
     auth.login(world.admin)
     assert 'id="authorization-warning"' in client.get(f"/encounters/{second.id}").data.decode()
