@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 export PORT
+export COVERED_PORT := $(PORT)
 
 .PHONY: run test lint format bench install system-deps clean
 

@@ -62,7 +62,7 @@ def run_backend(name: str, database_url: str, args) -> None:
         )
     print(
         f"  ratio: {partial.median_ms / bare.median_ms:.1f}x"
-        f"  (medians; {args.runs} runs each, alternated, after {args.warmups} warm-ups)"
+        f"  (medians; {args.runs} runs each in alternating blocks of 10, {args.warmups} warm-ups)"
     )
     if args.profile:
         print(bench.profile_partial(app, built.client_id))

@@ -269,6 +269,13 @@ def test_an_organization_without_a_release_date_is_refused_and_nothing_written(p
     assert db.session.scalar(select(func.count(AuditEvent.id))) == 0
 
 
+def test_an_organization_without_service_types_is_refused(world):
+    world.org.enhanced_authorizations_release_date = RELEASE
+    db.session.commit()
+    with pytest.raises(ImportRefused, match="service types"):
+        import_rows(world.org, parse_csv(csv_text("A B,P,N,,1")), actor_id=None)
+
+
 def test_parse_csv_reads_loose_headers_a_bom_and_blank_rows():
     text = (
         "\ufeffClient , PAYER,Authorization Number,End Date,Sessions Allowed\r\n"

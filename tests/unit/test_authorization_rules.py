@@ -389,7 +389,7 @@ def test_it_warns_about_an_exhausted_authorization():
     )
     warnings = check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 4, 1))
     assert warnings == [
-        CoverageWarning("exhausted", "Authorization 12345 is exhausted: 0 of 20 sessions remain.")
+        CoverageWarning("exhausted", "Authorization 12345 is exhausted: all 20 sessions are used.")
     ]
 
 
@@ -499,7 +499,7 @@ def test_it_falls_back_to_none_covers():
     assert warning.code == "none_covers"
 
 
-WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: 0 of 2 sessions remain.")
+WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: all 2 sessions are used.")
 
 
 @pytest.mark.parametrize(

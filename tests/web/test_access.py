@@ -8,6 +8,7 @@ import pytest
 
 from tests import factories
 from webapp.extensions import db
+from webapp.models import LegacyImport
 
 ALL = ("admin", "biller", "clinician")
 BILLING = ("admin", "biller")
@@ -38,6 +39,8 @@ ROUTES = {
     "encounters.change_status": ("POST", "/encounters/{encounter}/status", ALL),
     "encounters.client_appointments": ("GET", "/clients/{client}/appointments", ALL),
     "encounters.schedule": ("GET", "/schedule", ALL),
+    "imports.upload": ("GET", "/admin/imports", ADMIN),
+    "imports.show": ("GET", "/admin/imports/{legacy_import}", ADMIN),
 }
 PUBLIC = {"static", "auth.login", "auth.logout"}
 
@@ -51,6 +54,10 @@ def rows(world):
     service_type = factories.service_type(world.org)
     authorization = factories.authorization(world.org, insurance, [service_type])
     encounter = factories.encounter(world.org, client, world.clinician, insurance, [service_type])
+    legacy_import = LegacyImport(
+        organization_id=world.org.id, user_id=world.admin.id, filename="old.csv", content=""
+    )
+    db.session.add(legacy_import)
     db.session.commit()
     return {
         "client": client.id,
@@ -59,6 +66,7 @@ def rows(world):
         "service_type": service_type.id,
         "authorization": authorization.id,
         "encounter": encounter.id,
+        "legacy_import": legacy_import.id,
     }
 
 

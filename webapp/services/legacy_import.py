@@ -82,7 +82,7 @@ def readiness_problem(org: Organization) -> str | None:
         return (
             "Set the organization's enhanced-authorizations release date "
             "(Admin › Organization settings) before importing: converted "
-            "authorizations start on that date. Nothing was imported."
+            "authorizations start on that date."
         )
     has_services = db.session.scalar(
         select(func.count(ServiceType.id)).where(ServiceType.organization_id == org.id)
@@ -90,7 +90,7 @@ def readiness_problem(org: Organization) -> str | None:
     if not has_services:
         return (
             "Add the organization's service types (Admin › Service types) before "
-            "importing: converted authorizations cover all of them. Nothing was imported."
+            "importing: converted authorizations cover all of them."
         )
     return None
 
