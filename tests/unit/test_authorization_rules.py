@@ -389,7 +389,7 @@ def test_it_warns_about_an_exhausted_authorization():
     )
     warnings = check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 4, 1))
     assert warnings == [
-        CoverageWarning("exhausted", "Authorization 12345 is exhausted: all 20 sessions are used.")
+        CoverageWarning("exhausted", "Authorization 12345 is exhausted: 20 of 20 sessions used.")
     ]
 
 
@@ -499,7 +499,7 @@ def test_it_falls_back_to_none_covers():
     assert warning.code == "none_covers"
 
 
-WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: all 2 sessions are used.")
+WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: 2 of 2 sessions used.")
 
 
 @pytest.mark.parametrize(

@@ -240,3 +240,15 @@ def test_an_unknown_setting_is_a_404(client, auth, world):
     assert (
         client.post("/admin/organization/launch_rockets", data={"enabled": "on"}).status_code == 404
     )
+
+
+def test_the_release_date_saves_and_a_bad_one_gets_a_message(client, auth, world):
+    auth.login(world.admin)
+    bad = client.post("/admin/organization/release-date", data={"release_date": "soon"},
+                      headers={"HX-Request": "true"})  # fmt: skip
+    assert bad.status_code == 422 and "Enter a date such as 2026-01-01." in bad.data.decode()
+    good = client.post("/admin/organization/release-date", data={"release_date": "2026-02-01"},
+                       headers={"HX-Request": "true"})  # fmt: skip
+    assert "Saved." in good.data.decode()
+    db.session.refresh(world.org)
+    assert world.org.enhanced_authorizations_release_date == date(2026, 2, 1)

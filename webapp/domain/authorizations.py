@@ -360,7 +360,7 @@ def _authorization_warnings(
     counted = ledger.counted_without(exclude)
     if counted >= ledger.total:
         noun = _noun(terms, ledger.total)
-        text = f"Authorization {number} is exhausted: all {ledger.total} {noun} are used."
+        text = f"Authorization {number} is exhausted: {ledger.total} of {ledger.total} {noun} used."
         return [CoverageWarning(EXHAUSTED, text)]
     warnings = []
     adds = f"this adds {amount} {_noun(terms, amount)}"

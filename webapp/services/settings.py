@@ -28,3 +28,18 @@ def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -
     )
     db.session.commit()
     return True
+
+
+def set_release_date(org: Organization, value, *, actor: User) -> None:
+    """The enhanced-authorizations release date that legacy conversion starts from."""
+    before = org.enhanced_authorizations_release_date
+    org.enhanced_authorizations_release_date = value
+    audit.record(
+        organization_id=org.id,
+        user_id=actor.id,
+        action="settings.enhanced_authorizations_release_date",
+        row=org,
+        before={"release_date": before.isoformat() if before else None},
+        after={"release_date": value.isoformat()},
+    )
+    db.session.commit()

@@ -1,5 +1,7 @@
 """Organization Settings (admin): the authorization settings, saved by HTMX on change."""
 
+from datetime import date
+
 from flask import Blueprint, request
 from flask_login import current_user
 
@@ -16,6 +18,28 @@ bp = Blueprint("settings", __name__, url_prefix="/admin/organization")
 def organization():
     return render_page(
         "settings/organization.html", "content", org=current_user.organization, saved=None
+    )
+
+
+@bp.post("/release-date")
+@role_required(ADMIN)
+def release_date():
+    """Save the enhanced-authorizations release date (legacy conversion starts from it)."""
+    org = current_user.organization
+    error = None
+    try:
+        value = date.fromisoformat(request.form.get("release_date", "").strip())
+    except ValueError:
+        error = "Enter a date such as 2026-01-01."
+    else:
+        service.set_release_date(org, value, actor=current_user)
+    return render_page(
+        "settings/organization.html",
+        "setting_release_date",
+        http_status=422 if error else 200,
+        org=org,
+        saved=None if error else "release_date",
+        release_error=error,
     )
 
 
