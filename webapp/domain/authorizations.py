@@ -266,13 +266,21 @@ def build_ledger(
     ordered = sorted(usages, key=lambda u: (u.starts_at, u.encounter_id))
     total = terms.total
     window_counted: dict[Window, int] = {}
+    window_kept: dict[Window, int] = {}
+    window_upcoming: dict[Window, int] = {}
     rows: list[LedgerRow] = []
     kept = upcoming = counted_sum = 0
     for usage in ordered:
         counted = counts_toward(usage.status, count_upcoming)
-        kept += usage.amount if usage.status == KEPT else 0
-        upcoming += usage.amount if usage.status == UPCOMING else 0
         window = terms.window_for(usage.day)
+        if usage.status == KEPT:
+            kept += usage.amount
+            if window is not None:
+                window_kept[window] = window_kept.get(window, 0) + usage.amount
+        elif usage.status == UPCOMING:
+            upcoming += usage.amount
+            if window is not None:
+                window_upcoming[window] = window_upcoming.get(window, 0) + usage.amount
         running = window_left = None
         if counted:
             counted_sum += usage.amount
@@ -284,17 +292,16 @@ def build_ledger(
         rows.append(LedgerRow(usage, counted, running, window, window_left, over))
     windows = []
     if terms.cap_frequency is not None:
-        for window in terms.windows():
-            inside = [u for u in ordered if window.contains(u.day)]
-            windows.append(
-                WindowUsage(
-                    window=window,
-                    allowed=terms.allowed,
-                    kept=sum(u.amount for u in inside if u.status == KEPT),
-                    upcoming=sum(u.amount for u in inside if u.status == UPCOMING),
-                    remaining=terms.allowed - window_counted.get(window, 0),
-                )
+        windows = [
+            WindowUsage(
+                window=window,
+                allowed=terms.allowed,
+                kept=window_kept.get(window, 0),
+                upcoming=window_upcoming.get(window, 0),
+                remaining=terms.allowed - window_counted.get(window, 0),
             )
+            for window in terms.windows()
+        ]
     return Ledger(terms, kept, upcoming, counted_sum, total, total - counted_sum, rows, windows)
 
 
