@@ -60,35 +60,28 @@ def _saved(client, message: str):
 @bp.route("/clients/<int:client_id>/authorizations/new", methods=["GET", "POST"])
 @role_required(*BILLING_ROLES)
 def new(client_id: int):
-    client = get_client_or_404(client_id)
-    form = _form(client)
-    if form.validate_on_submit():
-        if service.number_taken(form.client_insurance_id.data, form.number.data, None):
-            form.number.errors.append("This insurance already has an authorization with this #.")
-        else:
-            values = form.values()
-            service.save_authorization(
-                None, client, values, form.service_type_ids.data, actor=current_user
-            )
-            return _saved(client, "Authorization added.")
-    return _dialog(form, client, None, 422 if form.errors else 200)
+    return _add_or_edit(get_client_or_404(client_id), None)
 
 
 @bp.route("/authorizations/<int:auth_id>/edit", methods=["GET", "POST"])
 @role_required(*BILLING_ROLES)
 def edit(auth_id: int):
     auth = get_authorization_or_404(auth_id)
-    client = auth.client_insurance.client
+    return _add_or_edit(auth.client_insurance.client, auth)
+
+
+def _add_or_edit(client, auth):
+    """The dialog: shown, or saved and the page reloaded, or shown again with messages."""
     form = _form(client, auth)
     if form.validate_on_submit():
-        if service.number_taken(form.client_insurance_id.data, form.number.data, auth.id):
+        exclude_id = auth.id if auth else None
+        if service.number_taken(form.client_insurance_id.data, form.number.data, exclude_id):
             form.number.errors.append("This insurance already has an authorization with this #.")
         else:
-            values = form.values()
             service.save_authorization(
-                auth, client, values, form.service_type_ids.data, actor=current_user
+                auth, client, form.values(), form.service_type_ids.data, actor=current_user
             )
-            return _saved(client, "Authorization saved.")
+            return _saved(client, "Authorization saved." if auth else "Authorization added.")
     return _dialog(form, client, auth, 422 if form.errors else 200)
 
 
