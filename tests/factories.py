@@ -105,3 +105,16 @@ def encounter(org, client_row, clinician, insurance_row, services, **values):
     db.session.refresh(row)
     reallocate(org, client_row.id, [row])
     return row
+
+
+def legacy_import_ready(org: Organization) -> Organization:
+    """An organization that can import legacy rows for client "Ana Rivera" with Aetna."""
+    from datetime import date
+
+    org.enhanced_authorizations_release_date = date(2026, 1, 1)
+    service_type(org, cpt_code="90837")
+    aetna = payer(org, name="Aetna")
+    ana = client(org, first_name="Ana", last_name="Rivera")
+    insurance(org, ana, aetna)
+    db.session.commit()
+    return org

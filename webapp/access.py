@@ -96,3 +96,30 @@ def get_encounter_or_404(encounter_id: int) -> Encounter:
 
 def get_legacy_import_or_404(import_id: int) -> LegacyImport:
     return _scoped_or_404(LegacyImport, import_id)
+
+
+def organization_payers() -> list[Payer]:
+    """The signed-in user's organization's payers, by name."""
+    return db.session.scalars(
+        select(Payer)
+        .where(Payer.organization_id == current_user.organization_id)
+        .order_by(Payer.name)
+    ).all()
+
+
+def organization_service_types() -> list[ServiceType]:
+    """The organization's service types, by CPT code."""
+    return db.session.scalars(
+        select(ServiceType)
+        .where(ServiceType.organization_id == current_user.organization_id)
+        .order_by(ServiceType.cpt_code)
+    ).all()
+
+
+def organization_clinicians() -> list[User]:
+    """The organization's clinicians, by name."""
+    return db.session.scalars(
+        select(User)
+        .where(User.organization_id == current_user.organization_id, User.role == CLINICIAN)
+        .order_by(User.name)
+    ).all()

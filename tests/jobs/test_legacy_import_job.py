@@ -1,7 +1,5 @@
 """The legacy-import job, run by a real RQ worker against the embedded Redis."""
 
-from datetime import date
-
 import pytest
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
@@ -19,14 +17,7 @@ HEADER = "client,payer,authorization_number,end_date,sessions_allowed"
 
 @pytest.fixture
 def org(world):
-    org = world.org
-    org.enhanced_authorizations_release_date = date(2026, 1, 1)
-    factories.service_type(org, cpt_code="90837")
-    aetna = factories.payer(org, name="Aetna")
-    ana = factories.client(org, first_name="Ana", last_name="Rivera")
-    factories.insurance(org, ana, aetna)
-    db.session.commit()
-    return org
+    return factories.legacy_import_ready(world.org)
 
 
 def upload(world, org, *lines: str) -> LegacyImport:

@@ -1,7 +1,6 @@
 """The admin upload page for legacy authorizations and its progress page."""
 
 import io
-from datetime import date
 
 import pytest
 from rq import SimpleWorker
@@ -18,14 +17,7 @@ GOOD = f"{HEADER}\nAna Rivera,Aetna,AET-1,,4\nNobody,Aetna,X,,1\n"
 
 @pytest.fixture
 def org(world):
-    org = world.org
-    org.enhanced_authorizations_release_date = date(2026, 1, 1)
-    factories.service_type(org, cpt_code="90837")
-    aetna = factories.payer(org, name="Aetna")
-    ana = factories.client(org, first_name="Ana", last_name="Rivera")
-    factories.insurance(org, ana, aetna)
-    db.session.commit()
-    return org
+    return factories.legacy_import_ready(world.org)
 
 
 def post_file(client, data: bytes, filename: str = "legacy.csv"):

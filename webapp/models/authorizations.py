@@ -49,6 +49,11 @@ class Authorization(db.Model):
         secondary=authorization_service_types, order_by=ServiceType.cpt_code
     )
 
+    @property
+    def display_number(self) -> str:
+        """The number as people see it; the number is optional."""
+        return self.number or "(no #)"
+
 
 class Allocation(db.Model):
     """One row of the allocation ledger: this encounter uses `amount` of this authorization.

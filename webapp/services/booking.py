@@ -134,16 +134,22 @@ def encounter_warnings(
     amounts, uncovered = allocation_for(encounter, candidates)
     ledgers = {}
     for summary in summaries:
-        usages = [row.usage for row in summary.ledger.rows]
-        usages += (extra_usages or {}).get(summary.authorization.id, [])
-        ledgers[summary.authorization.id] = rules.build_ledger(
-            summary.terms, usages, count_upcoming=coverage.org.count_upcoming_for_exhaustion
+        extra = (extra_usages or {}).get(summary.authorization.id)
+        ledgers[summary.authorization.id] = (
+            rules.build_ledger(
+                summary.terms,
+                [row.usage for row in summary.ledger.rows] + extra,
+                count_upcoming=coverage.org.count_upcoming_for_exhaustion,
+            )
+            if extra
+            else summary.ledger
         )
     names = {line.service_type_id: line.service_type.cpt_code for line in encounter.lines}
+    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
     warnings = [
         rules.uncovered_warning(
             candidates,
-            number_by_auth={s.authorization.id: s.authorization.number or "—" for s in summaries},
+            number_by_auth=numbers,
             client_insurance_id=encounter.client_insurance_id,
             service_type_id=line.service_type_id,
             service_name=names[line.service_type_id],
@@ -154,7 +160,7 @@ def encounter_warnings(
     warnings += rules.booking_warnings(
         ledger_by_auth=ledgers,
         status_by_auth={s.authorization.id: s.status for s in summaries},
-        number_by_auth={s.authorization.id: s.authorization.number or "(no #)" for s in summaries},
+        number_by_auth=numbers,
         allocation=amounts,
         uncovered=[],
         day=encounter.service_date,

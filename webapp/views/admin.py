@@ -4,7 +4,13 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from webapp.access import get_payer_or_404, get_service_type_or_404, role_required
+from webapp.access import (
+    get_payer_or_404,
+    get_service_type_or_404,
+    organization_payers,
+    organization_service_types,
+    role_required,
+)
 from webapp.extensions import db
 from webapp.forms.admin import PayerForm, ServiceTypeForm
 from webapp.models import Payer, ServiceType
@@ -29,12 +35,7 @@ def _taken(model, column, value: str, exclude_id: int | None) -> bool:
 @bp.get("/payers")
 @role_required(ADMIN)
 def payers():
-    rows = db.session.scalars(
-        select(Payer)
-        .where(Payer.organization_id == current_user.organization_id)
-        .order_by(Payer.name)
-    ).all()
-    return render_page("admin/payers.html", "content", payers=rows)
+    return render_page("admin/payers.html", "content", payers=organization_payers())
 
 
 @bp.route("/payers/new", methods=["GET", "POST"])
@@ -61,12 +62,9 @@ def edit_payer(payer_id: int | None = None):
 @bp.get("/service-types")
 @role_required(ADMIN)
 def service_types():
-    rows = db.session.scalars(
-        select(ServiceType)
-        .where(ServiceType.organization_id == current_user.organization_id)
-        .order_by(ServiceType.cpt_code)
-    ).all()
-    return render_page("admin/service_types.html", "content", service_types=rows)
+    return render_page(
+        "admin/service_types.html", "content", service_types=organization_service_types()
+    )
 
 
 @bp.route("/service-types/new", methods=["GET", "POST"])

@@ -9,6 +9,7 @@ from webapp.access import (
     BILLING_ROLES,
     get_authorization_or_404,
     get_client_or_404,
+    organization_service_types,
     role_required,
 )
 from webapp.domain.windows import FREQUENCY_LABELS
@@ -26,12 +27,7 @@ bp = Blueprint("authorizations", __name__)
 def _form(client, auth=None) -> AuthorizationForm:
     form = AuthorizationForm(obj=auth)
     form.client_insurance_id.choices = choices((i.id, i.label) for i in client.insurances)
-    services = db.session.scalars(
-        select(ServiceType)
-        .where(ServiceType.organization_id == current_user.organization_id)
-        .order_by(ServiceType.cpt_code)
-    )
-    form.service_type_ids.choices = choices((s.id, s.label) for s in services)
+    form.service_type_ids.choices = choices((s.id, s.label) for s in organization_service_types())
     if auth is not None and request.method == "GET":
         form.service_type_ids.data = [s.id for s in auth.service_types]
         form.allowed.data = str(auth.allowed)

@@ -1,12 +1,14 @@
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
 
 from webapp.access import (
     ALL_ROLES,
     BILLING_ROLES,
     get_client_or_404,
     get_insurance_or_404,
+    organization_clinicians,
+    organization_payers,
     role_required,
     visible_clients,
 )
@@ -14,7 +16,7 @@ from webapp.domain.authorizations import STATUSES
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
-from webapp.models import Client, Payer, User
+from webapp.models import Client
 from webapp.models.organization import CLINICIAN
 from webapp.services import records
 from webapp.services.coverage import load_coverage
@@ -111,18 +113,9 @@ def edit_insurance(client_id: int, insurance_id: int | None = None):
 
 
 def _payer_choices():
-    payers = db.session.scalars(
-        select(Payer)
-        .where(Payer.organization_id == current_user.organization_id)
-        .order_by(Payer.name)
-    )
-    return choices((payer.id, payer.name) for payer in payers)
+    return choices((payer.id, payer.name) for payer in organization_payers())
 
 
 def _clinician_choices():
-    clinicians = db.session.scalars(
-        select(User)
-        .where(User.organization_id == current_user.organization_id, User.role == CLINICIAN)
-        .order_by(User.name)
-    )
+    clinicians = organization_clinicians()
     return choices([(0, "— none —")] + [(user.id, user.name) for user in clinicians])

@@ -11,6 +11,8 @@ from webapp.access import (
     ALL_ROLES,
     get_client_or_404,
     get_encounter_or_404,
+    organization_clinicians,
+    organization_service_types,
     role_required,
     visible_clients,
 )
@@ -18,7 +20,7 @@ from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
 from webapp.extensions import db
 from webapp.forms.encounters import BookingForm, StatusForm
 from webapp.forms.fields import choices
-from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
+from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
 from webapp.services import booking
 from webapp.services.coverage import load_coverage, organization_today
@@ -28,22 +30,12 @@ bp = Blueprint("encounters", __name__)
 
 
 def _booking_form(client) -> BookingForm:
-    services = db.session.scalars(
-        select(ServiceType)
-        .where(ServiceType.organization_id == current_user.organization_id)
-        .order_by(ServiceType.cpt_code)
-    )
     form = BookingForm(
-        service_choices=[(s.id, s.label) for s in services],
+        service_choices=[(s.id, s.label) for s in organization_service_types()],
         insurance_choices=[(i.id, i.label) for i in client.insurances if i.active]
         + [(i.id, i.label) for i in client.insurances if not i.active],
     )
-    clinicians = db.session.scalars(
-        select(User)
-        .where(User.organization_id == current_user.organization_id, User.role == CLINICIAN)
-        .order_by(User.name)
-    )
-    form.clinician_id.choices = choices((u.id, u.name) for u in clinicians)
+    form.clinician_id.choices = choices((u.id, u.name) for u in organization_clinicians())
     if request.method == "GET":
         form.clinician_id.data = client.primary_clinician_id or current_user.id
         active = [i for i in client.insurances if i.active]
@@ -218,11 +210,7 @@ def schedule():
         for e in encounters
         if e.client_insurance and e.client_insurance.payer.messaging_enabled
     }
-    clinicians = db.session.scalars(
-        select(User)
-        .where(User.organization_id == org.id, User.role == CLINICIAN)
-        .order_by(User.name)
-    ).all()
+    clinicians = organization_clinicians()
     step = timedelta(days=7 if view == "week" else 1)
     return render_page(
         "encounters/schedule.html",
