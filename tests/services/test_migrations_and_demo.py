@@ -1,5 +1,7 @@
 """Migrations build the same schema as the models; the demo seed is idempotent."""
 
+from datetime import date
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -8,6 +10,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Organization, ServiceType, User
 from webapp.services import demo
+from webapp.services.coverage import load_coverage
 
 
 def test_migrations_match_the_models(app):
@@ -35,6 +38,16 @@ def test_seed_demo_creates_the_practice_once(app):
     assert {"admin@example.com", "biller@example.com", "clinician@example.com"} <= emails
     admin = db.session.scalar(select(User).where(User.email == "admin@example.com"))
     assert admin.check_password("covered-demo")
+
+
+def test_the_demo_shows_every_authorization_status(app):
+    org, _ = demo.seed_demo(today=date(2026, 11, 22))
+    client_ids = list(db.session.scalars(select(Client.id)))
+    coverage = load_coverage(org, client_ids, today=date(2026, 11, 22))
+    statuses = {summary.status for summary in coverage.summaries}
+    assert statuses == {"active", "inactive", "expired", "exhausted"}
+    assert any(summary.authorization.converted for summary in coverage.summaries)
+    assert any(summary.ledger.windows for summary in coverage.summaries)
 
 
 def test_the_seed_command_prints_the_logins_and_skips_a_used_database(app):

@@ -1,12 +1,26 @@
 """Demo data for `make run`: one practice you can sign in to and click through."""
 
 import random
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from webapp.domain.authorizations import CANCELLED, KEPT, UPCOMING
+from webapp.domain.windows import local_date, to_utc_naive
 from webapp.extensions import db
-from webapp.models import Client, ClientInsurance, Organization, Payer, ServiceType, User
+from webapp.models import (
+    Authorization,
+    Client,
+    ClientInsurance,
+    Encounter,
+    EncounterService,
+    Organization,
+    Payer,
+    ServiceType,
+    User,
+)
+from webapp.models.base import utcnow
+from webapp.services.allocation import reallocate
 
 DEMO_PASSWORD = "covered-demo"
 DEMO_ORGANIZATION = "Lakeside Behavioral Health (demo)"
@@ -34,8 +48,12 @@ LAST_NAMES = [
 ]  # fmt: skip
 
 
-def seed_demo() -> tuple[Organization, bool]:
-    """Create the demo practice once; returns (organization, created)."""
+def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
+    """Create the demo practice once; returns (organization, created).
+
+    Authorizations and appointments are placed around `today` (the practice's
+    date when not given), so every status shows up on a fresh demo.
+    """
     existing = db.session.scalar(select(Organization).where(Organization.name == DEMO_ORGANIZATION))
     if existing:
         return existing, False
@@ -86,15 +104,71 @@ def seed_demo() -> tuple[Organization, bool]:
         )
         db.session.add(client)
         db.session.flush()
-        db.session.add(
-            ClientInsurance(
-                organization_id=org.id,
-                client_id=client.id,
-                payer_id=payers[index % 2].id,
-                member_id=f"{'BH' if index % 2 == 0 else 'EM'}{100000 + index * 7919}",
-                copay_cents=rng.choice([0, 2000, 2500, 3000, 4000]),
-                active=index != 5,
-            )
+        policy = ClientInsurance(
+            organization_id=org.id,
+            client_id=client.id,
+            payer_id=payers[index % 2].id,
+            member_id=f"{'BH' if index % 2 == 0 else 'EM'}{100000 + index * 7919}",
+            copay_cents=rng.choice([0, 2000, 2500, 3000, 4000]),
+            active=index != 5,
+        )
+        db.session.add(policy)
+        db.session.flush()
+        _demo_authorization_and_visits(
+            org, client, policy, services, today or local_date(utcnow(), org.timezone), index
         )
     db.session.commit()
     return org, True
+
+
+def _demo_authorization_and_visits(org, client, policy, services, today: date, index: int):
+    """One authorization per client and weekly visits: six past (kept), four ahead.
+
+    Every fourth client has ABA units (97153, 24 per week, two 90-minute visits a
+    week); the others have therapy sessions (90837), one of them expired and a
+    few with fewer sessions left than visits, so Exhausted shows up too.
+    """
+    by_code = {service.cpt_code: service for service in services}
+    if index % 4 == 0:
+        auth = Authorization(
+            kind="units", allowed=24, frequency="week", service_types=[by_code["97153"]],
+            start_date=today - timedelta(days=90), end_date=today + timedelta(days=90),
+        )  # fmt: skip
+        service, minutes, per_week = by_code["97153"], 90, 2
+    else:
+        expired = index == 9
+        auth = Authorization(
+            kind="sessions", allowed=5 if index % 7 == 3 else 20,
+            service_types=[by_code["90837"], by_code["90834"]],
+            start_date=today - timedelta(days=200 if expired else 120),
+            end_date=today - timedelta(days=10) if expired else today + timedelta(days=180),
+        )  # fmt: skip
+        service, minutes, per_week = by_code["90837"], 60, 1
+    auth.organization_id = org.id
+    auth.client_insurance_id = policy.id
+    auth.converted = index % 5 == 2
+    auth.number = f"{'LEG' if auth.converted else 'PA'}-{2026}-{index + 1:03d}"
+    db.session.add(auth)
+    visits = []
+    for week in range(-6, 4):
+        for visit in range(per_week):
+            day = today + timedelta(weeks=week, days=2 * visit + index % 2)
+            local_start = datetime.combine(day, time(9 + index % 8))
+            status = UPCOMING if day >= today else (CANCELLED if week == -3 else KEPT)
+            visits.append(
+                Encounter(
+                    organization_id=org.id,
+                    client_id=client.id,
+                    clinician_id=client.primary_clinician_id,
+                    starts_at=to_utc_naive(local_start, org.timezone),
+                    service_date=day,
+                    duration_minutes=minutes,
+                    status=status,
+                    billing_type="insurance",
+                    client_insurance_id=policy.id,
+                    lines=[EncounterService(service_type=service, minutes=minutes)],
+                )  # fmt: skip
+            )
+    db.session.add_all(visits)
+    db.session.flush()
+    reallocate(org, client.id, visits)
