@@ -152,7 +152,7 @@ def _demo_authorization_and_visits(org, client, policy, services, today: date, i
     visits = []
     for week in range(-6, 4):
         for visit in range(per_week):
-            day = today + timedelta(weeks=week, days=2 * visit + index % 2)
+            day = today + timedelta(weeks=week, days=2 * visit + 1 + index % 3)
             local_start = datetime.combine(day, time(9 + index % 8))
             status = UPCOMING if day >= today else (CANCELLED if week == -3 else KEPT)
             visits.append(
