@@ -6,8 +6,27 @@ from webapp.models.clients import Client, ClientInsurance, Payer, ServiceType
 from webapp.models.encounters import BILLING_TYPES, Encounter, EncounterService
 from webapp.models.imports import LegacyImport
 from webapp.models.organization import ROLES, Organization, User
+from webapp.models.payments import (
+    Automation,
+    GatewayEvent,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentCard,
+    PreAuthorization,
+)
+from webapp.models.reminders import Notification, ReminderDelivery
 
 __all__ = [
+    "Automation",
+    "GatewayEvent",
+    "Invoice",
+    "InvoiceLine",
+    "Notification",
+    "Payment",
+    "PaymentCard",
+    "PreAuthorization",
+    "ReminderDelivery",
     "BILLING_TYPES",
     "Allocation",
     "Authorization",

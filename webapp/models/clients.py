@@ -23,6 +23,8 @@ class Client(db.Model):
     # Bumped inside every booking transaction: the row lock that serializes two
     # bookings of the same client (so two requests can't both take the last unit).
     booking_version: Mapped[int] = mapped_column(default=0)
+    # The payment gateway's customer (Stripe `cus_…`), created with the first card.
+    gateway_customer_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     primary_clinician = relationship("User")

@@ -24,6 +24,9 @@ class Organization(db.Model):
     count_upcoming_for_exhaustion: Mapped[bool] = mapped_column(default=False)
     block_overscheduling: Mapped[bool] = mapped_column(default=False)
     enhanced_authorizations_release_date: Mapped[date | None]
+    # Payments Settings: card holds placed this many hours before an encounter.
+    preauth_active: Mapped[bool] = mapped_column(default=False)
+    preauth_hours_before: Mapped[int] = mapped_column(default=24)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organization")
@@ -40,6 +43,11 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
     is_active_user: Mapped[bool] = mapped_column(default=True)
+    # My Profile & Settings > Preferences > General Preferences.
+    remind_expiration_email: Mapped[bool] = mapped_column(default=False)
+    remind_expiration_in_app: Mapped[bool] = mapped_column(default=False)
+    remind_exhaustion_email: Mapped[bool] = mapped_column(default=False)
+    remind_exhaustion_in_app: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="users")

@@ -1,0 +1,193 @@
+"""Cards on file, pre-authorizations (card holds), invoices, payments, automations.
+
+State changes on these rows are compare-and-set updates in the services
+(`UPDATE … WHERE id = ? AND state = ?`); the models only hold the data.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import org_fk, utcnow
+from webapp.models.clients import Client, ServiceType
+from webapp.models.encounters import Encounter
+from webapp.models.organization import User
+
+
+class PaymentCard(db.Model):
+    """A card saved with the gateway (Stripe `pm_…`) for a client."""
+
+    __tablename__ = "payment_cards"
+    __table_args__ = (UniqueConstraint("gateway_payment_method_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    gateway_payment_method_id: Mapped[str] = mapped_column(String(100))
+    brand: Mapped[str] = mapped_column(String(40))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int]
+    exp_year: Mapped[int]
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship()
+
+    @property
+    def label(self) -> str:
+        return f"{self.brand.title()} •••• {self.last4}"
+
+
+class PreAuthorization(db.Model):
+    """The card hold of one encounter: scheduled → processing → held → charged | released.
+
+    Also failed, cancelled and expired. The row is the truth; the RQ job named by
+    `job_id` is only its trigger. `attempt` grows with every Retry or Reschedule,
+    and the gateway idempotency key is derived from (id, attempt).
+    """
+
+    __tablename__ = "pre_authorizations"
+    __table_args__ = (
+        UniqueConstraint("encounter_id"),
+        Index("ix_pre_authorizations_state_run_at", "state", "run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    encounter_id: Mapped[int] = mapped_column(ForeignKey("encounters.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    hours_before: Mapped[int]
+    run_at: Mapped[datetime]  # naive UTC
+    attempt: Mapped[int] = mapped_column(default=1)
+    amount_cents: Mapped[int | None]  # computed when the hold runs
+    card_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_cards.id", ondelete="SET NULL"), index=True
+    )
+    card_label: Mapped[str | None] = mapped_column(String(60))  # kept if the card is removed
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))  # Stripe `pi_…`
+    failure_code: Mapped[str | None] = mapped_column(String(60))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    processing_started_at: Mapped[datetime | None]
+    held_at: Mapped[datetime | None]
+    lapses_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    encounter: Mapped[Encounter] = relationship()
+    card: Mapped[PaymentCard | None] = relationship()
+
+    @property
+    def job_id(self) -> str:
+        return f"preauth-{self.id}-{self.attempt}"
+
+
+class GatewayEvent(db.Model):
+    """A webhook event already handled, so a redelivery changes nothing."""
+
+    __tablename__ = "gateway_events"
+    __table_args__ = (UniqueConstraint("event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invoice(db.Model):
+    """What an encounter cost; its payments always add up to its total when paid."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    encounter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("encounters.id", ondelete="SET NULL"), index=True
+    )
+    total_cents: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | paid | void
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship()
+    encounter: Mapped[Encounter | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.id"
+    )
+    payments: Mapped[list["Payment"]] = relationship(
+        back_populates="invoice", order_by="Payment.id"
+    )
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    service_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_types.id", ondelete="SET NULL")
+    )
+    description: Mapped[str] = mapped_column(String(300))
+    amount_cents: Mapped[int]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    service_type: Mapped[ServiceType | None] = relationship()
+
+
+class Payment(db.Model):
+    """Money that moved (or a hold that was let go), one row per gateway action.
+
+    kind: hold_capture | additional_charge | cancellation_fee | hold_release | refund.
+    For every pre-authorization: held = captured + released.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    encounter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("encounters.id", ondelete="SET NULL"), index=True
+    )
+    invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoices.id", ondelete="SET NULL"), index=True
+    )
+    pre_authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pre_authorizations.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    amount_cents: Mapped[int]
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(150))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
+    pre_authorization: Mapped[PreAuthorization | None] = relationship()
+
+
+class Automation(db.Model):
+    """An admin's rule: on *event* (optionally only for one disposition) do *action*.
+
+    Rules are tried in `position` order; the first that matches wins.
+    """
+
+    __tablename__ = "automations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    # event: encounter_finalized | encounter_cancelled
+    # action: charge_preauth | charge_cancellation_fee | release_preauth
+    event: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Card payments: the gateway protocol, its Stripe implementation, error classes."""
