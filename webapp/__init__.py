@@ -37,11 +37,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     _tune_sqlite()
 
-    from webapp import cli, templating, views
+    from webapp import cli, payments, templating, views
 
     templating.init_app(app)
     views.init_app(app)
     cli.init_app(app)
+    payments.init_app(app)
     return app
 
 

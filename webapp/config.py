@@ -69,6 +69,63 @@ def secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+LOCALSTRIPE_BASE = "http://127.0.0.1:8420"
+STRIPE_BASE = "https://api.stripe.com"
+STRIPE_JS = "https://js.stripe.com/v3/"
+
+
+def env_prefixed(name: str, prefixes: tuple[str, ...]) -> str | None:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(prefixes) or len(raw) <= max(map(len, prefixes)):
+        raise ConfigError(f"{name} must start with one of: {', '.join(prefixes)}")
+    return raw
+
+
+def stripe_settings() -> dict:
+    """The payment gateway: localstripe on 127.0.0.1 unless STRIPE_API_KEY is set.
+
+    With STRIPE_API_KEY set the base address defaults to Stripe's own, and the
+    publishable key and webhook secret become required. A live key never talks to
+    anything but Stripe, and the two keys must be both test or both live.
+    """
+    api_key = env_prefixed("STRIPE_API_KEY", ("sk_test_", "sk_live_", "rk_test_", "rk_live_"))
+    api_base = env_url("STRIPE_API_BASE", None, ("http", "https"))
+    api_base = (api_base or (STRIPE_BASE if api_key else LOCALSTRIPE_BASE)).rstrip("/")
+    on_stripe = api_base == STRIPE_BASE
+    publishable = env_prefixed("STRIPE_PUBLISHABLE_KEY", ("pk_test_", "pk_live_"))
+    webhook_secret = env_prefixed("STRIPE_WEBHOOK_SECRET", ("whsec_",))
+    if on_stripe:
+        missing = [
+            name
+            for name, value in (
+                ("STRIPE_API_KEY", api_key),
+                ("STRIPE_PUBLISHABLE_KEY", publishable),
+                ("STRIPE_WEBHOOK_SECRET", webhook_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"talking to {STRIPE_BASE} needs {', '.join(missing)}")
+    api_key = api_key or "sk_test_covered"
+    publishable = publishable or "pk_test_covered"
+    if "_live_" in api_key and not on_stripe:
+        raise ConfigError(f"a live STRIPE_API_KEY only talks to {STRIPE_BASE}, not {api_base}")
+    if ("_live_" in api_key) != ("_live_" in publishable):
+        raise ConfigError(
+            "STRIPE_API_KEY and STRIPE_PUBLISHABLE_KEY must be both test or both live"
+        )
+    js_default = STRIPE_JS if on_stripe else f"{api_base}/js.stripe.com/v3/"
+    return {
+        "STRIPE_API_KEY": api_key,
+        "STRIPE_API_BASE": api_base,
+        "STRIPE_PUBLISHABLE_KEY": publishable,
+        "STRIPE_JS_URL": env_url("STRIPE_JS_URL", js_default, ("http", "https")),
+        "STRIPE_WEBHOOK_SECRET": webhook_secret or "whsec_covered_localstripe",
+    }
+
+
 def load_settings(instance_path: Path) -> dict:
     """Everything the app reads from the environment, as Flask config keys."""
     sqlite_default = f"sqlite:///{instance_path / 'covered.sqlite3'}"
@@ -85,4 +142,5 @@ def load_settings(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        **stripe_settings(),
     }

@@ -1,1 +1,31 @@
-"""Card payments: the gateway protocol, its Stripe implementation, error classes."""
+"""Card payments: the gateway protocol, its Stripe implementation, error classes.
+
+`gateway()` is the app's `PaymentGateway`: a `StripeGateway` built from the
+STRIPE_* settings (localstripe on 127.0.0.1 by default), or whatever object the
+config key `PAYMENT_GATEWAY` holds (tests pass the strict in-memory gateway).
+"""
+
+from flask import Flask, current_app
+
+from webapp.payments.gateway import PaymentGateway
+
+EXTENSION = "payment_gateway"
+
+
+def init_app(app: Flask) -> None:
+    gateway_override = app.config.get("PAYMENT_GATEWAY")
+    if gateway_override is not None:
+        app.extensions[EXTENSION] = gateway_override
+        return
+    from webapp.payments.stripe_gateway import StripeGateway
+
+    app.extensions[EXTENSION] = StripeGateway(
+        api_key=app.config["STRIPE_API_KEY"],
+        api_base=app.config["STRIPE_API_BASE"],
+        publishable_key=app.config["STRIPE_PUBLISHABLE_KEY"],
+        js_url=app.config["STRIPE_JS_URL"],
+    )
+
+
+def gateway() -> PaymentGateway:
+    return current_app.extensions[EXTENSION]
