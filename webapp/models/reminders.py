@@ -27,9 +27,16 @@ class ReminderDelivery(db.Model):
     kind: Mapped[str] = mapped_column(String(20))  # "expiration" | "exhaustion"
     threshold: Mapped[int]  # days before the end date, or units/sessions remaining
     # "pending" until the digest that carries it is accepted by SMTP, then "sent";
-    # "not_requested" when the user asked only for the in-app reminder.
+    # "not_requested" when the user asked only for the in-app reminder; "failed" when
+    # the SMTP server refused the message or recipient for good (a 5xx answer).
     email_status: Mapped[str] = mapped_column(String(20), default="pending")
     emailed_at: Mapped[datetime | None]
+    # A digest sender claims pending rows by writing its token here (compare-and-set),
+    # so two senders never email the same reminder; a claim older than a few minutes
+    # is a crashed sender's and may be taken over. "failed" rows keep the SMTP reason.
+    email_claim: Mapped[str | None] = mapped_column(String(40), index=True)
+    email_claimed_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
