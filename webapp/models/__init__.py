@@ -8,6 +8,7 @@ from webapp.models.imports import LegacyImport
 from webapp.models.organization import ROLES, Organization, User
 from webapp.models.payments import (
     Automation,
+    AutomationRun,
     GatewayEvent,
     Invoice,
     InvoiceLine,
@@ -19,6 +20,7 @@ from webapp.models.reminders import Notification, ReminderDelivery
 
 __all__ = [
     "Automation",
+    "AutomationRun",
     "GatewayEvent",
     "Invoice",
     "InvoiceLine",

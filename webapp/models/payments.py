@@ -6,7 +6,8 @@ State changes on these rows are compare-and-set updates in the services
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -100,15 +101,19 @@ class Invoice(db.Model):
     """What an encounter cost; its payments always add up to its total when paid."""
 
     __tablename__ = "invoices"
+    # One invoice per encounter: a second Create invoice, or a charge racing it, loses.
+    __table_args__ = (UniqueConstraint("encounter_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = org_fk()
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     encounter_id: Mapped[int | None] = mapped_column(
-        ForeignKey("encounters.id", ondelete="SET NULL"), index=True
+        ForeignKey("encounters.id", ondelete="SET NULL")
     )
     total_cents: Mapped[int]
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | paid | void
+    # visit (the encounter's cost) | cancellation_fee
+    kind: Mapped[str] = mapped_column(String(20), default="visit", server_default="visit")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -121,6 +126,10 @@ class Invoice(db.Model):
     payments: Mapped[list["Payment"]] = relationship(
         back_populates="invoice", order_by="Payment.id"
     )
+
+    @property
+    def number(self) -> str:
+        return f"INV-{self.id:06d}"
 
 
 class InvoiceLine(db.Model):
@@ -168,9 +177,20 @@ class Payment(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(150))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending (written with the claim, before the gateway call) | succeeded | failed.
+    # A pending row is the intent: whoever settles it replays the same idempotency key.
+    status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    # Taken from (or released back to) the hold of `pre_authorization_id` at `hold_attempt`,
+    # rather than charged to the card anew.
+    from_hold: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    hold_attempt: Mapped[int | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    attempted_at: Mapped[datetime | None]  # last time a process called the gateway for it
+    settled_at: Mapped[datetime | None]
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
     pre_authorization: Mapped[PreAuthorization | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
 
 
 class Automation(db.Model):
@@ -191,3 +211,42 @@ class Automation(db.Model):
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutomationRun(db.Model):
+    """One event of one encounter and the rule chosen for it (or none), with its outcome.
+
+    The rule is chosen when the event happens, so the page can say at once which
+    rule runs and which others matched; the RQ job then records what it did.
+    status: queued | running | done | skipped | failed | no_rule.
+    """
+
+    __tablename__ = "automation_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = org_fk()
+    encounter_id: Mapped[int] = mapped_column(
+        ForeignKey("encounters.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    automation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automations.id", ondelete="SET NULL")
+    )
+    action: Mapped[str | None] = mapped_column(String(40))
+    rule_number: Mapped[int | None]
+    rule_label: Mapped[str | None] = mapped_column(String(200))  # kept if the rule goes
+    explanation: Mapped[str] = mapped_column(String(300))
+    also_matched: Mapped[list | None] = mapped_column(JSON)  # [rule numbers]
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    outcome: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def job_id(self) -> str:
+        return f"automation-{self.encounter_id}-{self.event}-{self.id}"
