@@ -1,0 +1,370 @@
+"""Billing rules: what an encounter costs, how a hold is charged or released,
+which automation rule runs, and the ledger invariants.
+
+Decisions where the seed is silent:
+- **Insurance**: the client's share of a visit is the copay of the client's
+  insurance, once per encounter whatever the number of services (the payer is
+  billed the service prices, not the client). This is also what the hold is
+  placed for, so charging an unchanged encounter captures exactly the hold.
+- **Self-pay / Unknown**: the sum of the service prices, one line per service.
+- **Cancellation fee**: the sum of the services' cancellation fees, one line per
+  service with a fee, whatever the billing type (insurance never pays for a
+  missed visit).
+- A cost of zero captures nothing: the whole hold is released.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.money import format_cents
+
+# --- events, actions, dispositions ---------------------------------------------------
+
+ENCOUNTER_FINALIZED, ENCOUNTER_CANCELLED = "encounter_finalized", "encounter_cancelled"
+EVENTS = (ENCOUNTER_FINALIZED, ENCOUNTER_CANCELLED)
+EVENT_LABELS = {
+    ENCOUNTER_FINALIZED: "Encounter Finalized",
+    ENCOUNTER_CANCELLED: "Encounter Cancelled",
+}
+
+CHARGE_PREAUTH = "charge_preauth"
+CHARGE_CANCELLATION_FEE = "charge_cancellation_fee"
+RELEASE_PREAUTH = "release_preauth"
+ACTIONS = (CHARGE_PREAUTH, CHARGE_CANCELLATION_FEE, RELEASE_PREAUTH)
+ACTION_LABELS = {
+    CHARGE_PREAUTH: "Charge Pre-authorization",
+    CHARGE_CANCELLATION_FEE: "Charge Cancellation Fee",
+    RELEASE_PREAUTH: "Release Pre-authorization",
+}
+# The seed's table: what each event may do.
+ACTIONS_FOR_EVENT = {
+    ENCOUNTER_FINALIZED: (CHARGE_PREAUTH,),
+    ENCOUNTER_CANCELLED: (CHARGE_CANCELLATION_FEE, RELEASE_PREAUTH),
+}
+
+# Dispositions of a cancellation, each with the encounter status it leads to.
+LATE_CANCELLATION = "late_cancellation"
+NO_SHOW_DISPOSITION = "no_show"
+CANCELLED_BY_CLIENT = "cancelled_by_client"
+CANCELLED_BY_PRACTICE = "cancelled_by_practice"
+DISPOSITIONS = (LATE_CANCELLATION, NO_SHOW_DISPOSITION, CANCELLED_BY_CLIENT, CANCELLED_BY_PRACTICE)
+DISPOSITION_LABELS = {
+    LATE_CANCELLATION: "Late cancellation",
+    NO_SHOW_DISPOSITION: "No-show",
+    CANCELLED_BY_CLIENT: "Cancelled by client (in time)",
+    CANCELLED_BY_PRACTICE: "Cancelled by practice",
+}
+STATUS_FOR_DISPOSITION = {
+    LATE_CANCELLATION: LATE_CANCELLED,
+    NO_SHOW_DISPOSITION: NO_SHOW,
+    CANCELLED_BY_CLIENT: CANCELLED,
+    CANCELLED_BY_PRACTICE: CANCELLED,
+}
+FINALIZED_STATUS = KEPT
+LATE_NOTICE = timedelta(hours=24)
+
+
+def suggested_disposition(starts_at: datetime, now: datetime) -> str:
+    """What the Cancel dialog preselects: after the start a no-show, within
+    24 hours of it a late cancellation, otherwise a cancellation in time."""
+    if now >= starts_at:
+        return NO_SHOW_DISPOSITION
+    if starts_at - now < LATE_NOTICE:
+        return LATE_CANCELLATION
+    return CANCELLED_BY_CLIENT
+
+
+def event_refusal(event: str, encounter_status: str) -> str | None:
+    """Why an encounter in this status cannot be finalized or cancelled, or None."""
+    if encounter_status == UPCOMING:
+        return None
+    verb = "finalized" if event == ENCOUNTER_FINALIZED else "cancelled"
+    return f"This appointment is no longer upcoming ({encounter_status}); it cannot be {verb}."
+
+
+# --- what an encounter costs ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceCharge:
+    """One service line of an encounter with what it costs."""
+
+    service_type_id: int | None
+    code: str
+    name: str
+    price_cents: int
+    cancellation_fee_cents: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    service_type_id: int | None
+    description: str
+    amount_cents: int
+
+
+def cost_lines(
+    billing_type: str,
+    services: Sequence[ServiceCharge],
+    *,
+    copay_cents: int | None = None,
+    payer_name: str | None = None,
+) -> list[Line]:
+    """The client's share of an encounter, as invoice lines.
+
+    Insurance with a policy → one copay line; Self-pay, Unknown, or Insurance
+    without a policy → one line per service at its price.
+    """
+    if billing_type == "insurance" and copay_cents is not None:
+        codes = ", ".join(s.code for s in services)
+        payer = f" ({payer_name})" if payer_name else ""
+        description = f"Copay{payer}" + (f" for {codes}" if codes else "")
+        return [Line(None, description, copay_cents)]
+    return [Line(s.service_type_id, f"{s.code} · {s.name}", s.price_cents) for s in services]
+
+
+def cancellation_fee_lines(
+    services: Sequence[ServiceCharge], disposition: str | None
+) -> list[Line]:
+    """One line per service that has a cancellation fee."""
+    reason = DISPOSITION_LABELS.get(disposition or "", "Cancellation")
+    return [
+        Line(s.service_type_id, f"{reason} fee · {s.code} {s.name}", s.cancellation_fee_cents)
+        for s in services
+        if s.cancellation_fee_cents > 0
+    ]
+
+
+def total(lines: Iterable[Line]) -> int:
+    return sum(line.amount_cents for line in lines)
+
+
+# --- what to do with a hold ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoneyPlan:
+    """Gateway actions for one encounter: capture from the hold, charge the card
+    for more, release the rest of the hold. All in cents, none negative."""
+
+    held_cents: int  # 0 when there is no hold
+    owed_cents: int
+    capture_cents: int = 0
+    charge_cents: int = 0
+    release_cents: int = 0
+
+    @property
+    def collected_cents(self) -> int:
+        return self.capture_cents + self.charge_cents
+
+    @property
+    def moves_money(self) -> bool:
+        return self.collected_cents > 0 or self.release_cents > 0
+
+    def describe(self, card_label: str | None = None) -> list[str]:
+        """The steps in words, for the confirmation dialog and the audit log."""
+        card = card_label or "the card on file"
+        steps = []
+        if self.capture_cents:
+            whole = " (the whole hold)" if self.capture_cents == self.held_cents else ""
+            steps.append(f"Capture {format_cents(self.capture_cents)} from the hold{whole}.")
+        if self.charge_cents:
+            steps.append(f"Charge {format_cents(self.charge_cents)} more to {card}.")
+        if self.release_cents:
+            steps.append(f"Release {format_cents(self.release_cents)} back to the client.")
+        if not steps:
+            steps.append("Nothing to charge or release.")
+        return steps
+
+
+def charge_plan(held_cents: int, cost_cents: int) -> MoneyPlan:
+    """Charge a held encounter for its current cost.
+
+    equal → capture all; more → capture the hold and charge the difference;
+    less → capture the new cost and release the rest (zero → release it all).
+    """
+    _check_amounts(held_cents, cost_cents)
+    if cost_cents >= held_cents:
+        return MoneyPlan(held_cents, cost_cents, held_cents, cost_cents - held_cents, 0)
+    return MoneyPlan(held_cents, cost_cents, cost_cents, 0, held_cents - cost_cents)
+
+
+def cancellation_fee_plan(held_cents: int | None, fee_cents: int) -> MoneyPlan:
+    """Take the fee from the hold where it covers it, release the rest; else
+    capture the hold and charge the rest; with no hold, charge the card."""
+    held = held_cents or 0
+    _check_amounts(held, fee_cents)
+    if fee_cents <= held:
+        return MoneyPlan(held, fee_cents, fee_cents, 0, held - fee_cents)
+    return MoneyPlan(held, fee_cents, held, fee_cents - held, 0)
+
+
+def release_plan(held_cents: int) -> MoneyPlan:
+    _check_amounts(held_cents, 0)
+    return MoneyPlan(held_cents, 0, 0, 0, held_cents)
+
+
+def _check_amounts(*amounts: int) -> None:
+    for amount in amounts:
+        if not isinstance(amount, int) or amount < 0:
+            raise ValueError(f"Amounts are whole, non-negative cents, not {amount!r}")
+
+
+# --- automation rules ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    event: str
+    action: str
+    disposition: str | None = None
+    active: bool = True
+
+
+def rule_problem(event: str, action: str, disposition: str | None) -> str | None:
+    """Why a rule cannot be saved, or None."""
+    if event not in EVENTS:
+        return "Choose an event from the list."
+    if action not in ACTIONS:
+        return "Choose an action from the list."
+    if action not in ACTIONS_FOR_EVENT[event]:
+        fits = " or ".join(ACTION_LABELS[a] for a in ACTIONS_FOR_EVENT[event])
+        return (
+            f"{ACTION_LABELS[action]} does not fit {EVENT_LABELS[event]}: "
+            f"that event can only {fits}."
+        )
+    if disposition and event != ENCOUNTER_CANCELLED:
+        return "Only cancellations have a disposition; leave it on Any for this event."
+    if disposition and disposition not in DISPOSITIONS:
+        return "Choose a disposition from the list."
+    return None
+
+
+def rule_label(rule: Rule) -> str:
+    when = EVENT_LABELS[rule.event]
+    if rule.disposition:
+        when += f" · {DISPOSITION_LABELS.get(rule.disposition, rule.disposition)}"
+    return f"{when} → {ACTION_LABELS.get(rule.action, rule.action)}"
+
+
+def rule_matches(rule: Rule, event: str, disposition: str | None) -> bool:
+    return (
+        rule.active
+        and rule.event == event
+        and (rule.disposition is None or rule.disposition == disposition)
+    )
+
+
+@dataclass(frozen=True)
+class Match:
+    """The rule that runs (first listed among the matching ones) and the others
+    that matched too, each with its number in the list (1-based)."""
+
+    winner: Rule | None
+    number: int | None
+    also: tuple[tuple[int, Rule], ...] = field(default_factory=tuple)
+
+    def explanation(self) -> str:
+        if self.winner is None:
+            return "No automation rule matches."
+        text = f"Rule {self.number} matched"
+        if self.also:
+            numbers = [str(n) for n, _ in self.also]
+            others = (
+                f"Rule {numbers[0]} also matched"
+                if len(numbers) == 1
+                else f"Rules {', '.join(numbers[:-1])} and {numbers[-1]} also matched"
+            )
+            text += f"; {others} but the first listed wins"
+        return text + "."
+
+
+def match_rule(rules: Sequence[Rule], event: str, disposition: str | None) -> Match:
+    """Rules in list order; the first active one for this event (and disposition,
+    when the rule names one) wins."""
+    matching = [(n, r) for n, r in enumerate(rules, start=1) if rule_matches(r, event, disposition)]
+    if not matching:
+        return Match(None, None)
+    (number, winner), *others = matching
+    return Match(winner, number, tuple(others))
+
+
+def shadowing(rules: Sequence[Rule]) -> dict[int, int]:
+    """Rule id → number of the earlier active rule that always wins instead of it
+    (same event, and no disposition or the same one)."""
+    shadowed: dict[int, int] = {}
+    for index, rule in enumerate(rules):
+        if not rule.active:
+            continue
+        for number, earlier in enumerate(rules[:index], start=1):
+            if (
+                earlier.active
+                and earlier.event == rule.event
+                and earlier.disposition in (None, rule.disposition)
+            ):
+                shadowed[rule.id] = number
+                break
+    return shadowed
+
+
+# --- ledger --------------------------------------------------------------------------
+
+HOLD_CAPTURE = "hold_capture"
+ADDITIONAL_CHARGE = "additional_charge"
+CANCELLATION_FEE = "cancellation_fee"
+HOLD_RELEASE = "hold_release"
+REFUND = "refund"
+PAYMENT_KIND_LABELS = {
+    HOLD_CAPTURE: "Captured from hold",
+    ADDITIONAL_CHARGE: "Additional charge",
+    CANCELLATION_FEE: "Cancellation fee",
+    HOLD_RELEASE: "Released",
+    REFUND: "Refund",
+}
+COLLECTING_KINDS = (HOLD_CAPTURE, ADDITIONAL_CHARGE, CANCELLATION_FEE)
+
+INVOICE_OPEN, INVOICE_PAID, INVOICE_VOID = "open", "paid", "void"
+INVOICE_STATUS_LABELS = {INVOICE_OPEN: "Open", INVOICE_PAID: "Paid", INVOICE_VOID: "Void"}
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One settled payment row, as the ledger sees it."""
+
+    kind: str
+    amount_cents: int
+    from_hold: bool
+
+
+def collected(movements: Iterable[Movement]) -> int:
+    """Money taken from the client (captures, charges, fees) less refunds."""
+    paid = sum(m.amount_cents for m in movements if m.kind in COLLECTING_KINDS)
+    return paid - sum(m.amount_cents for m in movements if m.kind == REFUND)
+
+
+def invoice_status(total_cents: int, movements: Iterable[Movement]) -> str:
+    return INVOICE_PAID if collected(movements) >= total_cents else INVOICE_OPEN
+
+
+def hold_problem(held_cents: int, movements: Iterable[Movement]) -> str | None:
+    """A settled hold must add up: held = captured + released."""
+    moves = list(movements)
+    captured = sum(m.amount_cents for m in moves if m.from_hold and m.kind in COLLECTING_KINDS)
+    released = sum(m.amount_cents for m in moves if m.kind == HOLD_RELEASE)
+    if captured + released != held_cents:
+        return (
+            f"Held {format_cents(held_cents)} but captured {format_cents(captured)} "
+            f"and released {format_cents(released)}."
+        )
+    return None
+
+
+def invoice_problem(total_cents: int, status: str, movements: Iterable[Movement]) -> str | None:
+    """A paid invoice's payments add up to its total; none ever exceed it."""
+    paid = collected(movements)
+    if paid > total_cents or (status == INVOICE_PAID and paid != total_cents):
+        return f"Invoice total {format_cents(total_cents)} but payments {format_cents(paid)}."
+    return None
