@@ -14,7 +14,8 @@ from sqlalchemy import text
 os.environ.setdefault("COVERED_INSTANCE_PATH", tempfile.mkdtemp(prefix="covered-instance-"))
 
 from tests import factories  # noqa: E402
-from tests.servers import IN_CI, PostgresServer, RedisServer, find_pg_bin  # noqa: E402
+from tests.gateways import StrictGateway  # noqa: E402
+from tests.servers import IN_CI, LocalstripeServer, PostgresServer, RedisServer, find_pg_bin  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
@@ -57,6 +58,8 @@ def _base_config(redis_server) -> dict:
         "WTF_CSRF_ENABLED": False,
         "REDIS_URL": redis_server.url,
         "SERVER_NAME": "covered.test",
+        # In memory, never the network; `app_stripe_gateway` swaps in localstripe.
+        "PAYMENT_GATEWAY": StrictGateway(),
     }
 
 
@@ -137,3 +140,37 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture(scope="session")
+def localstripe_server():
+    server = LocalstripeServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stripe_gateway(localstripe_server):
+    """A StripeGateway talking to the session's localstripe (no retries: fail fast)."""
+    from webapp.payments.stripe_gateway import StripeGateway
+
+    return StripeGateway(
+        api_key="sk_test_covered",
+        api_base=localstripe_server.url,
+        publishable_key="pk_test_covered",
+        js_url=localstripe_server.js_url,
+        max_network_retries=0,
+    )
+
+
+@pytest.fixture
+def strict_gateway(app) -> StrictGateway:
+    """The app's gateway in tests: the strict in-memory one (see tests/gateways.py)."""
+    return app.extensions["payment_gateway"]
+
+
+@pytest.fixture
+def app_stripe_gateway(app, stripe_gateway):
+    """Make the app (and jobs run in this test) talk to localstripe instead."""
+    app.extensions["payment_gateway"] = stripe_gateway
+    return stripe_gateway

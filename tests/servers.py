@@ -1,4 +1,4 @@
-"""Real servers for the test session: the embedded redis-server and a throwaway PostgreSQL.
+"""Real servers for the test session: embedded redis-server, throwaway PostgreSQL, localstripe.
 
 With CI=true nothing may be missing: a server that cannot start fails the run
 instead of skipping tests.
@@ -9,7 +9,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -109,3 +111,33 @@ class PostgresServer:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class LocalstripeServer:
+    """localstripe on 127.0.0.1 on a port the OS picks, state in memory only.
+
+    Started through our launcher (`python -m jobs.localstripe_server`), the same
+    code `make run` uses; it prints the port once it accepts connections.
+    """
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jobs.localstripe_server", "--port", "0", "--no-state"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        first_line = self.process.stdout.readline().strip()
+        if not first_line.startswith("localstripe listening on "):
+            self.process.kill()
+            raise RuntimeError(f"localstripe did not start: {first_line!r}")
+        self.url = first_line.rsplit(" ", 1)[1]
+        self.js_url = f"{self.url}/js.stripe.com/v3/"
+        # Keep draining its output so a chatty server never blocks on a full pipe.
+        self._drain = threading.Thread(target=self.process.stdout.read, daemon=True)
+        self._drain.start()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
