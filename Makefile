@@ -19,7 +19,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## run: migrate, seed the demo on an empty database, start web + worker + cron + embedded Redis
+# Procfile processes `make run` starts: all, less the embedded Redis when REDIS_URL is set
+# and less localstripe when the app talks to another payments server (STRIPE_API_BASE, or
+# Stripe itself once STRIPE_API_KEY is set).
+LOCALSTRIPE_URL := http://127.0.0.1:8420
+PAYMENTS_BASE = $(or $(STRIPE_API_BASE),$(if $(STRIPE_API_KEY),https://api.stripe.com,$(LOCALSTRIPE_URL)))
+SKIPPED = $(if $(REDIS_URL),redis) $(if $(filter $(LOCALSTRIPE_URL) $(LOCALSTRIPE_URL)/,$(PAYMENTS_BASE)),,payments)
+PROCESSES = $(filter-out $(SKIPPED),$(shell sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile))
+
+## run: migrate, seed the demo on an empty database, start web + worker + cron + embedded Redis + localstripe
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
@@ -28,7 +36,7 @@ run: install
 	@echo "  Demo logins (password covered-demo): admin@example.com, biller@example.com, clinician@example.com"
 	@echo "  Press Ctrl-C to stop everything."
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(if $(REDIS_URL),web worker cron,)
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(PROCESSES)
 
 ## system-deps: Debian's chromium (browser tests) and PostgreSQL server binaries, when missing
 system-deps:
