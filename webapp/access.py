@@ -18,6 +18,7 @@ from webapp.models import (
     Encounter,
     LegacyImport,
     Payer,
+    PaymentCard,
     ServiceType,
     User,
 )
@@ -94,8 +95,25 @@ def get_encounter_or_404(encounter_id: int) -> Encounter:
     return encounter
 
 
+def get_card_or_404(card_id: int) -> PaymentCard:
+    """A card on file; a clinician may only see cards of their own clients."""
+    card = _scoped_or_404(PaymentCard, card_id)
+    get_client_or_404(card.client_id)
+    return card
+
+
 def get_legacy_import_or_404(import_id: int) -> LegacyImport:
     return _scoped_or_404(LegacyImport, import_id)
+
+
+def get_outbox_message_or_404(name: str):
+    """One message of the organization's outbox (files, not rows; same rule)."""
+    from webapp.services.mail import read_outbox_message
+
+    message = read_outbox_message(current_user.organization_id, name)
+    if message is None:
+        abort(404)
+    return message
 
 
 def organization_payers() -> list[Payer]:

@@ -126,6 +126,67 @@ def stripe_settings() -> dict:
     }
 
 
+def _mail_address(name: str, raw: str) -> str:
+    from email.utils import parseaddr
+
+    _display, address = parseaddr(raw)
+    local, _, domain = address.partition("@")
+    if not local or not domain or " " in address:
+        raise ConfigError(
+            f"{name} must be an email address such as 'Covered <covered@example.com>'"
+        )
+    return raw.strip()
+
+
+def mail_settings() -> dict:
+    """Email: SMTP when MAIL_SERVER is set, else files in instance/outbox/.
+
+    MAIL_USE_TLS is STARTTLS (port 587 by default), MAIL_USE_SSL implicit TLS (465).
+    With MAIL_SERVER set, MAIL_DEFAULT_SENDER is required; the other MAIL_* values
+    without MAIL_SERVER are a mistake and stop start-up. PUBLIC_URL is the address
+    people open the app at, used for links in emails.
+    """
+    server = (os.environ.get("MAIL_SERVER") or "").strip() or None
+    use_tls = env_bool("MAIL_USE_TLS", False)
+    use_ssl = env_bool("MAIL_USE_SSL", False)
+    if use_tls and use_ssl:
+        raise ConfigError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL cannot both be on")
+    default_port = 465 if use_ssl else 587 if use_tls else 25
+    username = os.environ.get("MAIL_USERNAME") or None
+    password = os.environ.get("MAIL_PASSWORD") or None
+    sender = (os.environ.get("MAIL_DEFAULT_SENDER") or "").strip()
+    if server is None:
+        stray = [n for n in ("MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD") if os.environ.get(n)]
+        if stray or use_tls or use_ssl:
+            names = ", ".join(stray + ["MAIL_USE_TLS"] * use_tls + ["MAIL_USE_SSL"] * use_ssl)
+            raise ConfigError(f"{names} set but MAIL_SERVER is not")
+    else:
+        if "://" in server or any(c.isspace() for c in server):
+            raise ConfigError(
+                f"MAIL_SERVER must be a host name such as smtp.example.com, got {server!r}"
+            )
+        if bool(username) != bool(password):
+            raise ConfigError("MAIL_USERNAME and MAIL_PASSWORD go together: set both or neither")
+        if not sender:
+            raise ConfigError("MAIL_DEFAULT_SENDER is required when MAIL_SERVER is set")
+    port = env_int("MAIL_PORT", default_port, minimum=1)
+    return {
+        "MAIL_SERVER": server,
+        "MAIL_PORT": port,
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": username,
+        "MAIL_PASSWORD": password,
+        "MAIL_DEFAULT_SENDER": _mail_address(
+            "MAIL_DEFAULT_SENDER", sender or "Covered <covered@localhost>"
+        ),
+        "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", 30, minimum=1, maximum=600),
+        "PUBLIC_URL": env_url(
+            "PUBLIC_URL", f"http://127.0.0.1:{env_int('PORT', 5000, minimum=1)}", ("http", "https")
+        ).rstrip("/"),
+    }
+
+
 def load_settings(instance_path: Path) -> dict:
     """Everything the app reads from the environment, as Flask config keys."""
     sqlite_default = f"sqlite:///{instance_path / 'covered.sqlite3'}"
@@ -143,4 +204,5 @@ def load_settings(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **stripe_settings(),
+        **mail_settings(),
     }

@@ -34,16 +34,39 @@ ROUTES = {
     "authorizations.edit": ("GET", "/authorizations/{authorization}/edit", BILLING),
     "authorizations.delete": ("POST", "/authorizations/{authorization}/delete", BILLING),
     "authorizations.ledger": ("GET", "/authorizations/{authorization}", ALL),
+    "cards.setup": ("POST", "/clients/{client}/cards/setup", BILLING),
+    "cards.create": ("POST", "/clients/{client}/cards", BILLING),
+    "cards.make_default": ("POST", "/cards/{card}/default", BILLING),
+    "cards.delete": ("POST", "/cards/{card}/delete", BILLING),
     "encounters.new": ("GET", "/clients/{client}/encounters/new", ALL),
     "encounters.check": ("POST", "/clients/{client}/encounters/check", ALL),
     "encounters.show": ("GET", "/encounters/{encounter}", ALL),
     "encounters.change_status": ("POST", "/encounters/{encounter}/status", ALL),
     "encounters.client_appointments": ("GET", "/clients/{client}/appointments", ALL),
+    "encounters.edit": ("GET", "/encounters/{encounter}/edit", ALL),
+    "encounters.check_edit": ("POST", "/encounters/{encounter}/edit/check", ALL),
+    "preauth.show": ("GET", "/encounters/{encounter}/preauth", ALL),
+    "preauth.reschedule": ("GET", "/encounters/{encounter}/preauth/reschedule", BILLING),
+    "preauth.preview": ("POST", "/encounters/{encounter}/preauth/preview", BILLING),
+    "preauth.cancel": ("POST", "/encounters/{encounter}/preauth/cancel", BILLING),
+    "preauth.retry": ("POST", "/encounters/{failed_preauth_encounter}/preauth/retry", BILLING),
+    "payments_settings.show": ("GET", "/admin/payments", ADMIN),
+    "payments_settings.edit": ("GET", "/admin/payments/edit", ADMIN),
+    "payments_settings.check": ("POST", "/admin/payments/check", ADMIN),
     "encounters.schedule": ("GET", "/schedule", ALL),
     "imports.upload": ("GET", "/admin/imports", ADMIN),
     "imports.show": ("GET", "/admin/imports/{legacy_import}", ADMIN),
+    "profile.preferences": ("GET", "/profile/preferences", ALL),
+    "notifications.index": ("GET", "/notifications", ALL),
+    "notifications.bell": ("GET", "/notifications/bell", ALL),
+    "notifications.mark_read": ("POST", "/notifications/read", ALL),
+    "notifications.mark_all_read": ("POST", "/notifications/read-all", ALL),
+    "outbox.index": ("GET", "/admin/outbox", ADMIN),
+    "outbox.show": ("GET", "/admin/outbox/{outbox_message}", ADMIN),
+    "outbox.raw": ("GET", "/admin/outbox/{outbox_message}/raw", ADMIN),
 }
-PUBLIC = {"static", "auth.login", "auth.logout"}
+# webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
+PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe"}
 
 
 @pytest.fixture
@@ -54,6 +77,7 @@ def rows(world):
     insurance = factories.insurance(world.org, client, payer)
     service_type = factories.service_type(world.org)
     authorization = factories.authorization(world.org, insurance, [service_type])
+    card = factories.payment_card(world.org, client)
     encounter = factories.encounter(world.org, client, world.clinician, insurance, [service_type])
     legacy_import = LegacyImport(
         organization_id=world.org.id, user_id=world.admin.id, filename="old.csv", content=""
@@ -62,13 +86,44 @@ def rows(world):
     db.session.commit()
     return {
         "client": client.id,
+        "card": card.id,
         "payer": payer.id,
         "insurance": insurance.id,
         "service_type": service_type.id,
         "authorization": authorization.id,
         "encounter": encounter.id,
         "legacy_import": legacy_import.id,
+        "failed_preauth_encounter": _pre_authorizations(world, encounter),
+        "outbox_message": _outbox_message(world.org.id),
     }
+
+
+def _outbox_message(organization_id: int) -> str:
+    """A message in the organization's outbox (mail without MAIL_SERVER goes there)."""
+    from webapp.services import mail
+
+    message = mail.compose(
+        to="someone@example.com", subject="Hello", text="Hi", html="<p>Hi</p>",
+        organization_id=organization_id,
+    )  # fmt: skip
+    return mail.deliver(message).removeprefix("outbox:")
+
+
+def _pre_authorizations(world, encounter) -> int:
+    """A scheduled hold on `encounter`; a failed one (Retry-able) on a second encounter."""
+    from datetime import datetime
+
+    from webapp.models import PreAuthorization
+
+    failed = factories.encounter(world.org, encounter.client, world.clinician, None,
+                                 [encounter.lines[0].service_type],
+                                 starts_at=datetime(2026, 3, 9, 15))  # fmt: skip
+    for row, state in ((encounter, "scheduled"), (failed, "failed")):
+        db.session.add(PreAuthorization(organization_id=world.org.id, encounter_id=row.id,
+                                        state=state, hours_before=24, run_at=row.starts_at,
+                                        failure_code="gateway_unavailable"))  # fmt: skip
+    db.session.flush()
+    return failed.id
 
 
 def _path(endpoint: str, rows: dict) -> str:

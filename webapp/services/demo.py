@@ -69,6 +69,9 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
     users = {}
     for email, name, role in DEMO_USERS:
         user = User(organization_id=org.id, email=email, name=name, role=role)
+        if role in ("admin", "biller"):  # they ask for every reminder, by email and in the app
+            user.remind_expiration_email = user.remind_expiration_in_app = True
+            user.remind_exhaustion_email = user.remind_exhaustion_in_app = True
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         users[email] = user

@@ -27,6 +27,10 @@ def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -
         after={setting: enabled},
     )
     db.session.commit()
+    if setting == "count_upcoming_for_exhaustion":  # statuses change: remind right away
+        from webapp.services.reminders import enqueue_run
+
+        enqueue_run(org.id)
     return True
 
 

@@ -22,6 +22,24 @@ def init_app(app: Flask) -> None:
     for module in (auth, main, clients, admin, authorizations, encounters, settings, imports):
         app.register_blueprint(module.bp)
 
+    from webapp.views import reports  # the Authorizations Report
+
+    app.register_blueprint(reports.bp)
+
+    from webapp.views import notifications, outbox, profile  # reminders and notifications
+
+    for module in (profile, notifications, outbox):
+        app.register_blueprint(module.bp)
+
+    from webapp.views import payments_settings, preauth, webhooks  # pre-authorizations
+
+    for module in (payments_settings, preauth, webhooks):
+        app.register_blueprint(module.bp)
+
+    from webapp.views import cards  # cards on file
+
+    app.register_blueprint(cards.bp)
+
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -1,0 +1,72 @@
+"""In-app notifications: the bell in the header, the list, marking read (HTMX)."""
+
+from flask import Blueprint, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.access import ALL_ROLES, role_required
+from webapp.extensions import htmx
+from webapp.services import notifications as service
+from webapp.views.rendering import render_page
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+PAGE_SIZE = 30
+
+
+@bp.app_context_processor
+def bell_count():
+    """The bell's unread count, as a function: only pages that draw the header query it."""
+
+    def unread_notification_count() -> int:
+        if not current_user or not current_user.is_authenticated:
+            return 0
+        return service.unread_count(current_user)
+
+    return {"unread_notification_count": unread_notification_count}
+
+
+def _list(http_status: int = 200, error: str | None = None):
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = service.count(current_user)
+    rows = service.recent(current_user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    response = render_page(
+        "notifications/index.html",
+        "notification_list",
+        http_status=http_status,
+        notifications=rows,
+        page=page,
+        has_more=page * PAGE_SIZE < total,
+        unread=service.unread_count(current_user),
+        error=error,
+    )
+    response.headers["HX-Trigger"] = "notifications-changed"
+    return response
+
+
+@bp.get("")
+@role_required(*ALL_ROLES)
+def index():
+    return _list()
+
+
+@bp.get("/bell")
+@role_required(*ALL_ROLES)
+def bell():
+    return render_page("notifications/_bell.html", "bell")
+
+
+@bp.post("/read")
+@role_required(*ALL_ROLES)
+def mark_read():
+    """Mark the notifications named by `id` (one or more) read; only the user's own."""
+    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    if not ids:
+        return _list(422, "Choose a notification to mark as read.")
+    service.mark_read(current_user, ids)
+    return _list() if htmx else redirect(url_for("notifications.index"))
+
+
+@bp.post("/read-all")
+@role_required(*ALL_ROLES)
+def mark_all_read():
+    service.mark_read(current_user, "all")
+    return _list() if htmx else redirect(url_for("notifications.index"))
