@@ -39,6 +39,8 @@ TRANSITION_TABLE = [
     ("skip", PROCESSING, True, NOT_NEEDED),
     ("unclaim", PROCESSING, True, SCHEDULED),
     ("unclaim", HELD, False, None),
+    ("withdraw", PROCESSING, True, CANCELLED),
+    ("withdraw", SCHEDULED, False, None),
     ("cancel", SCHEDULED, True, CANCELLED),
     ("cancel", CANCELLED, False, None),
     ("cancel", PROCESSING, False, None),

@@ -39,6 +39,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "fail": (frozenset({PROCESSING}), FAILED),
     "skip": (frozenset({PROCESSING}), NOT_NEEDED),
     "unclaim": (frozenset({PROCESSING}), SCHEDULED),  # transient error, or hold not found
+    "withdraw": (frozenset({PROCESSING}), CANCELLED),  # the appointment was cancelled meanwhile
     "cancel": (frozenset({SCHEDULED}), CANCELLED),
     "reschedule": (
         frozenset({SCHEDULED, CANCELLED, FAILED, RELEASED, EXPIRED, NOT_NEEDED}),

@@ -106,3 +106,12 @@ class StatusForm(FlaskForm):
     status = SelectField(
         "Status", choices=choices((s, ENCOUNTER_STATUS_LABELS[s]) for s in ENCOUNTER_STATUSES)
     )
+
+
+class EncounterEditForm(BookingForm):
+    """Edit encounter: the booking form without the clinician and the repeat fields."""
+
+    clinician_id = None
+    repeat = None
+    repeat_count = None
+    repeat_until = None

@@ -19,7 +19,7 @@ from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
 from webapp.models.organization import ADMIN, Organization
-from webapp.services import audit
+from webapp.services import audit, preauth
 from webapp.services.allocation import allocation_for, reallocate
 from webapp.services.coverage import Coverage, load_coverage
 
@@ -243,6 +243,7 @@ def book(
             },
             reason=override_reason,
         )
+    preauth.sync_encounters(org, encounters, actor=actor)
     db.session.commit()
     return encounters
 
@@ -260,4 +261,5 @@ def set_status(encounter: Encounter, status: str, *, actor: User) -> None:
         before=before,
         after=audit.snapshot(encounter),
     )
+    preauth.sync_encounters(actor.organization, [encounter], actor=actor)
     db.session.commit()

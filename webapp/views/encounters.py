@@ -17,12 +17,13 @@ from webapp.access import (
     visible_clients,
 )
 from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
+from webapp.domain.windows import to_local
 from webapp.extensions import db
-from webapp.forms.encounters import BookingForm, StatusForm
+from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
-from webapp.services import booking
+from webapp.services import booking, encounter_edit, preauth
 from webapp.services.coverage import load_coverage, organization_today
 from webapp.views.rendering import render_page
 
@@ -130,6 +131,7 @@ def show(encounter_id: int):
         form=form,
         allocations=allocations,
         status_labels=ENCOUNTER_STATUS_LABELS,
+        notice=preauth.notice(encounter, current_user.organization),
     )
 
 
@@ -144,6 +146,91 @@ def change_status(encounter_id: int):
     else:
         flash("Choose one of the listed statuses.", "danger")
     return redirect(url_for("encounters.show", encounter_id=encounter.id))
+
+
+def _edit_form(encounter: Encounter) -> EncounterEditForm:
+    """The edit form, filled from the encounter on GET."""
+    client = encounter.client
+    data = None
+    if request.method == "GET":
+        start = to_local(encounter.starts_at, current_user.organization.timezone)
+        data = {
+            "date": start.date(),
+            "time": start.time().replace(tzinfo=None),
+            "duration_minutes": encounter.duration_minutes,
+            "billing_type": encounter.billing_type,
+            "client_insurance_id": encounter.client_insurance_id or 0,
+            "lines": [
+                {"service_type_id": line.service_type_id, "minutes": line.minutes}
+                for line in encounter.lines
+            ],
+        }
+    return EncounterEditForm(
+        data=data,
+        service_choices=[(s.id, s.label) for s in organization_service_types()],
+        insurance_choices=[(i.id, i.label) for i in client.insurances],
+    )
+
+
+def _edit_request(form: EncounterEditForm, encounter: Encounter) -> booking.BookingRequest:
+    return booking.BookingRequest(
+        clinician_id=encounter.clinician_id,
+        start_local=datetime.combine(form.date.data, form.time.data),
+        duration_minutes=form.duration_minutes.data,
+        lines=form.service_lines(),
+        billing_type=form.billing_type.data,
+        client_insurance_id=form.client_insurance_id.data or None,
+    )
+
+
+@bp.route("/encounters/<int:encounter_id>/edit", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def edit(encounter_id: int):
+    """Edit encounter: start, duration, billing type, services (warnings as when booking)."""
+    encounter = get_encounter_or_404(encounter_id)
+    form = _edit_form(encounter)
+    check = refused = None
+    if form.validate_on_submit():
+        change = _edit_request(form, encounter)
+        reason = (form.override_reason.data or "").strip() or None
+        try:
+            encounter_edit.edit(
+                current_user.organization,
+                encounter,
+                change,
+                actor=current_user,
+                override_reason=reason,
+            )
+        except booking.BookingRefused as error:
+            check, refused = error.check, True
+        else:
+            flash("Appointment changed.", "success")
+            return redirect(url_for("encounters.show", encounter_id=encounter.id))
+    return render_page(
+        "encounters/edit.html",
+        "content",
+        http_status=409 if refused else (422 if form.errors else 200),
+        encounter=encounter,
+        form=form,
+        check=check,
+        refused=refused,
+        preauth=preauth.for_encounter(encounter.id),
+    )
+
+
+@bp.post("/encounters/<int:encounter_id>/edit/check")
+@role_required(*ALL_ROLES)
+def check_edit(encounter_id: int):
+    """Live warnings for the edit form (HTMX, on every change)."""
+    encounter = get_encounter_or_404(encounter_id)
+    form = _edit_form(encounter)
+    result = None
+    if form.validate():
+        edit_request = _edit_request(form, encounter)
+        result = encounter_edit.check_edit(current_user.organization, encounter, edit_request)
+    return render_page(
+        "encounters/_booking_warnings.html", "booking_warnings", check=result, refused=False
+    )
 
 
 @bp.get("/clients/<int:client_id>/appointments")

@@ -1,0 +1,15 @@
+"""Every minute: re-enqueue scheduled holds whose job is missing, settle stuck ones."""
+
+from jobs import with_app_context
+
+
+@with_app_context
+def run() -> str:
+    from webapp.services.preauth_runs import sweep
+
+    report = sweep()
+    return (
+        f"enqueued {len(report.enqueued)}, held {len(report.settled_held)}, "
+        f"failed {len(report.settled_failed)}, requeued {len(report.requeued)}, "
+        f"gateway unreachable for {len(report.unreachable)}"
+    )

@@ -1,0 +1,112 @@
+"""The pre-authorization notification of an encounter, and its Reschedule / Cancel / Retry.
+
+Everyone who may open the encounter sees the notification (and it polls while a
+hold is being placed); billers and admins act on it. Each action answers with the
+notification as it now is; a refused action answers 409 with the reason in it.
+"""
+
+from flask import Blueprint
+from flask_login import current_user
+
+from webapp.access import ALL_ROLES, BILLING_ROLES, get_encounter_or_404, role_required
+from webapp.domain import preauth as rules
+from webapp.forms.preauth import RescheduleForm
+from webapp.models.base import utcnow
+from webapp.services import preauth as service
+from webapp.views.rendering import render_page
+
+bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
+
+
+def _notice(encounter, *, status=200, message=None, saved=None, block="preauth", **extra):
+    notice = service.notice(encounter, current_user.organization, utcnow())
+    return render_page(
+        "encounters/_preauth.html",
+        block,
+        http_status=status,
+        encounter=encounter,
+        notice=notice,
+        message=message,
+        saved=saved,
+        **extra,
+    )
+
+
+@bp.get("")
+@role_required(*ALL_ROLES)
+def show(encounter_id: int):
+    """The notification alone: what the page polls while a hold is due or being placed."""
+    return _notice(get_encounter_or_404(encounter_id))
+
+
+@bp.post("/cancel")
+@role_required(*BILLING_ROLES)
+def cancel(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    try:
+        service.cancel(encounter, actor=current_user)
+    except service.ActionRefused as refused:
+        return _notice(encounter, status=409, message=refused.message)
+    return _notice(encounter, saved="Pre-authorization cancelled.")
+
+
+@bp.post("/retry")
+@role_required(*BILLING_ROLES)
+def retry(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    try:
+        service.retry(encounter, actor=current_user)
+    except service.ActionRefused as refused:
+        return _notice(encounter, status=409, message=refused.message)
+    return _notice(encounter, saved="Retrying now.")
+
+
+def _dialog(encounter, form, *, status=200, run_at=None, error=None, block="dialog"):
+    return render_page(
+        "encounters/_preauth_dialog.html",
+        block,
+        http_status=status,
+        encounter=encounter,
+        form=form,
+        row=service.for_encounter(encounter.id),
+        run_at=run_at,
+        error=error,
+        now=utcnow(),
+        warning=rules.hours_warning(form.hours_before.data),
+    )
+
+
+@bp.route("/reschedule", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def reschedule(encounter_id: int):
+    """The Reschedule dialog (new hours, the new time shown before saving), and saving it."""
+    encounter = get_encounter_or_404(encounter_id)
+    form = RescheduleForm()
+    if not form.is_submitted():
+        row = service.for_encounter(encounter.id)
+        org = current_user.organization
+        form.hours_before.data = row.hours_before if row else org.preauth_hours_before
+        run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+        return _dialog(encounter, form, run_at=run_at)
+    if not form.validate():
+        return _dialog(encounter, form, status=422)
+    run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+    try:
+        service.reschedule(encounter, str(form.hours_before.data), actor=current_user)
+    except service.ActionRefused as refused:
+        return _dialog(encounter, form, status=409, error=refused.message, run_at=run_at)
+    # The dialog's slot is emptied (it closes) and the notification swapped out of band.
+    return _notice(encounter, saved="Pre-authorization rescheduled.", block="preauth", oob=True)
+
+
+@bp.post("/preview")
+@role_required(*BILLING_ROLES)
+def preview(encounter_id: int):
+    """The dialog's live line: "The hold will run on <local time>", or the field's error."""
+    encounter = get_encounter_or_404(encounter_id)
+    form = RescheduleForm()
+    form.validate()
+    run_at = None
+    if not form.hours_before.errors:
+        run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+    return _dialog(encounter, form, run_at=run_at, block="preview")
