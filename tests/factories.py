@@ -118,3 +118,16 @@ def legacy_import_ready(org: Organization) -> Organization:
     insurance(org, ana, aetna)
     db.session.commit()
     return org
+
+
+def payment_card(org: Organization, client_row: Client, **values):
+    """A card on file (the gateway's payment method id is made up unless given)."""
+    from webapp.models import PaymentCard
+
+    values.setdefault("gateway_payment_method_id", f"pm_factory{next(_sequence)}")
+    values.setdefault("brand", "visa")
+    values.setdefault("last4", "4242")
+    values.setdefault("exp_month", 12)
+    values.setdefault("exp_year", 2030)
+    values.setdefault("is_default", True)
+    return _add(PaymentCard(organization_id=org.id, client_id=client_row.id, **values))
