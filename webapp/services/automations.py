@@ -1,0 +1,304 @@
+"""Automation rules (admin) and their runs (RQ jobs after Finalize / Cancel).
+
+The rule is chosen when the event happens, in the same transaction that changes
+the encounter, and kept on an AutomationRun row: the encounter page says at once
+which rule runs and which others matched. The job (enqueued after the commit)
+does the money work through `services.charges`, whose compare-and-set makes an
+automation racing a person, or a re-run, move money once; the loser's message
+is written on the run and shown on the page.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+
+from webapp.domain import billing
+from webapp.domain.preauth import PROCESSING
+from webapp.extensions import db
+from webapp.models import Automation, AutomationRun, Encounter, Organization, User
+from webapp.models.base import utcnow
+from webapp.payments.gateway import TransientGatewayError
+from webapp.services import audit, charges, settlement
+from webapp.services import preauth as preauth_service
+from webapp.services.queue import queue
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, SKIPPED, FAILED, NO_RULE = (
+    "queued",
+    "running",
+    "done",
+    "skipped",
+    "failed",
+    "no_rule",
+)
+UNFINISHED = (QUEUED, RUNNING)
+RUN_STATUS_LABELS = {
+    QUEUED: "Queued",
+    RUNNING: "Running",
+    DONE: "Done",
+    SKIPPED: "Nothing to do",
+    FAILED: "Failed",
+    NO_RULE: "No rule",
+}
+DEFAULT_RETRY_INTERVALS = (30, 120, 300, 900)  # config AUTOMATION_RETRY_INTERVALS
+LOST_AFTER = timedelta(minutes=5)  # an unfinished run with no live job: enqueue it again
+ALIVE_JOB_STATUSES = {"queued", "scheduled", "started", "deferred"}
+
+
+class RuleRefused(Exception):
+    def __init__(self, message: str, field: str = "action"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- rules -----------------------------------------------------------------------------
+
+
+def organization_rules(organization_id: int) -> list[Automation]:
+    return db.session.scalars(
+        select(Automation)
+        .where(Automation.organization_id == organization_id)
+        .order_by(Automation.position, Automation.id)
+    ).all()
+
+
+def as_rule(row: Automation) -> billing.Rule:
+    return billing.Rule(row.id, row.event, row.action, row.disposition, row.active)
+
+
+def add_rule(org: Organization, event: str, action: str, disposition: str | None, *, actor: User):
+    """Append a rule at the end of the list, or raise RuleRefused (nothing saved)."""
+    disposition = disposition or None
+    problem = billing.rule_problem(event, action, disposition)
+    if problem:
+        raise RuleRefused(problem, "disposition" if "disposition" in problem else "action")
+    last = db.session.scalar(
+        select(func.max(Automation.position)).where(Automation.organization_id == org.id)
+    )
+    rule = Automation(
+        organization_id=org.id,
+        event=event,
+        action=action,
+        disposition=disposition,
+        position=(last or 0) + 1,
+        active=True,
+    )
+    db.session.add(rule)
+    db.session.flush()
+    _audit(rule, "automation.created", actor)
+    db.session.commit()
+    return rule
+
+
+def move_rule(rule: Automation, direction: str, *, actor: User) -> None:
+    """Swap with the neighbour above ("up") or below ("down"); positions renumbered 1..n."""
+    rules = organization_rules(rule.organization_id)
+    index = rules.index(rule)
+    other = index - 1 if direction == "up" else index + 1
+    if direction in ("up", "down") and 0 <= other < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
+    for position, row in enumerate(rules, start=1):
+        row.position = position
+    _audit(rule, f"automation.moved_{direction}", actor)
+    db.session.commit()
+
+
+def set_active(rule: Automation, active: bool, *, actor: User) -> None:
+    before = audit.snapshot(rule)
+    rule.active = active
+    _audit(rule, "automation.enabled" if active else "automation.disabled", actor, before)
+    db.session.commit()
+
+
+def delete_rule(rule: Automation, *, actor: User) -> None:
+    _audit(rule, "automation.deleted", actor, audit.snapshot(rule))
+    organization_id = rule.organization_id
+    db.session.delete(rule)
+    db.session.flush()
+    for position, row in enumerate(organization_rules(organization_id), start=1):
+        row.position = position
+    db.session.commit()
+
+
+def _audit(rule: Automation, action: str, actor: User, before: dict | None = None) -> None:
+    audit.record(
+        organization_id=rule.organization_id,
+        user_id=actor.id,
+        action=action,
+        row=rule,
+        before=before,
+        after=None if action == "automation.deleted" else audit.snapshot(rule),
+    )
+
+
+def preview_match(organization_id: int, event: str, disposition: str | None) -> billing.Match:
+    """Which rule would run for this event (the Finalize / Cancel dialogs show it)."""
+    rules = [as_rule(r) for r in organization_rules(organization_id)]
+    return billing.match_rule(rules, event, disposition)
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+def record_event(encounter: Encounter, event: str, *, actor: User | None) -> AutomationRun:
+    """Choose the rule for this event and keep the choice; the caller commits, then
+    calls `enqueue(run)`."""
+    match = preview_match(encounter.organization_id, event, encounter.disposition)
+    winner = match.winner
+    run = AutomationRun(
+        organization_id=encounter.organization_id,
+        encounter_id=encounter.id,
+        event=event,
+        disposition=encounter.disposition,
+        automation_id=winner.id if winner else None,
+        action=winner.action if winner else None,
+        rule_number=match.number,
+        rule_label=billing.rule_label(winner) if winner else None,
+        explanation=match.explanation(),
+        also_matched=[number for number, _ in match.also],
+        status=QUEUED if winner else NO_RULE,
+        created_by_id=actor.id if actor else None,
+    )
+    if winner is None:
+        run.outcome = "Nothing was charged or released automatically."
+        run.finished_at = utcnow()
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def _retry():
+    from rq import Retry
+
+    intervals = list(current_app.config.get("AUTOMATION_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS))
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue(run: AutomationRun) -> None:
+    """After the commit: the job that carries the rule out. If Redis is away, the
+    every-minute sweep enqueues it later (the run row stays queued)."""
+    if run.status not in UNFINISHED:
+        return
+    from jobs import automations as job
+
+    try:
+        queue().enqueue(
+            job.run,
+            run.encounter_id,
+            run.event,
+            job_id=run.job_id,
+            retry=_retry(),
+            description=f"Automation for encounter {run.encounter_id}: {run.rule_label}",
+        )
+    except RedisError:
+        log.exception("could not enqueue automation run %s", run.id)
+
+
+def latest_run(encounter_id: int, event: str | None = None) -> AutomationRun | None:
+    query = select(AutomationRun).where(AutomationRun.encounter_id == encounter_id)
+    if event:
+        query = query.where(AutomationRun.event == event)
+    return db.session.scalar(query.order_by(AutomationRun.id.desc()).limit(1))
+
+
+ACTION_FUNCTIONS = {
+    billing.CHARGE_PREAUTH: charges.charge,
+    billing.RELEASE_PREAUTH: charges.release,
+    billing.CHARGE_CANCELLATION_FEE: charges.charge_cancellation_fee,
+}
+
+
+def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str:
+    """The job's work: run the chosen rule for the encounter's latest `event`.
+
+    1. Claim the run (queued/running → running); a finished run does nothing.
+    2. Finish payments a crashed earlier attempt left pending (same keys).
+    3. Otherwise do the rule's action; "already charged by …" is recorded as
+       skipped, with the message.
+    Transient problems (gateway down, hold being placed, a charge in progress)
+    raise, so RQ retries with backoff; the last retry records the failure.
+    """
+    now = now or utcnow()
+    run = latest_run(encounter_id, event)
+    if run is None or run.status not in UNFINISHED:
+        return "nothing to do"
+    claimed = db.session.execute(
+        update(AutomationRun)
+        .where(AutomationRun.id == run.id, AutomationRun.status.in_(UNFINISHED))
+        .values(status=RUNNING, attempts=AutomationRun.attempts + 1),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return "nothing to do"
+    db.session.refresh(run)
+    encounter = db.session.get(Encounter, encounter_id)
+    source = f"Rule {run.rule_number}: {run.rule_label}"
+    try:
+        outcome = settlement.settle_encounter(encounter_id, now)
+        if outcome is None:
+            row = preauth_service.for_encounter(encounter_id)
+            if row is not None and row.state == PROCESSING:
+                raise charges.InProgress("The hold is being placed right now.")
+            action = ACTION_FUNCTIONS[run.action]
+            outcome = action(encounter, actor=None, source=source, now=now)
+    except charges.ChargeRefused as refused:
+        return _finish(run, SKIPPED, refused.message)
+    except TransientGatewayError as error:
+        if _retries_left():
+            db.session.rollback()
+            raise
+        return _finish(run, FAILED, f"Gave up after retries: {error.message}")
+    if outcome.pending:
+        # The settle job finishes the payments; this run is retried to report them.
+        raise charges.InProgress(outcome.message)
+    status = FAILED if outcome.level == "danger" else DONE
+    return _finish(run, status, outcome.message)
+
+
+def _retries_left() -> bool:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return bool(job is not None and job.retries_left)
+
+
+def _finish(run: AutomationRun, status: str, message: str) -> str:
+    db.session.rollback()
+    db.session.execute(
+        update(AutomationRun)
+        .where(AutomationRun.id == run.id, AutomationRun.status == RUNNING)
+        .values(status=status, outcome=message[:500], finished_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    return f"{status}: {message}"
+
+
+def requeue_lost(now: datetime | None = None) -> list[int]:
+    """Unfinished runs older than LOST_AFTER whose job is gone (a killed worker, Redis
+    flushed) are enqueued again; the run and the charges are safe to repeat."""
+    from rq.job import Job
+
+    now = now or utcnow()
+    runs = db.session.scalars(
+        select(AutomationRun)
+        .where(AutomationRun.status.in_(UNFINISHED), AutomationRun.created_at < now - LOST_AFTER)
+        .order_by(AutomationRun.id)
+        .limit(500)
+    ).all()
+    requeued = []
+    for run in runs:
+        job = Job.fetch_many([run.job_id], queue().connection)[0]
+        if job is not None and job.get_status(refresh=False) in ALIVE_JOB_STATUSES:
+            continue
+        if job is not None:
+            job.delete()
+        enqueue(run)
+        requeued.append(run.id)
+    return requeued

@@ -1,0 +1,345 @@
+"""Charge, Release Hold and the cancellation fee: each moves money exactly once.
+
+How exactly once holds, whoever acts (a person, a double click, an automation)
+and whatever crashes:
+
+1. **Claim** (one transaction): a compare-and-set on the pre-authorization,
+   `UPDATE pre_authorizations SET state='charged' WHERE id=? AND state='held'
+   AND attempt=?` (or `'released'`), plus the invoice, one *pending* Payment row
+   per gateway action carrying its idempotency key
+   (`covered-preauth-<id>-<attempt>-capture|release|extra`; unique in the table),
+   and the audit record naming who acted. Of two racing claims only one updates
+   the row; the other is told who got there first, and when.
+2. **Act**: the winner calls the gateway with those keys, then marks each row
+   succeeded (with the gateway's reference) or failed, and commits.
+3. **Crash between 1 and 2**: the rows stay pending. `settlement.settle_encounter` (the
+   retried automation job, the settle job enqueued after a timeout, or the
+   every-minute sweep) takes over pending rows older than STALE_AFTER by a
+   compare-and-set on `attempted_at`, and replays them with the *same* keys:
+   Stripe (and the strict test gateway) answer a replayed key with the first
+   result. A capture or release that the gateway refuses as already done is
+   checked against the hold's status (`find_hold`) before anything is written,
+   so a gateway that ignores keys (localstripe) still captures once.
+A permanent failure of the capture (the hold lapsed) undoes the claim: the
+pending rows go, the row returns to held (or expired), nothing was charged.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.domain import billing
+from webapp.domain import preauth as preauth_rules
+from webapp.domain.windows import to_local
+from webapp.extensions import db
+from webapp.models import (
+    AuditEvent,
+    Encounter,
+    Organization,
+    Payment,
+    PreAuthorization,
+    User,
+)
+from webapp.models.base import utcnow
+from webapp.payments.gateway import idempotency_key
+from webapp.services import audit, invoices, settlement
+from webapp.services import preauth as preauth_service
+from webapp.services.settlement import InProgress, Outcome  # noqa: F401 (callers use them)
+
+CHARGE, RELEASE, FEE = "charge", "release", "fee"
+MONEY_AUDIT_ACTIONS = ("preauth.charged", "preauth.released", "preauth.fee_charged")
+FEE_KEY_KIND = "encounter"
+
+
+class ChargeRefused(Exception):
+    """The action does not apply (no hold, already charged, …); nothing was changed."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Preview:
+    """What a confirmation dialog shows before anyone presses the button."""
+
+    action: str
+    refusal: str | None
+    plan: billing.MoneyPlan | None = None
+    lines: list[billing.Line] = field(default_factory=list)
+    card_label: str | None = None
+
+    @property
+    def steps(self) -> list[str]:
+        return self.plan.describe(self.card_label) if self.plan else []
+
+
+def _tz(encounter: Encounter) -> str:
+    return db.session.get(Organization, encounter.organization_id).timezone
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _fee_key(encounter: Encounter) -> str:
+    return idempotency_key(FEE_KEY_KIND, encounter.id, 1, "cancellation-fee")
+
+
+def _who_and_when(row: PreAuthorization, tz: str) -> str:
+    """' by Bea Biller at Mar 2, 3:04 PM', from the claim's audit record."""
+    event = db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity_type == "pre_authorizations",
+            AuditEvent.entity_id == row.id,
+            AuditEvent.action.in_(MONEY_AUDIT_ACTIONS),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        return ""
+    who = event.user.name if event.user else f"the automation ({event.reason or 'a rule'})"
+    when = to_local(event.created_at, tz).strftime("%b %-d at %-I:%M %p")
+    return f" by {who} on {when}"
+
+
+def refusal(action: str, row: PreAuthorization | None, tz: str) -> str | None:
+    """Why Charge / Release Hold cannot act on this pre-authorization, or None.
+
+    Also the message for the loser of a race, read from the row as it is now.
+    """
+    verb = "release" if action == RELEASE else "charge"
+    if row is None:
+        return f"There is no hold on this appointment to {verb}. Create an invoice instead."
+    state = row.state
+    if state == preauth_rules.HELD:
+        return None
+    if state == preauth_rules.CHARGED:
+        tail = " It can no longer be released." if action == RELEASE else ""
+        return f"This hold was already charged{_who_and_when(row, tz)}.{tail}"
+    if state == preauth_rules.RELEASED:
+        return (
+            f"This hold was already released{_who_and_when(row, tz)}; no money is held. "
+            "Create an invoice or reschedule the pre-authorization."
+        )
+    if state == preauth_rules.PROCESSING:
+        return "The hold is being placed right now. Wait for the result, then try again."
+    if state == preauth_rules.SCHEDULED:
+        return f"The hold has not been placed yet, so there is nothing to {verb}."
+    label = preauth_rules.STATE_LABELS.get(state, state).lower()
+    return f"No money is held for this appointment (the pre-authorization is {label})."
+
+
+def preview(encounter: Encounter, action: str) -> Preview:
+    tz = _tz(encounter)
+    row = preauth_service.for_encounter(encounter.id)
+    card = settlement.card_for(encounter, row)
+    card_label = card.label if card else None
+    if action == FEE:
+        lines = invoices.fee_lines(encounter)
+        problem = _fee_refusal(encounter, row, tz)
+        held = row.amount_cents if row is not None and row.state == preauth_rules.HELD else None
+        plan = None if problem else billing.cancellation_fee_plan(held, billing.total(lines))
+        return Preview(action, problem, plan, lines, card_label)
+    problem = refusal(action, row, tz)
+    if problem:
+        return Preview(action, problem, card_label=card_label)
+    if action == RELEASE:
+        return Preview(action, None, billing.release_plan(row.amount_cents), [], card_label)
+    lines = invoices.cost_lines(encounter)
+    plan = billing.charge_plan(row.amount_cents, billing.total(lines))
+    return Preview(action, None, plan, lines, card_label)
+
+
+def _fee_refusal(encounter: Encounter, row: PreAuthorization | None, tz: str) -> str | None:
+    if row is not None and row.state in (preauth_rules.CHARGED, preauth_rules.RELEASED):
+        return refusal(FEE, row, tz)
+    if row is not None and row.state == preauth_rules.PROCESSING:
+        return refusal(FEE, row, tz)
+    key = _fee_key(encounter)
+    if db.session.scalar(select(Payment.id).where(Payment.idempotency_key == key)):
+        return "The cancellation fee of this appointment was already charged."
+    return None
+
+
+# --- the claim -------------------------------------------------------------------------
+
+
+def _claim_hold(row: PreAuthorization, target: str, now: datetime) -> bool:
+    """held → charged | released, for the attempt we read. True if we won."""
+    result = db.session.execute(
+        update(PreAuthorization)
+        .where(
+            PreAuthorization.id == row.id,
+            PreAuthorization.state == preauth_rules.HELD,
+            PreAuthorization.attempt == row.attempt,
+        )
+        .values(state=target, finished_at=now, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount == 1
+
+
+def _intent(encounter, row, kind, amount, key, *, from_hold, invoice, actor, now) -> Payment:
+    payment = Payment(
+        organization_id=encounter.organization_id,
+        client_id=encounter.client_id,
+        encounter_id=encounter.id,
+        invoice_id=invoice.id if invoice else None,
+        pre_authorization_id=row.id if (row is not None and from_hold) else None,
+        hold_attempt=row.attempt if (row is not None and from_hold) else None,
+        kind=kind,
+        amount_cents=amount,
+        idempotency_key=key,
+        from_hold=from_hold,
+        status=invoices.PENDING,
+        attempted_at=now,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(payment)
+    return payment
+
+
+def _hold_intents(encounter, row, plan, *, collect_kind, charge_kind, invoice, actor, now):
+    """Pending rows for a plan against a hold, in the order they are carried out."""
+
+    def key(action: str) -> str:
+        return idempotency_key("preauth", row.id, row.attempt, action)
+
+    rows = []
+    common = dict(invoice=invoice, actor=actor, now=now)
+    if plan.capture_cents:
+        rows.append(_intent(encounter, row, collect_kind, plan.capture_cents, key("capture"),
+                            from_hold=True, **common))  # fmt: skip
+    if plan.release_cents:
+        rows.append(_intent(encounter, row, billing.HOLD_RELEASE, plan.release_cents,
+                            key("release"), from_hold=True, **common))  # fmt: skip
+    if plan.charge_cents:
+        rows.append(_intent(encounter, row, charge_kind, plan.charge_cents, key("extra"),
+                            from_hold=False, **common))  # fmt: skip
+    return rows
+
+
+def _commit_claim() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another claim wrote the same invoice or idempotency key first; ours is undone.
+        db.session.rollback()
+        raise ChargeRefused(
+            "Someone charged this appointment a moment ago; nothing more was charged. "
+            "Reload the page to see it."
+        ) from None
+
+
+def _lost(action: str, row: PreAuthorization, tz: str) -> ChargeRefused:
+    db.session.rollback()
+    db.session.refresh(row)
+    return ChargeRefused(
+        refusal(action, row, tz) or "Someone changed this hold a moment ago. Reload the page."
+    )
+
+
+def _record(row_or_encounter, action: str, actor: User | None, source: str | None, **after):
+    audit.record(
+        organization_id=row_or_encounter.organization_id,
+        user_id=actor.id if actor else None,
+        action=action,
+        row=row_or_encounter,
+        after=after,
+        reason=source,
+    )
+
+
+def charge(
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+) -> Outcome:
+    """Charge the held encounter for its current cost, on one invoice."""
+    now, tz = now or utcnow(), _tz(encounter)
+    row = preauth_service.for_encounter(encounter.id)
+    problem = refusal(CHARGE, row, tz)
+    if problem:
+        raise ChargeRefused(problem)
+    lines = invoices.cost_lines(encounter)
+    plan = billing.charge_plan(row.amount_cents, billing.total(lines))
+    if not _claim_hold(row, preauth_rules.CHARGED, now):
+        raise _lost(CHARGE, row, tz)
+    try:
+        invoice = invoices.write_for_encounter(encounter, lines, invoices.VISIT, actor)
+    except invoices.InvoiceRefused as error:
+        db.session.rollback()
+        raise ChargeRefused(error.message) from None
+    payments = _hold_intents(encounter, row, plan, collect_kind=billing.HOLD_CAPTURE,
+                             charge_kind=billing.ADDITIONAL_CHARGE, invoice=invoice,
+                             actor=actor, now=now)  # fmt: skip
+    _record(row, "preauth.charged", actor, source, plan=plan.describe(), invoice=invoice.id)
+    _commit_claim()
+    return settlement.carry_out(encounter, [p.id for p in payments], now)
+
+
+def release(
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+) -> Outcome:
+    """Let the whole hold go; afterwards a manual invoice or a reschedule is possible."""
+    now, tz = now or utcnow(), _tz(encounter)
+    row = preauth_service.for_encounter(encounter.id)
+    problem = refusal(RELEASE, row, tz)
+    if problem:
+        raise ChargeRefused(problem)
+    plan = billing.release_plan(row.amount_cents)
+    if not _claim_hold(row, preauth_rules.RELEASED, now):
+        raise _lost(RELEASE, row, tz)
+    payments = _hold_intents(encounter, row, plan, collect_kind=billing.HOLD_CAPTURE,
+                             charge_kind=billing.ADDITIONAL_CHARGE, invoice=None,
+                             actor=actor, now=now)  # fmt: skip
+    _record(row, "preauth.released", actor, source, plan=plan.describe())
+    _commit_claim()
+    return settlement.carry_out(encounter, [p.id for p in payments], now)
+
+
+def charge_cancellation_fee(
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+) -> Outcome:
+    """The sum of the services' cancellation fees: from the hold where it covers it
+    (the rest released), else the hold plus a charge for the rest; no hold → the card.
+
+    With no fee, a hold is released and nothing is charged.
+    """
+    now, tz = now or utcnow(), _tz(encounter)
+    row = preauth_service.for_encounter(encounter.id)
+    problem = _fee_refusal(encounter, row, tz)
+    if problem:
+        raise ChargeRefused(problem)
+    lines = invoices.fee_lines(encounter)
+    fee = billing.total(lines)
+    held = row is not None and row.state == preauth_rules.HELD
+    plan = billing.cancellation_fee_plan(row.amount_cents if held else None, fee)
+    if not plan.moves_money:
+        return Outcome("No cancellation fee on these services; nothing was charged.", "info")
+    if held:
+        target = preauth_rules.CHARGED if fee else preauth_rules.RELEASED
+        if not _claim_hold(row, target, now):
+            raise _lost(FEE, row, tz)
+    invoice = None
+    if fee:
+        try:
+            invoice = invoices.write_for_encounter(encounter, lines, invoices.CANCELLATION, actor)
+        except invoices.InvoiceRefused as error:
+            db.session.rollback()
+            raise ChargeRefused(error.message) from None
+    if held:
+        payments = _hold_intents(encounter, row, plan, collect_kind=billing.CANCELLATION_FEE,
+                                 charge_kind=billing.CANCELLATION_FEE, invoice=invoice,
+                                 actor=actor, now=now)  # fmt: skip
+        action = "preauth.fee_charged" if fee else "preauth.released"
+        _record(row, action, actor, source, plan=plan.describe(), invoice=invoice and invoice.id)
+    else:
+        payments = [_intent(encounter, row, billing.CANCELLATION_FEE, fee, _fee_key(encounter),
+                            from_hold=False, invoice=invoice, actor=actor, now=now)]  # fmt: skip
+        _record(encounter, "encounter.fee_charged", actor, source, plan=plan.describe(),
+                invoice=invoice.id)  # fmt: skip
+    _commit_claim()
+    return settlement.carry_out(encounter, [p.id for p in payments], now)

@@ -1,0 +1,250 @@
+"""Invoices: what an encounter cost and the payments against it.
+
+One invoice per encounter (a unique constraint backs the check, so two people
+creating one at the same moment get one invoice and one clear message). A person
+creates one by hand only when no pre-authorization is scheduled, processing or
+held for the encounter; Charge and the cancellation-fee automation write theirs
+through `write_for_encounter`.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from webapp.domain import billing
+from webapp.domain.preauth import invoice_block_reason
+from webapp.extensions import db
+from webapp.models import (
+    Encounter,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PreAuthorization,
+    User,
+)
+from webapp.services import audit
+
+VISIT, CANCELLATION = "visit", "cancellation_fee"
+SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
+
+
+class InvoiceRefused(Exception):
+    """A Create invoice that cannot happen; nothing was written."""
+
+    def __init__(self, message: str, invoice: Invoice | None = None):
+        super().__init__(message)
+        self.message = message
+        self.invoice = invoice
+
+
+def service_charges(encounter: Encounter) -> list[billing.ServiceCharge]:
+    return [
+        billing.ServiceCharge(
+            line.service_type_id,
+            line.service_type.cpt_code,
+            line.service_type.name,
+            line.service_type.price_cents,
+            line.service_type.cancellation_fee_cents,
+        )
+        for line in encounter.lines
+    ]
+
+
+def cost_lines(encounter: Encounter) -> list[billing.Line]:
+    """The client's share of the encounter as it stands now."""
+    insurance = encounter.client_insurance if encounter.billing_type == "insurance" else None
+    return billing.cost_lines(
+        encounter.billing_type,
+        service_charges(encounter),
+        copay_cents=insurance.copay_cents if insurance else None,
+        payer_name=insurance.payer.name if insurance else None,
+    )
+
+
+def cost_total(encounter: Encounter) -> int:
+    return billing.total(cost_lines(encounter))
+
+
+def fee_lines(encounter: Encounter) -> list[billing.Line]:
+    return billing.cancellation_fee_lines(service_charges(encounter), encounter.disposition)
+
+
+def for_encounter(encounter_id: int) -> Invoice | None:
+    return db.session.scalar(select(Invoice).where(Invoice.encounter_id == encounter_id))
+
+
+def preauth_state(encounter_id: int) -> str | None:
+    return db.session.scalar(
+        select(PreAuthorization.state).where(PreAuthorization.encounter_id == encounter_id)
+    )
+
+
+def manual_invoice_refusal(encounter: Encounter) -> str | None:
+    """Why Create invoice is refused for this encounter now, or None."""
+    existing = for_encounter(encounter.id)
+    if existing is not None:
+        return f"This appointment already has invoice {existing.number}; open it instead."
+    if not encounter.lines:
+        return "The appointment has no services to invoice. Add a service first."
+    return invoice_block_reason(preauth_state(encounter.id))
+
+
+def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
+    """Create the encounter's invoice by hand (open, nothing paid), or raise InvoiceRefused."""
+    refusal = manual_invoice_refusal(encounter)
+    if refusal:
+        raise InvoiceRefused(refusal, for_encounter(encounter.id))
+    invoice = _new_invoice(encounter, cost_lines(encounter), VISIT, actor)
+    audit.record(
+        organization_id=encounter.organization_id,
+        user_id=actor.id,
+        action="invoice.created",
+        row=invoice,
+        after={**audit.snapshot(invoice), "lines": _line_snapshot(invoice)},
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone created it (or a charge did) a moment ago: one invoice per encounter.
+        db.session.rollback()
+        existing = for_encounter(encounter.id)
+        raise InvoiceRefused(
+            f"This appointment already has invoice {existing.number if existing else ''}; "
+            "it was created a moment ago.",
+            existing,
+        ) from None
+    return invoice
+
+
+def write_for_encounter(
+    encounter: Encounter, lines: list[billing.Line], kind: str, actor: User | None
+) -> Invoice:
+    """The encounter's invoice with these lines, for a charge (the caller commits).
+
+    An invoice made by hand earlier (say after a release, before a new hold) is
+    reused and its lines replaced, as long as nothing was paid on it. One with
+    money on it raises InvoiceRefused.
+    """
+    invoice = for_encounter(encounter.id)
+    if invoice is None:
+        return _new_invoice(encounter, lines, kind, actor)
+    if any(p.status != FAILED and p.kind in billing.COLLECTING_KINDS for p in invoice.payments):
+        raise InvoiceRefused(
+            f"Invoice {invoice.number} of this appointment already has payments; "
+            "nothing was charged.",
+            invoice,
+        )
+    invoice.lines.clear()
+    db.session.flush()
+    invoice.lines.extend(_rows(lines))
+    invoice.total_cents = billing.total(lines)
+    invoice.kind = kind
+    invoice.status = billing.INVOICE_OPEN
+    return invoice
+
+
+def _new_invoice(encounter: Encounter, lines, kind: str, actor: User | None) -> Invoice:
+    invoice = Invoice(
+        organization_id=encounter.organization_id,
+        client_id=encounter.client_id,
+        encounter_id=encounter.id,
+        total_cents=billing.total(lines),
+        status=billing.INVOICE_PAID if billing.total(lines) == 0 else billing.INVOICE_OPEN,
+        kind=kind,
+        created_by_id=actor.id if actor else None,
+        lines=_rows(lines),
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            service_type_id=line.service_type_id,
+            description=line.description[:300],
+            amount_cents=line.amount_cents,
+        )
+        for line in lines
+    ]
+
+
+def _line_snapshot(invoice: Invoice) -> list[dict]:
+    return [
+        {"description": ln.description, "amount_cents": ln.amount_cents} for ln in invoice.lines
+    ]
+
+
+def movements(payments) -> list[billing.Movement]:
+    """Settled payments as the ledger rules see them (pending and failed do not count)."""
+    return [
+        billing.Movement(p.kind, p.amount_cents, p.from_hold)
+        for p in payments
+        if p.status == SUCCEEDED
+    ]
+
+
+def refresh_status(invoice: Invoice) -> None:
+    if invoice.status != billing.INVOICE_VOID:
+        invoice.status = billing.invoice_status(invoice.total_cents, movements(invoice.payments))
+
+
+# --- what the pages show -----------------------------------------------------------------
+
+
+@dataclass
+class InvoiceSummary:
+    invoice: Invoice
+    paid_cents: int
+    released_cents: int
+    pending_cents: int
+    problem: str | None
+
+    @property
+    def due_cents(self) -> int:
+        return max(0, self.invoice.total_cents - self.paid_cents - self.pending_cents)
+
+
+def summarize(invoice: Invoice) -> InvoiceSummary:
+    settled = movements(invoice.payments)
+    pending = sum(
+        p.amount_cents
+        for p in invoice.payments
+        if p.status == PENDING and p.kind in billing.COLLECTING_KINDS
+    )
+    return InvoiceSummary(
+        invoice=invoice,
+        paid_cents=billing.collected(settled),
+        released_cents=sum(m.amount_cents for m in settled if m.kind == billing.HOLD_RELEASE),
+        pending_cents=pending,
+        problem=billing.invoice_problem(invoice.total_cents, invoice.status, settled),
+    )
+
+
+def client_invoices(client_id: int) -> list[InvoiceSummary]:
+    invoices = db.session.scalars(
+        select(Invoice)
+        .where(Invoice.client_id == client_id)
+        .options(
+            selectinload(Invoice.payments),
+            selectinload(Invoice.encounter).selectinload(Encounter.lines),
+        )
+        .order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    ).all()
+    return [summarize(invoice) for invoice in invoices]
+
+
+def client_releases(client_id: int) -> list[Payment]:
+    """Holds let go without an invoice (Release Hold, or a release-only automation)."""
+    return db.session.scalars(
+        select(Payment)
+        .where(
+            Payment.client_id == client_id,
+            Payment.invoice_id.is_(None),
+            Payment.kind == billing.HOLD_RELEASE,
+        )
+        .order_by(Payment.created_at.desc())
+    ).all()
