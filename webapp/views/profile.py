@@ -21,7 +21,7 @@ def preferences():
     saved = False
     if form.validate_on_submit():
         values = {name: form[name].data for name in service.REMINDER_PREFERENCES}
-        service.save_reminder_preferences(current_user, values)
+        service.save_reminder_preferences(current_user._get_current_object(), values)
         if not htmx:
             flash("Your preferences were saved.", "success")
             return redirect(url_for("profile.preferences"))
