@@ -1,9 +1,10 @@
 """Periodic jobs, enqueued by RQ's CronScheduler (`python -m jobs.cron`)."""
 
-from jobs import heartbeat, reminders
+from jobs import heartbeat, preauth_sweeper, reminders
 
 # (function, interval in seconds)
 PERIODIC_JOBS = [
     (heartbeat.run, 60),
     (reminders.run, 3600),
+    (preauth_sweeper.run, 60),
 ]

@@ -37,6 +37,7 @@ from webapp.payments.gateway import (
     idempotency_key,
 )
 from webapp.services import preauth as schedule
+from webapp.services.cards import card_label
 from webapp.services.notifications import notify
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
         failure_code=code[:60],
         failure_reason=reason[:500],
         card_id=card.id if card else None,
-        card_label=card.label if card else None,
+        card_label=card_label(card) if card else None,
         amount_cents=amount,
         finished_at=utcnow(),
     )
@@ -105,7 +106,7 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
         if_attempt=attempt,
         amount_cents=hold.amount_cents,
         card_id=card.id if card else None,
-        card_label=card.label if card else None,
+        card_label=card_label(card) if card else None,
         gateway_reference=hold.reference,
         held_at=now,
         lapses_at=hold.lapses_at or rules.hold_lapses_at(now, card.brand if card else None),
@@ -125,7 +126,7 @@ def _card_problem(card, client, organization_id: int, now: datetime) -> tuple[st
     org = db.session.get(Organization, organization_id)
     if rules.card_expired(card.exp_month, card.exp_year, local_date(now, org.timezone)):
         expiry = f"{card.exp_month:02d}/{card.exp_year}"
-        return rules.CARD_EXPIRED, f"The client's default card ({card.label}) expired {expiry}."
+        return rules.CARD_EXPIRED, f"The default card ({card_label(card)}) expired {expiry}."
     return None
 
 
@@ -137,7 +138,7 @@ def _fix_amount_and_card(preauth_id: int, attempt: int, amount: int, card) -> No
             PreAuthorization.state == PROCESSING,
             PreAuthorization.attempt == attempt,
         )
-        .values(amount_cents=amount, card_id=card.id, card_label=card.label)
+        .values(amount_cents=amount, card_id=card.id, card_label=card_label(card))
     )
     db.session.commit()
 
