@@ -314,8 +314,12 @@ def _claim(org: Organization, keys: list[tuple], channels: dict) -> list[tuple]:
 
 
 def _notify(claimed: list[tuple], facts: dict, channels: dict, today: date) -> int:
-    """In-app notifications for the claimed rows whose users asked for them."""
-    in_app = [key for key in sorted(claimed) if channels[key].in_app]
+    """In-app notifications for the claimed rows whose users asked for them.
+
+    Added latest-ending first, so the list (newest first) opens on the most urgent.
+    """
+    in_app = [key for key in claimed if channels[key].in_app]
+    in_app.sort(key=lambda key: (facts[key[0]].end, key), reverse=True)
     if not in_app:
         return 0
     paths = authorization_paths({key[0] for key in in_app})
