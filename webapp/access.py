@@ -13,9 +13,11 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import (
     Authorization,
+    Automation,
     Client,
     ClientInsurance,
     Encounter,
+    Invoice,
     LegacyImport,
     Payer,
     PaymentCard,
@@ -100,6 +102,16 @@ def get_card_or_404(card_id: int) -> PaymentCard:
     card = _scoped_or_404(PaymentCard, card_id)
     get_client_or_404(card.client_id)
     return card
+
+
+def get_invoice_or_404(invoice_id: int) -> Invoice:
+    invoice = _scoped_or_404(Invoice, invoice_id)
+    get_client_or_404(invoice.client_id)  # a clinician: own clients only
+    return invoice
+
+
+def get_automation_or_404(automation_id: int) -> Automation:
+    return _scoped_or_404(Automation, automation_id)
 
 
 def get_legacy_import_or_404(import_id: int) -> LegacyImport:

@@ -64,6 +64,20 @@ ROUTES = {
     "outbox.index": ("GET", "/admin/outbox", ADMIN),
     "outbox.show": ("GET", "/admin/outbox/{outbox_message}", ADMIN),
     "outbox.raw": ("GET", "/admin/outbox/{outbox_message}/raw", ADMIN),
+    "billing.show_panel": ("GET", "/encounters/{encounter}/billing", ALL),
+    "billing.charge": ("GET", "/encounters/{encounter}/charge", BILLING),
+    "billing.release": ("GET", "/encounters/{encounter}/release", BILLING),
+    "billing.cancellation_fee": ("GET", "/encounters/{encounter}/cancellation-fee", BILLING),
+    "billing.create_invoice": ("GET", "/encounters/{encounter}/invoice", BILLING),
+    "billing.finalize": ("GET", "/encounters/{encounter}/finalize", ALL),
+    "billing.cancel": ("GET", "/encounters/{encounter}/cancel", ALL),
+    "billing.client_billing": ("GET", "/clients/{client}/billing", BILLING),
+    "billing.invoice": ("GET", "/invoices/{invoice}", BILLING),
+    "automations.index": ("GET", "/admin/automations", ADMIN),
+    "automations.add": ("POST", "/admin/automations", ADMIN),
+    "automations.move": ("POST", "/admin/automations/{automation}/move", ADMIN),
+    "automations.toggle": ("POST", "/admin/automations/{automation}/toggle", ADMIN),
+    "automations.delete": ("POST", "/admin/automations/{automation}/delete", ADMIN),
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe"}
@@ -95,7 +109,20 @@ def rows(world):
         "legacy_import": legacy_import.id,
         "failed_preauth_encounter": _pre_authorizations(world, encounter),
         "outbox_message": _outbox_message(world.org.id),
+        **_billing_rows(world, client),
     }
+
+
+def _billing_rows(world, client) -> dict:
+    """An invoice of the client and an automation rule of the practice."""
+    from webapp.models import Automation, Invoice
+
+    invoice = Invoice(organization_id=world.org.id, client_id=client.id, total_cents=1000)
+    rule = Automation(organization_id=world.org.id, event="encounter_cancelled",
+                      action="release_preauth", position=1)  # fmt: skip
+    db.session.add_all([invoice, rule])
+    db.session.flush()
+    return {"invoice": invoice.id, "automation": rule.id}
 
 
 def _outbox_message(organization_id: int) -> str:

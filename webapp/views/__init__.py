@@ -40,6 +40,11 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(cards.bp)
 
+    from webapp.views import automations, billing  # charges, invoices, automations
+
+    for module in (billing, automations):
+        app.register_blueprint(module.bp)
+
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

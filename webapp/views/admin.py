@@ -90,7 +90,10 @@ def edit_service_type(service_type_id: int | None = None):
             records.save_service_type(service, values, actor=current_user)
             flash("Service type saved.", "success")
             return redirect(url_for("admin.service_types"))
-    return render_page("admin/service_type_form.html", "content", form=form, service=service)
+    status = 422 if form.errors else 200
+    return render_page(
+        "admin/service_type_form.html", "content", http_status=status, form=form, service=service
+    )
 
 
 @bp.get("/system")

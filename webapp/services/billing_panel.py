@@ -1,0 +1,95 @@
+"""What the encounter page's Billing panel shows and offers, read in one place."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from webapp.domain import billing
+from webapp.domain import preauth as preauth_rules
+from webapp.domain.authorizations import UPCOMING
+from webapp.extensions import db
+from webapp.models import AutomationRun, Encounter, Payment, PreAuthorization
+from webapp.services import automations, invoices
+from webapp.services import preauth as preauth_service
+
+CANCELLED_STATUSES = frozenset(billing.STATUS_FOR_DISPOSITION.values())
+
+
+@dataclass
+class BillingPanel:
+    encounter: Encounter
+    preauth: PreAuthorization | None
+    invoice: invoices.InvoiceSummary | None
+    run: AutomationRun | None
+    pending_payments: int
+    cost_cents: int
+    fee_cents: int
+    invoice_refusal: str | None
+
+    @property
+    def state(self) -> str | None:
+        return self.preauth.state if self.preauth else None
+
+    @property
+    def held(self) -> bool:
+        return self.state == preauth_rules.HELD
+
+    @property
+    def can_close(self) -> bool:
+        return self.encounter.status == UPCOMING
+
+    @property
+    def invoice_blocked_by_hold(self) -> bool:
+        """The pre-authorization notification already shows Create invoice disabled."""
+        return preauth_rules.invoice_block_reason(self.state) is not None
+
+    @property
+    def can_create_invoice(self) -> bool:
+        return self.invoice is None and self.invoice_refusal is None
+
+    @property
+    def can_charge_fee(self) -> bool:
+        fee_taken = self.invoice is not None and self.invoice.invoice.kind == invoices.CANCELLATION
+        return (
+            self.encounter.status in CANCELLED_STATUSES
+            and self.fee_cents > 0
+            and not fee_taken
+            and (self.held or self.invoice is None)
+        )
+
+    @property
+    def run_heading(self) -> str:
+        """'Encounter Cancelled · Late cancellation'"""
+        text = billing.EVENT_LABELS.get(self.run.event, self.run.event)
+        if self.run.disposition:
+            text += f" · {billing.DISPOSITION_LABELS.get(self.run.disposition, '')}"
+        return text
+
+    @property
+    def run_status_label(self) -> str:
+        return automations.RUN_STATUS_LABELS.get(self.run.status, self.run.status)
+
+    @property
+    def working(self) -> bool:
+        """Something is still happening: the page polls the panel."""
+        unfinished = self.run is not None and self.run.status in automations.UNFINISHED
+        return unfinished or self.pending_payments > 0
+
+
+def panel(encounter: Encounter) -> BillingPanel:
+    invoice = invoices.for_encounter(encounter.id)
+    pending = db.session.scalars(
+        select(Payment.id).where(
+            Payment.encounter_id == encounter.id, Payment.status == invoices.PENDING
+        )
+    ).all()
+    return BillingPanel(
+        encounter=encounter,
+        preauth=preauth_service.for_encounter(encounter.id),
+        invoice=invoices.summarize(invoice) if invoice else None,
+        run=automations.latest_run(encounter.id),
+        pending_payments=len(pending),
+        cost_cents=invoices.cost_total(encounter),
+        fee_cents=billing.total(invoices.fee_lines(encounter)),
+        invoice_refusal=invoices.manual_invoice_refusal(encounter),
+    )

@@ -1,0 +1,205 @@
+"""Billing of encounters: the Billing panel, Charge / Release Hold / cancellation fee,
+Create invoice, Finalize / Cancel, the client's Billing tab and the invoice page.
+
+Every money action opens a confirmation dialog (GET) showing the amounts, and acts
+on POST; a refusal answers 409 with the reason in the dialog and changes nothing.
+"""
+
+from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.access import (
+    ALL_ROLES,
+    BILLING_ROLES,
+    get_client_or_404,
+    get_encounter_or_404,
+    get_invoice_or_404,
+    role_required,
+)
+from webapp.domain import billing
+from webapp.extensions import htmx
+from webapp.forms.billing import CancelForm
+from webapp.models.base import utcnow
+from webapp.services import automations, charges, encounter_events, invoices
+from webapp.services.billing_panel import panel
+from webapp.views.rendering import render_page
+
+bp = Blueprint("billing", __name__)
+
+MONEY_ACTIONS = {
+    charges.CHARGE: charges.charge,
+    charges.RELEASE: charges.release,
+    charges.FEE: charges.charge_cancellation_fee,
+}
+
+
+def _go(url: str):
+    """A full page load: HX-Redirect for HTMX requests, a redirect otherwise."""
+    if htmx:
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _encounter_url(encounter) -> str:
+    return url_for("encounters.show", encounter_id=encounter.id)
+
+
+@bp.get("/encounters/<int:encounter_id>/billing")
+@role_required(*ALL_ROLES)
+def show_panel(encounter_id: int):
+    """The Billing panel alone: polled while an automation or a payment is under way."""
+    encounter = get_encounter_or_404(encounter_id)
+    billing_panel = panel(encounter)
+    if request.args.get("working") and not billing_panel.working:
+        response = make_response("", 200)
+        response.headers["HX-Refresh"] = "true"  # done: the whole page shows the outcome
+        return response
+    return render_page(
+        "encounters/_billing.html", "billing", encounter=encounter, panel=billing_panel
+    )
+
+
+def _money(encounter_id: int, action: str):
+    encounter = get_encounter_or_404(encounter_id)
+    message, status = None, 200
+    if request.method == "POST":
+        try:
+            outcome = MONEY_ACTIONS[action](encounter, actor=current_user)
+        except charges.ChargeRefused as refused:
+            message, status = refused.message, 409
+        else:
+            flash(outcome.message, outcome.level)
+            if outcome.invoice_id and action != charges.RELEASE:
+                return _go(url_for("billing.invoice", invoice_id=outcome.invoice_id))
+            return _go(_encounter_url(encounter))
+    preview = charges.preview(encounter, action)
+    return render_page(
+        "billing/_money_dialog.html",
+        "dialog",
+        http_status=status,
+        encounter=encounter,
+        preview=preview,
+        message=message,
+    )
+
+
+@bp.route("/encounters/<int:encounter_id>/charge", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def charge(encounter_id: int):
+    return _money(encounter_id, charges.CHARGE)
+
+
+@bp.route("/encounters/<int:encounter_id>/release", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def release(encounter_id: int):
+    return _money(encounter_id, charges.RELEASE)
+
+
+@bp.route("/encounters/<int:encounter_id>/cancellation-fee", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def cancellation_fee(encounter_id: int):
+    return _money(encounter_id, charges.FEE)
+
+
+@bp.route("/encounters/<int:encounter_id>/invoice", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def create_invoice(encounter_id: int):
+    """Create the encounter's invoice by hand; refused while a hold is scheduled or held."""
+    encounter = get_encounter_or_404(encounter_id)
+    refusal, status = invoices.manual_invoice_refusal(encounter), 200
+    if request.method == "POST":
+        try:
+            invoice = invoices.create_manual(encounter, actor=current_user)
+        except invoices.InvoiceRefused as refused:
+            refusal, status = refused.message, 409
+        else:
+            flash(f"Invoice {invoice.number} created.", "success")
+            return _go(url_for("billing.invoice", invoice_id=invoice.id))
+    return render_page(
+        "billing/_invoice_dialog.html",
+        "dialog",
+        http_status=status,
+        encounter=encounter,
+        lines=invoices.cost_lines(encounter),
+        refusal=refusal,
+        existing=invoices.for_encounter(encounter.id),
+    )
+
+
+@bp.route("/encounters/<int:encounter_id>/finalize", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def finalize(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    return _close(encounter, billing.ENCOUNTER_FINALIZED, None)
+
+
+@bp.route("/encounters/<int:encounter_id>/cancel", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def cancel(encounter_id: int):
+    encounter = get_encounter_or_404(encounter_id)
+    form = CancelForm(formdata=request.form if request.method == "POST" else request.args)
+    if request.method == "GET" and not request.args.get("disposition"):
+        form.disposition.data = billing.suggested_disposition(encounter.starts_at, utcnow())
+    return _close(encounter, billing.ENCOUNTER_CANCELLED, form)
+
+
+def _close(encounter, event: str, form: CancelForm | None):
+    """Finalize / Cancel: the dialog (with the rule that would run), or the event."""
+    message, status = None, 200
+    if request.method == "POST" and (form is None or form.validate()):
+        try:
+            if form is None:
+                run = encounter_events.finalize(encounter, actor=current_user)
+            else:
+                run = encounter_events.cancel(encounter, form.disposition.data, actor=current_user)
+        except encounter_events.EventRefused as refused:
+            message, status = refused.message, 409
+        else:
+            verb = "finalized" if form is None else "cancelled"
+            flash(f"Appointment {verb}. {run.explanation}", "success")
+            return _go(_encounter_url(encounter))
+    elif form is not None and form.errors:
+        status = 422
+    disposition = form.disposition.data if form else None
+    match = automations.preview_match(encounter.organization_id, event, disposition)
+    return render_page(
+        "billing/_close_dialog.html",
+        "dialog",
+        http_status=status,
+        encounter=encounter,
+        event=event,
+        form=form,
+        match=match,
+        message=message,
+        refusal=billing.event_refusal(event, encounter.status),
+    )
+
+
+@bp.get("/clients/<int:client_id>/billing")
+@role_required(*BILLING_ROLES)
+def client_billing(client_id: int):
+    client = get_client_or_404(client_id)
+    return render_page(
+        "billing/client.html",
+        "content",
+        client=client,
+        tab="billing",
+        summaries=invoices.client_invoices(client.id),
+        releases=invoices.client_releases(client.id),
+        kind_labels=billing.PAYMENT_KIND_LABELS,
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@role_required(*BILLING_ROLES)
+def invoice(invoice_id: int):
+    found = get_invoice_or_404(invoice_id)
+    return render_page(
+        "billing/invoice.html",
+        "content",
+        summary=invoices.summarize(found),
+        kind_labels=billing.PAYMENT_KIND_LABELS,
+        status_labels=billing.INVOICE_STATUS_LABELS,
+    )
