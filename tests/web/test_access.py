@@ -56,6 +56,8 @@ ROUTES = {
     "encounters.schedule": ("GET", "/schedule", ALL),
     "imports.upload": ("GET", "/admin/imports", ADMIN),
     "imports.show": ("GET", "/admin/imports/{legacy_import}", ADMIN),
+    "reports.authorizations": ("GET", "/reports/authorizations", BILLING),
+    "reports.authorizations_csv": ("GET", "/reports/authorizations.csv", BILLING),
     "profile.preferences": ("GET", "/profile/preferences", ALL),
     "notifications.index": ("GET", "/notifications", ALL),
     "notifications.bell": ("GET", "/notifications/bell", ALL),

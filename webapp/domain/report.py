@@ -156,6 +156,20 @@ def allowance_between(terms: AuthorizationTerms, start: date, end: date) -> Amou
     return _whole(head + tail + terms.allowed * middle)
 
 
+def is_whole_share(terms: AuthorizationTerms, start: date, end: date) -> bool:
+    """Whether [start, end] is made of whole allowance windows of the authorization.
+
+    Then its allowed amount is a real cap (8 units in a week of a weekly cap, the
+    total over the whole period); otherwise it is a pro-rated share, shown as "≈"
+    and never flagged as over.
+    """
+    start, end = max(start, terms.start), min(end, terms.end)
+    if terms.cap_frequency is None:
+        return (start, end) == (terms.start, terms.end)
+    first, last = terms.window_for(start), terms.window_for(end)
+    return first is not None and last is not None and (first.start, last.end) == (start, end)
+
+
 def _whole(value: Fraction) -> Amount:
     return int(value) if value.denominator == 1 else value
 
@@ -182,6 +196,7 @@ class Figures:
     allowed: Amount
     kept: int
     upcoming: int
+    whole_share: bool = True  # False: `allowed` is a pro-rated share (see `is_whole_share`)
 
     @property
     def available(self) -> Amount:
@@ -207,13 +222,15 @@ class Figures:
 
     @property
     def over(self) -> bool:
-        return self.available < 0
+        """Over a real cap (a pro-rated share is a pace, not a limit)."""
+        return self.whole_share and self.available < 0
 
     def __add__(self, other: "Figures") -> "Figures":
         return Figures(
             _whole(Fraction(self.allowed) + Fraction(other.allowed)),
             self.kept + other.kept,
             self.upcoming + other.upcoming,
+            self.whole_share and other.whole_share,
         )
 
 

@@ -23,7 +23,7 @@ with the client's page) rather than counting one clinician's encounters.
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import and_, case, func, or_, select
@@ -99,7 +99,8 @@ class ReportPage:
     rows: list[ReportRow]
     row_count: int  # rows over every page
     authorization_count: int
-    totals: dict[str, report.Figures] = field(default_factory=dict)  # by type
+    totals: dict[str, report.Figures] = field(default_factory=dict)  # by type, every page
+    rows_by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def page_count(self) -> int:
@@ -279,8 +280,10 @@ def _row_totals(row, org: Organization, query: ReportQuery) -> report.Figures:
     if query.by == report.PERIOD:
         return report.Figures(row.total, row.kept, row.upcoming)
     span = _span(row, org, query)
-    allowed = report.allowance_between(_terms(row, org), span.start, span.end)
-    return report.Figures(allowed, row.kept_in_span, row.upcoming_in_span)
+    terms = _terms(row, org)
+    allowed = report.allowance_between(terms, span.start, span.end)
+    whole = report.is_whole_share(terms, span.start, span.end)
+    return report.Figures(allowed, row.kept_in_span, row.upcoming_in_span, whole)
 
 
 # --- Pages and the CSV stream ------------------------------------------------------------------
@@ -291,6 +294,7 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
     offset, stop = (query.page - 1) * PAGE_SIZE, query.page * PAGE_SIZE
     seen = authorizations = 0
     totals: dict[str, report.Figures] = {}
+    rows_by_kind: dict[str, int] = {}
     picked: list[tuple[int, object]] = []  # (index of the row's first window, row)
     result = db.session.execute(
         _authorization_rows(org, query, today), execution_options={"yield_per": BATCH_SIZE}
@@ -302,9 +306,10 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
         seen += count
         authorizations += 1
         totals[row.kind] = totals.get(row.kind, report.NO_FIGURES) + _row_totals(row, org, query)
+        rows_by_kind[row.kind] = rows_by_kind.get(row.kind, 0) + count
     if query.page > 1 and seen <= offset:  # past the last page: show the last one
         last_page = max(1, -(-seen // PAGE_SIZE))
-        return report_page(org, _with_page(query, last_page), today=today)
+        return report_page(org, replace(query, page=last_page), today=today)
     rows = [
         report_row
         for _, chunk in _expand(org, query, [row for _, row in picked], today)
@@ -313,12 +318,7 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
     first = picked[0][0] if picked else 0
     rows = rows[offset - first : stop - first]
     ordered = {kind: totals[kind] for kind in rules.KINDS if kind in totals}
-    return ReportPage(query, rows, seen, authorizations, ordered)
-
-
-def _with_page(query: ReportQuery, page: int) -> ReportQuery:
-    values = {name: getattr(query, name) for name in ReportQuery.__dataclass_fields__}
-    return ReportQuery(**{**values, "page": page})
+    return ReportPage(query, rows, seen, authorizations, ordered, rows_by_kind)
 
 
 def iter_rows(org: Organization, query: ReportQuery, *, today: date) -> Iterator[ReportRow]:
@@ -369,7 +369,8 @@ def _expand(
             key = report.bucket_start(window.start, query.by, org.week_start)
             kept, upcoming = buckets.get((row.id, key), (0, 0))
             allowed = report.allowance_between(terms, window.start, window.end)
-            figures = report.Figures(allowed, kept, upcoming)
+            whole = report.is_whole_share(terms, window.start, window.end)
+            figures = report.Figures(allowed, kept, upcoming, whole)
             chunk.append(
                 ReportRow(
                     window=window, figures=figures, first_of_authorization=index == 0, **common
