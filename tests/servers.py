@@ -183,7 +183,7 @@ class SmtpServer:
     try again later, 554: refused for good); `refuse(address)` answers 550 to RCPT TO.
     """
 
-    def __init__(self):
+    def __init__(self, *, login: tuple[str, str] | None = None):
         from aiosmtpd.controller import Controller
 
         self.received: list[ReceivedMail] = []
@@ -192,8 +192,21 @@ class SmtpServer:
         self._lock = threading.Lock()
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.controller = Controller(self, hostname=self.host, port=self.port)
+        self.login = login
+        self.signed_in: list[str] = []  # logins accepted
+        options = {}
+        if login is not None:  # AUTH offered over plain text (this is 127.0.0.1)
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self.controller = Controller(self, hostname=self.host, port=self.port, **options)
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        if given == self.login:
+            self.signed_in.append(given[0])
+        return AuthResult(success=given == self.login, handled=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:

@@ -196,3 +196,24 @@ def test_without_a_mail_server_the_digest_goes_to_the_outbox(app, world, practic
     assert mail.read_outbox_message(world.outsider_org.id, entry.name) is None
     assert mail.read_outbox_message(world.org.id, "../" + entry.name) is None
     assert statuses(world.admin) == ["sent"]
+
+
+def test_it_signs_in_to_the_mail_server_with_the_configured_login(app, world, practice):
+    from tests.servers import SmtpServer
+
+    server = SmtpServer(login=("covered", "s3cret"))
+    try:
+        app.config.update(MAIL_SERVER=server.host, MAIL_PORT=server.port, MAIL_TIMEOUT=5,
+                          MAIL_USERNAME="covered", MAIL_PASSWORD="wrong")  # fmt: skip
+        practice.authorization("maya", number="AUTH-1", end_date=END)
+        claim(world, END)
+        with pytest.raises(mail.MailDeliveryError, match="535"):
+            send_digest(world.admin.id)  # a configuration problem: kept pending, retried
+        assert statuses(world.admin) == ["pending"]
+
+        app.config["MAIL_PASSWORD"] = "s3cret"
+        assert send_digest(world.admin.id).startswith("sent 1")
+        assert [m.recipients for m in server.received] == [[world.admin.email]]
+        assert server.signed_in == ["covered"]
+    finally:
+        server.stop()
