@@ -29,6 +29,31 @@ from localstripe import resources, server
 from webapp import PROJECT_ROOT
 
 DEFAULT_PORT = 8420
+STRIPE_JS_PATH = "/js.stripe.com/v3/"
+
+
+def block_scoped_stripe_js() -> str:
+    """localstripe's test Stripe.js, wrapped in a block.
+
+    Its top-level `class Element` shadows the DOM's `Element` for every script on the
+    page, and htmx's `instanceof Element` checks then fail (no request is sent after
+    the card form has loaded). Inside a block the class stays local, while the
+    undeclared `Stripe = …` still becomes the global the page calls.
+    """
+    source = (Path(server.__file__).parent / "localstripe-v3.js").read_text()
+    return "{\n" + source + "\n}\n"
+
+
+def serve_scoped_stripe_js(app: web.Application) -> None:
+    script = block_scoped_stripe_js()
+
+    @web.middleware
+    async def scoped_stripe_js(request: web.Request, handler):
+        if request.path == STRIPE_JS_PATH:
+            return web.Response(text=script, content_type="application/javascript")
+        return await handler(request)
+
+    app.middlewares.append(scoped_stripe_js)
 
 
 def keep_state_in(path: Path | None) -> None:
@@ -90,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     if state is not None:
         state.parent.mkdir(parents=True, exist_ok=True)
     keep_state_in(state)
+    serve_scoped_stripe_js(server.app)
     resources.store.try_load_from_disk()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with contextlib.suppress(KeyboardInterrupt):

@@ -84,13 +84,20 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def _live_server_process(tmp_path_factory, redis_server) -> Iterator[LiveServer]:
+def _live_server_process(
+    tmp_path_factory, redis_server, localstripe_server
+) -> Iterator[LiveServer]:
     database = tmp_path_factory.mktemp("live") / "live.sqlite3"
     app = create_app(
         {
             "TESTING": True,
             "WTF_CSRF_ENABLED": True,
             "REDIS_URL": redis_server.url,
+            # Payments through the session's localstripe; the page loads its test Stripe.js.
+            "STRIPE_API_BASE": localstripe_server.url,
+            "STRIPE_JS_URL": localstripe_server.js_url,
+            "STRIPE_API_KEY": "sk_test_covered",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_covered",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
         }
     )
