@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 from localstripe import resources, server
 
-from webapp import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_PORT = 8420
 STRIPE_JS_PATH = "/js.stripe.com/v3/"
