@@ -39,7 +39,8 @@ REFERENCE_KEY = "covered_reference"
 VISA_OFF_SESSION_HOLD = timedelta(days=4, hours=18)
 OTHER_CARDS_HOLD = timedelta(days=7)
 
-FIND_EXPAND = ["data.latest_charge", "data.payment_method"]
+HOLD_EXPAND = ["latest_charge", "payment_method"]
+FIND_EXPAND = [f"data.{field}" for field in HOLD_EXPAND]
 TRANSIENT_CODES = {"lock_timeout", "idempotency_key_in_use", "rate_limit"}
 
 
@@ -227,8 +228,8 @@ class StripeGateway:
 
         Stripe: the search API (eventually consistent, about a minute; a re-run of
         `place_hold` with the same idempotency key is still safe within 24 hours).
-        Elsewhere (localstripe): every payment intent, page by page, matched on
-        metadata.
+        Elsewhere (localstripe, which has neither search nor a customer filter on
+        the list): every payment intent, page by page, matched on metadata.
         """
         with classified_errors():
             if self.has_search:
@@ -237,16 +238,18 @@ class StripeGateway:
                     {"query": query, "limit": 10, "expand": FIND_EXPAND}
                 ).data
             else:
-                pages = self.v1.payment_intents.list({"limit": 100, "expand": FIND_EXPAND})
+                pages = self.v1.payment_intents.list({"limit": 100})
                 found = [
                     intent
                     for intent in pages.auto_paging_iter()
                     if _field(intent, "metadata", REFERENCE_KEY) == reference
                 ]
-        if not found:
-            return None
-        rank = {"requires_capture": 0, "succeeded": 1, "processing": 2}
-        best = min(found, key=lambda intent: rank.get(intent.status, 9))
+            if not found:
+                return None
+            rank = {"requires_capture": 0, "succeeded": 1, "processing": 2}
+            best = min(found, key=lambda intent: rank.get(intent.status, 9))
+            if not self.has_search:  # read the one we keep with its charge and card
+                best = self.v1.payment_intents.retrieve(best.id, {"expand": HOLD_EXPAND})
         return self._hold(best)
 
     def capture(self, *, hold_reference: str, amount_cents: int, idempotency_key: str) -> Hold:
@@ -310,7 +313,7 @@ class StripeGateway:
             "confirm": True,
             "off_session": True,
             "metadata": {REFERENCE_KEY: reference},
-            "expand": ["latest_charge", "payment_method"],
+            "expand": HOLD_EXPAND,
         }
         if manual:
             params["capture_method"] = "manual"
