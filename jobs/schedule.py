@@ -1,10 +1,11 @@
 """Periodic jobs, enqueued by RQ's CronScheduler (`python -m jobs.cron`)."""
 
-from jobs import heartbeat, preauth_sweeper, reminders
+from jobs import charges, heartbeat, preauth_sweeper, reminders
 
 # (function, interval in seconds)
 PERIODIC_JOBS = [
     (heartbeat.run, 60),
     (reminders.run, 3600),
     (preauth_sweeper.run, 60),
+    (charges.sweep, 60),  # settle stale pending payments, re-enqueue lost automation runs
 ]

@@ -143,6 +143,7 @@ def upgrade():
     sa.Column('hold_attempt', sa.Integer(), nullable=True),
     sa.Column('failure_reason', sa.String(length=500), nullable=True),
     sa.Column('attempted_at', sa.DateTime(), nullable=True),
+    sa.Column('claimed_by', sa.String(length=100), nullable=True),
     sa.Column('settled_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_payments_client_id_clients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_payments_created_by_id_users'), ondelete='SET NULL'),

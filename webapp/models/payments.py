@@ -186,6 +186,9 @@ class Payment(db.Model):
     hold_attempt: Mapped[int | None]
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     attempted_at: Mapped[datetime | None]  # last time a process called the gateway for it
+    # The job that wrote the intent ("automation-…"); its own retry may settle the row at
+    # once (RQ never runs two attempts of one job at the same time). None for people.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
     settled_at: Mapped[datetime | None]
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="payments")

@@ -217,7 +217,8 @@ def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str
     """The job's work: run the chosen rule for the encounter's latest `event`.
 
     1. Claim the run (queued/running → running); a finished run does nothing.
-    2. Finish payments a crashed earlier attempt left pending (same keys).
+    2. Finish payments a crashed earlier attempt of this job left pending (same
+       keys; its retry may take them at once), or report them if the sweep did.
     3. Otherwise do the rule's action; "already charged by …" is recorded as
        skipped, with the message.
     Transient problems (gateway down, hold being placed, a charge in progress)
@@ -238,15 +239,16 @@ def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str
         return "nothing to do"
     db.session.refresh(run)
     encounter = db.session.get(Encounter, encounter_id)
-    source = f"Rule {run.rule_number}: {run.rule_label}"
+    source, owner = f"Rule {run.rule_number}: {run.rule_label}", run.job_id
     try:
-        outcome = settlement.settle_encounter(encounter_id, now)
+        outcome = settlement.settle_encounter(encounter_id, now, owner=owner)
+        outcome = outcome or settlement.outcome_of_job(owner)
         if outcome is None:
             row = preauth_service.for_encounter(encounter_id)
             if row is not None and row.state == PROCESSING:
                 raise charges.InProgress("The hold is being placed right now.")
             action = ACTION_FUNCTIONS[run.action]
-            outcome = action(encounter, actor=None, source=source, now=now)
+            outcome = action(encounter, actor=None, source=source, now=now, owner=owner)
     except charges.ChargeRefused as refused:
         return _finish(run, SKIPPED, refused.message)
     except TransientGatewayError as error:

@@ -37,6 +37,7 @@ from webapp.extensions import db
 from webapp.models import (
     AuditEvent,
     Encounter,
+    Invoice,
     Organization,
     Payment,
     PreAuthorization,
@@ -183,44 +184,75 @@ def _claim_hold(row: PreAuthorization, target: str, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _intent(encounter, row, kind, amount, key, *, from_hold, invoice, actor, now) -> Payment:
-    payment = Payment(
-        organization_id=encounter.organization_id,
-        client_id=encounter.client_id,
-        encounter_id=encounter.id,
-        invoice_id=invoice.id if invoice else None,
-        pre_authorization_id=row.id if (row is not None and from_hold) else None,
-        hold_attempt=row.attempt if (row is not None and from_hold) else None,
-        kind=kind,
-        amount_cents=amount,
-        idempotency_key=key,
-        from_hold=from_hold,
-        status=invoices.PENDING,
-        attempted_at=now,
-        created_by_id=actor.id if actor else None,
-    )
-    db.session.add(payment)
-    return payment
+@dataclass
+class Claim:
+    """Who acts (a person, or None with `source` naming the rule), when, and as which
+    job (`owner`): what every pending row and audit record of one claim shares."""
 
+    encounter: Encounter
+    row: PreAuthorization | None
+    actor: User | None
+    source: str | None
+    now: datetime
+    owner: str | None
+    invoice: Invoice | None = None
 
-def _hold_intents(encounter, row, plan, *, collect_kind, charge_kind, invoice, actor, now):
-    """Pending rows for a plan against a hold, in the order they are carried out."""
+    def intent(self, kind: str, amount: int, key: str, *, from_hold: bool) -> Payment:
+        hold = self.row if from_hold else None
+        payment = Payment(
+            organization_id=self.encounter.organization_id,
+            client_id=self.encounter.client_id,
+            encounter_id=self.encounter.id,
+            invoice_id=self.invoice.id if self.invoice else None,
+            pre_authorization_id=hold.id if hold else None,
+            hold_attempt=hold.attempt if hold else None,
+            kind=kind,
+            amount_cents=amount,
+            idempotency_key=key,
+            from_hold=from_hold,
+            status=invoices.PENDING,
+            attempted_at=self.now,
+            created_by_id=self.actor.id if self.actor else None,
+            claimed_by=self.owner,
+        )
+        db.session.add(payment)
+        return payment
 
-    def key(action: str) -> str:
-        return idempotency_key("preauth", row.id, row.attempt, action)
+    def hold_intents(self, plan: billing.MoneyPlan, collect_kind: str, charge_kind: str):
+        """Pending rows for a plan against the hold, in the order they are carried out."""
+        steps = (
+            (collect_kind, plan.capture_cents, "capture", True),
+            (billing.HOLD_RELEASE, plan.release_cents, "release", True),
+            (charge_kind, plan.charge_cents, "extra", False),
+        )
+        row = self.row
+        return [
+            self.intent(kind, amount, idempotency_key("preauth", row.id, row.attempt, action),
+                        from_hold=from_hold)
+            for kind, amount, action, from_hold in steps
+            if amount
+        ]  # fmt: skip
 
-    rows = []
-    common = dict(invoice=invoice, actor=actor, now=now)
-    if plan.capture_cents:
-        rows.append(_intent(encounter, row, collect_kind, plan.capture_cents, key("capture"),
-                            from_hold=True, **common))  # fmt: skip
-    if plan.release_cents:
-        rows.append(_intent(encounter, row, billing.HOLD_RELEASE, plan.release_cents,
-                            key("release"), from_hold=True, **common))  # fmt: skip
-    if plan.charge_cents:
-        rows.append(_intent(encounter, row, charge_kind, plan.charge_cents, key("extra"),
-                            from_hold=False, **common))  # fmt: skip
-    return rows
+    def record(self, row_or_encounter, action: str, plan: billing.MoneyPlan) -> None:
+        audit.record(
+            organization_id=row_or_encounter.organization_id,
+            user_id=self.actor.id if self.actor else None,
+            action=action,
+            row=row_or_encounter,
+            after={"plan": plan.describe(), "invoice": self.invoice.id if self.invoice else None},
+            reason=self.source,
+        )
+
+    def write_invoice(self, lines: list[billing.Line], kind: str) -> None:
+        try:
+            self.invoice = invoices.write_for_encounter(self.encounter, lines, kind, self.actor)
+        except invoices.InvoiceRefused as error:
+            db.session.rollback()
+            raise ChargeRefused(error.message) from None
+
+    def carry_out(self, payments: list[Payment]) -> Outcome:
+        _commit_claim()
+        return settlement.carry_out(self.encounter, [p.id for p in payments], self.now)
 
 
 def _commit_claim() -> None:
@@ -243,73 +275,62 @@ def _lost(action: str, row: PreAuthorization, tz: str) -> ChargeRefused:
     )
 
 
-def _record(row_or_encounter, action: str, actor: User | None, source: str | None, **after):
-    audit.record(
-        organization_id=row_or_encounter.organization_id,
-        user_id=actor.id if actor else None,
-        action=action,
-        row=row_or_encounter,
-        after=after,
-        reason=source,
-    )
+def _start(encounter, actor, source, now, owner) -> tuple[Claim, str]:
+    claim = Claim(encounter, preauth_service.for_encounter(encounter.id), actor, source,
+                  now or utcnow(), owner)  # fmt: skip
+    return claim, _tz(encounter)
 
 
 def charge(
-    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None, owner=None
 ) -> Outcome:
-    """Charge the held encounter for its current cost, on one invoice."""
-    now, tz = now or utcnow(), _tz(encounter)
-    row = preauth_service.for_encounter(encounter.id)
+    """Charge the held encounter for its current cost, on one invoice.
+
+    `actor` is the person (None for an automation, named by `source`); `owner` is
+    the job that acts, whose own retry may finish what it left pending.
+    """
+    claim, tz = _start(encounter, actor, source, now, owner)
+    row = claim.row
     problem = refusal(CHARGE, row, tz)
     if problem:
         raise ChargeRefused(problem)
     lines = invoices.cost_lines(encounter)
     plan = billing.charge_plan(row.amount_cents, billing.total(lines))
-    if not _claim_hold(row, preauth_rules.CHARGED, now):
+    if not _claim_hold(row, preauth_rules.CHARGED, claim.now):
         raise _lost(CHARGE, row, tz)
-    try:
-        invoice = invoices.write_for_encounter(encounter, lines, invoices.VISIT, actor)
-    except invoices.InvoiceRefused as error:
-        db.session.rollback()
-        raise ChargeRefused(error.message) from None
-    payments = _hold_intents(encounter, row, plan, collect_kind=billing.HOLD_CAPTURE,
-                             charge_kind=billing.ADDITIONAL_CHARGE, invoice=invoice,
-                             actor=actor, now=now)  # fmt: skip
-    _record(row, "preauth.charged", actor, source, plan=plan.describe(), invoice=invoice.id)
-    _commit_claim()
-    return settlement.carry_out(encounter, [p.id for p in payments], now)
+    claim.write_invoice(lines, invoices.VISIT)
+    payments = claim.hold_intents(plan, billing.HOLD_CAPTURE, billing.ADDITIONAL_CHARGE)
+    claim.record(row, "preauth.charged", plan)
+    return claim.carry_out(payments)
 
 
 def release(
-    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None, owner=None
 ) -> Outcome:
     """Let the whole hold go; afterwards a manual invoice or a reschedule is possible."""
-    now, tz = now or utcnow(), _tz(encounter)
-    row = preauth_service.for_encounter(encounter.id)
+    claim, tz = _start(encounter, actor, source, now, owner)
+    row = claim.row
     problem = refusal(RELEASE, row, tz)
     if problem:
         raise ChargeRefused(problem)
     plan = billing.release_plan(row.amount_cents)
-    if not _claim_hold(row, preauth_rules.RELEASED, now):
+    if not _claim_hold(row, preauth_rules.RELEASED, claim.now):
         raise _lost(RELEASE, row, tz)
-    payments = _hold_intents(encounter, row, plan, collect_kind=billing.HOLD_CAPTURE,
-                             charge_kind=billing.ADDITIONAL_CHARGE, invoice=None,
-                             actor=actor, now=now)  # fmt: skip
-    _record(row, "preauth.released", actor, source, plan=plan.describe())
-    _commit_claim()
-    return settlement.carry_out(encounter, [p.id for p in payments], now)
+    payments = claim.hold_intents(plan, billing.HOLD_CAPTURE, billing.ADDITIONAL_CHARGE)
+    claim.record(row, "preauth.released", plan)
+    return claim.carry_out(payments)
 
 
 def charge_cancellation_fee(
-    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None
+    encounter: Encounter, *, actor: User | None, source: str | None = None, now=None, owner=None
 ) -> Outcome:
     """The sum of the services' cancellation fees: from the hold where it covers it
     (the rest released), else the hold plus a charge for the rest; no hold → the card.
 
     With no fee, a hold is released and nothing is charged.
     """
-    now, tz = now or utcnow(), _tz(encounter)
-    row = preauth_service.for_encounter(encounter.id)
+    claim, tz = _start(encounter, actor, source, now, owner)
+    row = claim.row
     problem = _fee_refusal(encounter, row, tz)
     if problem:
         raise ChargeRefused(problem)
@@ -321,25 +342,15 @@ def charge_cancellation_fee(
         return Outcome("No cancellation fee on these services; nothing was charged.", "info")
     if held:
         target = preauth_rules.CHARGED if fee else preauth_rules.RELEASED
-        if not _claim_hold(row, target, now):
+        if not _claim_hold(row, target, claim.now):
             raise _lost(FEE, row, tz)
-    invoice = None
     if fee:
-        try:
-            invoice = invoices.write_for_encounter(encounter, lines, invoices.CANCELLATION, actor)
-        except invoices.InvoiceRefused as error:
-            db.session.rollback()
-            raise ChargeRefused(error.message) from None
+        claim.write_invoice(lines, invoices.CANCELLATION)
     if held:
-        payments = _hold_intents(encounter, row, plan, collect_kind=billing.CANCELLATION_FEE,
-                                 charge_kind=billing.CANCELLATION_FEE, invoice=invoice,
-                                 actor=actor, now=now)  # fmt: skip
-        action = "preauth.fee_charged" if fee else "preauth.released"
-        _record(row, action, actor, source, plan=plan.describe(), invoice=invoice and invoice.id)
+        payments = claim.hold_intents(plan, billing.CANCELLATION_FEE, billing.CANCELLATION_FEE)
+        claim.record(row, "preauth.fee_charged" if fee else "preauth.released", plan)
     else:
-        payments = [_intent(encounter, row, billing.CANCELLATION_FEE, fee, _fee_key(encounter),
-                            from_hold=False, invoice=invoice, actor=actor, now=now)]  # fmt: skip
-        _record(encounter, "encounter.fee_charged", actor, source, plan=plan.describe(),
-                invoice=invoice.id)  # fmt: skip
-    _commit_claim()
-    return settlement.carry_out(encounter, [p.id for p in payments], now)
+        payments = [claim.intent(billing.CANCELLATION_FEE, fee, _fee_key(encounter),
+                                 from_hold=False)]  # fmt: skip
+        claim.record(encounter, "encounter.fee_charged", plan)
+    return claim.carry_out(payments)

@@ -314,6 +314,17 @@ def _summary(payments: list[Payment]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def outcome_of_job(owner: str) -> Outcome | None:
+    """What the payments written by job `owner` came to, once none is pending (a job
+    that died after its claim, finished by the sweep, reports them when re-run)."""
+    payments = db.session.scalars(
+        select(Payment).where(Payment.claimed_by == owner).order_by(Payment.id)
+    ).all()
+    if not payments or any(p.status == invoices.PENDING for p in payments):
+        return None
+    return Outcome(_summary(payments), _level(payments), _invoice_id(payments))
+
+
 def _level(payments: list[Payment]) -> str:
     return "warning" if any(p.status == invoices.FAILED for p in payments) else "success"
 
@@ -321,17 +332,20 @@ def _level(payments: list[Payment]) -> str:
 # --- settling what a crash or a timeout left ----------------------------------------
 
 
-def settle_encounter(encounter_id: int, now: datetime | None = None) -> Outcome | None:
+def settle_encounter(
+    encounter_id: int, now: datetime | None = None, *, owner: str | None = None
+) -> Outcome | None:
     """Finish the encounter's pending payments that nobody is working on.
 
     None when nothing is pending. Raises InProgress when every pending row was
-    touched less than STALE_AFTER ago (its owner may still be at the gateway).
+    touched less than STALE_AFTER ago (its owner may still be at the gateway),
+    unless `owner` is the job that wrote them: its retry takes them at once.
     """
     now = now or utcnow()
     pending = _pending(encounter_id)
     if not pending:
         return None
-    taken = [p.id for p in pending if _take_over(p, now)]
+    taken = [p.id for p in pending if _take_over(p, now, owner)]
     if not taken:
         raise InProgress()
     db.session.commit()
@@ -339,10 +353,12 @@ def settle_encounter(encounter_id: int, now: datetime | None = None) -> Outcome 
     return carry_out(encounter, taken, now, replay=True)
 
 
-def _take_over(payment: Payment, now: datetime) -> bool:
-    """Compare-and-set on attempted_at: only one settler takes a stale row."""
+def _take_over(payment: Payment, now: datetime, owner: str | None) -> bool:
+    """Compare-and-set on attempted_at: only one settler takes a stale row (or the
+    retry of the job that wrote it)."""
     seen = payment.attempted_at
-    if seen is not None and seen > now - STALE_AFTER:
+    own = owner is not None and payment.claimed_by == owner
+    if seen is not None and seen > now - STALE_AFTER and not own:
         return False
     result = db.session.execute(
         update(Payment)
