@@ -231,3 +231,14 @@ def test_an_expired_default_card_fails_without_calling_the_gateway(world, p, str
     assert (row.state, row.failure_code) == ("failed", "expired_card")
     assert row.failure_reason == "The default card (Visa •••• 4242) expired 01/2020."
     assert strict_gateway.calls["place_hold"] == 0
+
+
+def test_the_failure_notice_links_to_the_encounter_from_a_worker_without_server_name(
+    world, p, app
+):
+    app.config["SERVER_NAME"] = None  # as in production: jobs run outside any request
+    encounter = book(p, world.biller, starts_in=SOON)
+    work()
+    assert preauth_of(encounter).state == "failed"
+    links = db.session.scalars(select(Notification.link)).all()
+    assert links == [f"/encounters/{encounter.id}"] * 2

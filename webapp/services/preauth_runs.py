@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -66,7 +66,11 @@ def _billers(organization_id: int) -> list[User]:
 
 
 def _encounter_link(row: PreAuthorization) -> str:
-    return url_for("encounters.show", encounter_id=row.encounter_id, _external=False)
+    """The encounter page's path, also from a job (no request, no SERVER_NAME)."""
+    if has_request_context():
+        return url_for("encounters.show", encounter_id=row.encounter_id)
+    with current_app.test_request_context("/"):
+        return url_for("encounters.show", encounter_id=row.encounter_id)
 
 
 def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> str:

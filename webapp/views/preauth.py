@@ -19,7 +19,9 @@ bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/p
 
 
 def _notice(encounter, *, status=200, message=None, saved=None, block="preauth", **extra):
-    notice = service.notice(encounter, current_user.organization, utcnow())
+    notice = extra.pop("notice", None) or service.notice(
+        encounter, current_user.organization, utcnow()
+    )
     return render_page(
         "encounters/_preauth.html",
         block,
@@ -35,8 +37,17 @@ def _notice(encounter, *, status=200, message=None, saved=None, block="preauth",
 @bp.get("")
 @role_required(*ALL_ROLES)
 def show(encounter_id: int):
-    """The notification alone: what the page polls while a hold is due or being placed."""
-    return _notice(get_encounter_or_404(encounter_id))
+    """The notification alone: what the page polls while a hold is due or being placed.
+
+    Once nothing is under way any more, the response also fires `preauth-settled`
+    on the page, for other parts of it (the Billing panel) to refresh themselves.
+    """
+    encounter = get_encounter_or_404(encounter_id)
+    notice = service.notice(encounter, current_user.organization, utcnow())
+    response = _notice(encounter, notice=notice)
+    if not notice.polls:
+        response.headers["HX-Trigger"] = "preauth-settled"
+    return response
 
 
 @bp.post("/cancel")
