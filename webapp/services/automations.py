@@ -136,6 +136,24 @@ def _audit(rule: Automation, action: str, actor: User, before: dict | None = Non
     )
 
 
+STARTER_RULES = (
+    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.LATE_CANCELLATION),
+    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.NO_SHOW_DISPOSITION),
+    (billing.ENCOUNTER_CANCELLED, billing.RELEASE_PREAUTH, None),
+    (billing.ENCOUNTER_FINALIZED, billing.CHARGE_PREAUTH, None),
+)
+
+
+def starter_rules(organization_id: int) -> list[Automation]:
+    """A sensible first set (the demo practice's): fees for late cancellations and
+    no-shows, release for other cancellations, charge when finalized."""
+    return [
+        Automation(organization_id=organization_id, event=event, action=action,
+                   disposition=disposition, position=position, active=True)
+        for position, (event, action, disposition) in enumerate(STARTER_RULES, start=1)
+    ]  # fmt: skip
+
+
 def preview_match(organization_id: int, event: str, disposition: str | None) -> billing.Match:
     """Which rule would run for this event (the Finalize / Cancel dialogs show it)."""
     rules = [as_rule(r) for r in organization_rules(organization_id)]

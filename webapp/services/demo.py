@@ -20,6 +20,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
+from webapp.services import automations
 from webapp.services.allocation import reallocate
 
 DEMO_PASSWORD = "covered-demo"
@@ -120,6 +121,7 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
         _demo_authorization_and_visits(
             org, client, policy, services, today or local_date(utcnow(), org.timezone), index
         )
+    db.session.add_all(automations.starter_rules(org.id))
     db.session.commit()
     return org, True
 
