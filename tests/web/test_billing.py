@@ -307,3 +307,32 @@ def test_the_service_type_form_refuses_a_bad_cancellation_fee(client, auth, worl
     db.session.expire_all()
     assert db.session.get(ServiceType, service.id).cancellation_fee_cents == 5000
     assert db.session.scalar(select(func.count(Payment.id))) == 0
+
+
+def test_finalizing_before_the_hold_ran_calls_it_off_and_leaves_a_manual_invoice(
+    client, auth, world, strict_gateway
+):
+    from webapp.models import PreAuthorization
+
+    v = visit(world, strict_gateway)
+    scheduled = PreAuthorization(organization_id=world.org.id, encounter_id=v.encounter.id,
+                                 state="scheduled", hours_before=24,
+                                 run_at=v.encounter.starts_at)  # fmt: skip
+    db.session.add(scheduled)
+    db.session.commit()
+    rule(world.org, "encounter_finalized", "charge_preauth")
+    auth.login(world.biller)
+
+    client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX)
+    work()
+
+    db.session.expire_all()
+    assert db.session.get(PreAuthorization, scheduled.id).state == "cancelled"
+    run = db.session.scalar(select(AutomationRun))
+    assert run.status == "skipped"
+    assert run.outcome == (
+        "No money is held for this appointment (the pre-authorization is cancelled)."
+    )
+    assert strict_gateway.calls["place_hold"] == 0
+    page = text(client.get(f"/encounters/{v.encounter.id}"))
+    assert ">Create invoice<" in page.split('id="billing"')[1]

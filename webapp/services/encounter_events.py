@@ -9,8 +9,10 @@ rule that won. The rule's job is enqueued after the commit.
 from sqlalchemy import update
 
 from webapp.domain import billing
+from webapp.domain import preauth as preauth_rules
 from webapp.extensions import db
-from webapp.models import AutomationRun, Encounter, Organization, User
+from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
+from webapp.models.base import utcnow
 from webapp.services import audit, automations
 from webapp.services import preauth as preauth_service
 
@@ -30,6 +32,32 @@ def cancel(encounter: Encounter, disposition: str, *, actor: User) -> Automation
         raise EventRefused("Choose a disposition from the list.")
     status = billing.STATUS_FOR_DISPOSITION[disposition]
     return _close(encounter, billing.ENCOUNTER_CANCELLED, status, disposition, actor)
+
+
+def _call_off_scheduled_hold(encounter: Encounter, actor: User) -> None:
+    """A visit finalized before its hold ran needs no hold any more: billed by invoice.
+    Its queued job then finds nothing to claim."""
+    row = preauth_service.for_encounter(encounter.id)
+    if row is None or row.state != preauth_rules.SCHEDULED:
+        return
+    before = audit.snapshot(row)
+    reason = "The appointment was finalized before the hold ran."
+    called_off = db.session.execute(
+        update(PreAuthorization)
+        .where(
+            PreAuthorization.id == row.id,
+            PreAuthorization.state == preauth_rules.SCHEDULED,
+            PreAuthorization.attempt == row.attempt,
+        )
+        .values(state=preauth_rules.CANCELLED, failure_code="encounter_finalized",
+                failure_reason=reason, finished_at=utcnow(), updated_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
+    if called_off.rowcount == 1:
+        db.session.refresh(row)
+        audit.record(organization_id=row.organization_id, user_id=actor.id,
+                     action="preauth.cancelled", row=row, before=before,
+                     after=audit.snapshot(row), reason=reason)  # fmt: skip
 
 
 def _close(encounter: Encounter, event: str, status: str, disposition, actor) -> AutomationRun:
@@ -54,6 +82,8 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
     db.session.refresh(encounter)
     org = db.session.get(Organization, encounter.organization_id)
     preauth_service.sync_encounters(org, [encounter], actor=actor)
+    if status == billing.FINALIZED_STATUS:
+        _call_off_scheduled_hold(encounter, actor)
     audit.record(
         organization_id=encounter.organization_id,
         user_id=actor.id,
