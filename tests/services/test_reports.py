@@ -234,11 +234,13 @@ def test_weekly_rows_show_the_weekly_cap_and_pro_rate_sessions(practice):
         (0, 0), (0, 0), (0, 4), (4, 0), (4, 0),
     ]  # fmt: skip
     assert [row.first_of_authorization for row in weekly] == [True, False, False, False, False]
+    assert all(row.figures.whole_share for row in weekly)
     sessions = [row for row in rows if row.number == "ADA-S"]
     assert sessions[0].figures.allowed == report.allowance_between(
         terms_of(practice.sessions, practice.org), D(2026, 3, 29), D(2026, 4, 4)
     )
     assert str(report.as_decimal(sessions[0].figures.allowed)) == "0.9"  # 24 × 7 / 181
+    assert not sessions[0].figures.whole_share
 
 
 @pytest.mark.parametrize(

@@ -33,14 +33,16 @@ from webapp.domain.report import (
     breakdown_span,
     breakdown_windows,
     bucket_start,
+    calendar_window,
     count_windows,
     forecast,
+    is_whole_share,
     month_range,
     pace_window,
     percent,
     range_problem,
 )
-from webapp.domain.windows import Window, total_allowed, windows_for
+from webapp.domain.windows import Window, total_allowed, window_containing, windows_for
 
 D = date
 MONDAY, SUNDAY = 0, 6
@@ -240,6 +242,32 @@ def test_the_windows_of_an_authorization_share_out_exactly_its_total(
 
 
 @pytest.mark.parametrize(
+    ("auth", "start", "end", "whole"),
+    [
+        (terms(), JAN_1, JUN_30, True),  # the whole period
+        (terms(), D(2025, 6, 1), D(2026, 12, 31), True),  # clipped to it
+        (terms(), D(2026, 3, 1), D(2026, 3, 31), False),  # a month of a half-year total
+        (WEEKLY_20, D(2026, 3, 4), D(2026, 3, 7), True),  # its clipped first week
+        (WEEKLY_20, D(2026, 3, 1), D(2026, 3, 7), True),
+        (WEEKLY_20, D(2026, 3, 8), D(2026, 3, 21), True),  # two whole weeks
+        (WEEKLY_20, D(2026, 3, 9), D(2026, 3, 9), False),  # a day of a week
+        (WEEKLY_20, D(2026, 3, 1), D(2026, 3, 31), False),  # March ends mid-week
+        (terms(UNITS, allowed=8, frequency="day"), D(2026, 3, 3), D(2026, 3, 5), True),
+    ],
+)
+def test_it_knows_a_real_cap_from_a_pro_rated_share(auth, start, end, whole):
+    assert is_whole_share(auth, start, end) is whole
+
+
+def test_only_a_real_cap_can_be_over():
+    assert Figures(8, 9, 0).over
+    assert not Figures(Fraction(9, 10), 1, 0, whole_share=False).over
+    assert (
+        Figures(8, 1, 0) + Figures(Fraction(1, 2), 0, 0, whole_share=False)
+    ).whole_share is False
+
+
+@pytest.mark.parametrize(
     ("value", "text"),
     [(12, "12"), (Fraction(24, 2), "12"), (Fraction(140, 181), "0.8"), (Fraction(1, 20), "0.1")],
 )
@@ -364,3 +392,17 @@ def test_a_weekly_cap_limits_what_the_pace_can_use():
     assert outlook.pace == 2
     capacity = Fraction(40, 7) + 50 + 10
     assert (outlook.state, outlook.unused_at_end) == (LASTS, math.floor(130 - capacity))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    day=st.dates(D(2020, 1, 1), D(2030, 12, 31)),
+    frequency=st.sampled_from(["day", "week", "month"]),
+    week_start=st.integers(0, 6),
+)
+def test_calendar_windows_are_the_windows_of_the_authorization_rules(day, frequency, week_start):
+    wide = window_containing(
+        day, frequency, start=D(2019, 1, 1), end=D(2031, 12, 31), week_start=week_start
+    )
+    assert calendar_window(day, frequency, week_start) == wide
+    assert bucket_start(day, frequency, week_start) == wide.start

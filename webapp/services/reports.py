@@ -4,16 +4,17 @@ How a report is read (see `webapp.domain.report` for the rules):
 
 1. `_authorization_rows()` is one query: the organization's authorizations that
    touch the range, each joined to one GROUP BY over allocations ⋈ encounters
-   (kept, upcoming, the recent Kept pace, and kept/upcoming inside the range's
-   windows). The total allowed, the status (inactive → expired → exhausted →
-   active, as on the client's Insurance Authorizations section) and the
-   percentages are SQL expressions too, so the status filter and every sort run
-   in the database and rows can be streamed in order.
+   (kept and upcoming; with a breakdown, also inside the range's windows). The
+   total allowed, the status (inactive → expired → exhausted → active, as on the
+   client's Insurance Authorizations section) and the percentages are SQL
+   expressions too, so the status filter and every sort run in the database and
+   rows can be streamed in order.
 2. A page walks that stream once: it counts rows, sums the totals and keeps
    only the page's authorizations, so memory does not grow with the report.
 3. For those authorizations only, a second GROUP BY (authorization, window
    bucket computed from `service_date`) fills the Day / Week / Month rows, and
-   a third lists the booked Upcoming amounts by day for the forecast.
+   a third reads the forecast's inputs: booked Upcoming amounts by day and the
+   Kept amounts of the last four weeks.
 `iter_rows()` does the same in batches for the CSV export.
 
 The clinician filter keeps authorizations of clients whose *primary clinician*
@@ -25,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -125,22 +127,17 @@ def _amount_when(condition) -> ColumnElement[int]:
 def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     """The report's one big query (step 1 of the module docstring), in the chosen order."""
     a = Authorization
-    span_start, span_end = _range_span(org, query)
-    pace = report.pace_window(today)
     kept = Encounter.status == rules.KEPT
     upcoming = Encounter.status == rules.UPCOMING
-    in_span = Encounter.service_date.between(span_start, span_end)
-    usage = (
-        select(
-            Allocation.authorization_id.label("authorization_id"),
-            _amount_when(kept).label("kept"),
-            _amount_when(upcoming).label("upcoming"),
-            _amount_when(and_(kept, Encounter.service_date.between(pace.start, pace.end))).label(
-                "recent_kept"
-            ),
+    sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
+    if query.by != report.PERIOD:  # the windows' span, for the totals row
+        in_span = Encounter.service_date.between(*_range_span(org, query))
+        sums += [
             _amount_when(and_(kept, in_span)).label("kept_in_span"),
             _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
-        )
+        ]
+    usage = (
+        select(Allocation.authorization_id.label("authorization_id"), *sums)
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .join(a, a.id == Allocation.authorization_id)
         .where(*_touches_range(org, query))
@@ -175,9 +172,11 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
             status.label("status"),
             kept_sum.label("kept"),
             upcoming_sum.label("upcoming"),
-            func.coalesce(usage.c.recent_kept, 0).label("recent_kept"),
-            func.coalesce(usage.c.kept_in_span, 0).label("kept_in_span"),
-            func.coalesce(usage.c.upcoming_in_span, 0).label("upcoming_in_span"),
+            *(
+                func.coalesce(usage.c[name], 0).label(name)
+                for name in ("kept_in_span", "upcoming_in_span")
+                if name in usage.c
+            ),
         )
         .join(ClientInsurance, ClientInsurance.id == a.client_insurance_id)
         .join(Client, Client.id == ClientInsurance.client_id)
@@ -262,28 +261,47 @@ def _terms(row, org: Organization) -> rules.AuthorizationTerms:
     )
 
 
-def _span(row, org: Organization, query: ReportQuery) -> Window:
-    span = report.breakdown_span(
-        row.start_date, row.end_date, query.start, query.end, query.by, org.week_start
-    )
-    assert span is not None  # the query keeps only authorizations touching the range
-    return span
+def _span(row, bounds: tuple[date, date], by: str) -> Window:
+    """`report.breakdown_span` with the range's window bounds worked out once per query."""
+    if by == report.PERIOD:
+        return Window(row.start_date, row.end_date)
+    return Window(max(row.start_date, bounds[0]), min(row.end_date, bounds[1]))
 
 
-def _row_count(row, org: Organization, query: ReportQuery) -> int:
-    span = _span(row, org, query)
-    return report.count_windows(span.start, span.end, query.by, org.week_start)
+class _Totals:
+    """Sums of one type's rows; pro-rated shares are added per denominator, in integers."""
 
+    def __init__(self) -> None:
+        self.rows = self.whole = self.kept = self.upcoming = 0
+        self.shares: dict[int, int] = defaultdict(int)  # denominator: sum of numerators
+        self.whole_share = True
 
-def _row_totals(row, org: Organization, query: ReportQuery) -> report.Figures:
-    """The sum of an authorization's rows: the whole period, or its windows' span."""
-    if query.by == report.PERIOD:
-        return report.Figures(row.total, row.kept, row.upcoming)
-    span = _span(row, org, query)
-    terms = _terms(row, org)
-    allowed = report.allowance_between(terms, span.start, span.end)
-    whole = report.is_whole_share(terms, span.start, span.end)
-    return report.Figures(allowed, row.kept_in_span, row.upcoming_in_span, whole)
+    def add(self, row, span: Window, org: Organization, query: ReportQuery) -> None:
+        """Add an authorization's rows: the whole period, or its windows' span."""
+        if query.by == report.PERIOD:
+            self.rows += 1
+            self.whole += row.total
+            self.kept, self.upcoming = self.kept + row.kept, self.upcoming + row.upcoming
+            return
+        self.rows += report.count_windows(span.start, span.end, query.by, org.week_start)
+        self.kept += row.kept_in_span
+        self.upcoming += row.upcoming_in_span
+        if (span.start, span.end) == (row.start_date, row.end_date):
+            self.whole += row.total
+            return
+        terms = _terms(row, org)
+        allowed = report.allowance_between(terms, span.start, span.end)
+        self.whole_share = self.whole_share and report.is_whole_share(terms, span.start, span.end)
+        if isinstance(allowed, int):
+            self.whole += allowed
+        else:
+            self.shares[allowed.denominator] += allowed.numerator
+
+    def figures(self) -> report.Figures:
+        shares = sum((Fraction(n, d) for d, n in self.shares.items()), Fraction(0))
+        allowed = self.whole + shares
+        allowed = int(allowed) if allowed.denominator == 1 else allowed
+        return report.Figures(allowed, self.kept, self.upcoming, self.whole_share)
 
 
 # --- Pages and the CSV stream ------------------------------------------------------------------
@@ -292,21 +310,23 @@ def _row_totals(row, org: Organization, query: ReportQuery) -> report.Figures:
 def report_page(org: Organization, query: ReportQuery, *, today: date) -> ReportPage:
     """One page of the report, its row count and totals by type, in one pass over the rows."""
     offset, stop = (query.page - 1) * PAGE_SIZE, query.page * PAGE_SIZE
+    bounds = _range_span(org, query)
     seen = authorizations = 0
-    totals: dict[str, report.Figures] = {}
-    rows_by_kind: dict[str, int] = {}
+    totals: dict[str, _Totals] = defaultdict(_Totals)
     picked: list[tuple[int, object]] = []  # (index of the row's first window, row)
     result = db.session.execute(
         _authorization_rows(org, query, today), execution_options={"yield_per": BATCH_SIZE}
     )
     for row in result:
-        count = _row_count(row, org, query)
+        span = _span(row, bounds, query.by)
+        kind_totals = totals[row.kind]
+        before = kind_totals.rows
+        kind_totals.add(row, span, org, query)
+        count = kind_totals.rows - before
         if seen < stop and seen + count > offset:
             picked.append((seen, row))
         seen += count
         authorizations += 1
-        totals[row.kind] = totals.get(row.kind, report.NO_FIGURES) + _row_totals(row, org, query)
-        rows_by_kind[row.kind] = rows_by_kind.get(row.kind, 0) + count
     if query.page > 1 and seen <= offset:  # past the last page: show the last one
         last_page = max(1, -(-seen // PAGE_SIZE))
         return report_page(org, replace(query, page=last_page), today=today)
@@ -317,8 +337,15 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
     ]
     first = picked[0][0] if picked else 0
     rows = rows[offset - first : stop - first]
-    ordered = {kind: totals[kind] for kind in rules.KINDS if kind in totals}
-    return ReportPage(query, rows, seen, authorizations, ordered, rows_by_kind)
+    kinds = [kind for kind in rules.KINDS if kind in totals]
+    return ReportPage(
+        query,
+        rows,
+        seen,
+        authorizations,
+        {kind: totals[kind].figures() for kind in kinds},
+        {kind: totals[kind].rows for kind in kinds},
+    )
 
 
 def iter_rows(org: Organization, query: ReportQuery, *, today: date) -> Iterator[ReportRow]:
@@ -336,7 +363,8 @@ def _expand(
 ) -> Iterator[tuple[int, list[ReportRow]]]:
     """(authorization id, its report rows) for a few authorization rows (steps 3 and 4)."""
     ids = [row.id for row in rows]
-    booked = _booked(ids)
+    bounds = _range_span(org, query)
+    booked, recent_kept = _forecast_inputs(ids, today)
     buckets = _buckets(org, query, ids) if query.by != report.PERIOD else {}
     for row in rows:
         terms = _terms(row, org)
@@ -346,7 +374,7 @@ def _expand(
             today=today,
             kept=row.kept,
             booked=booked.get(row.id, ()),
-            recent_kept=row.recent_kept,
+            recent_kept=recent_kept.get(row.id, 0),
         )
         common = dict(
             authorization_id=row.id,
@@ -360,11 +388,14 @@ def _expand(
         )
         if query.by == report.PERIOD:
             figures = report.Figures(row.total, row.kept, row.upcoming)
-            yield row.id, [ReportRow(window=_span(row, org, query), figures=figures, **common)]
+            yield (
+                row.id,
+                [ReportRow(window=_span(row, bounds, query.by), figures=figures, **common)],
+            )
             continue
         chunk = []
         for index, window in enumerate(
-            report.breakdown_windows(_span(row, org, query), query.by, org.week_start)
+            report.breakdown_windows(_span(row, bounds, query.by), query.by, org.week_start)
         ):
             key = report.bucket_start(window.start, query.by, org.week_start)
             kept, upcoming = buckets.get((row.id, key), (0, 0))
@@ -379,23 +410,38 @@ def _expand(
         yield row.id, chunk
 
 
-def _booked(authorization_ids: list[int]) -> dict[int, list[tuple[date, int]]]:
-    """Upcoming amounts by day, per authorization, for the forecast."""
+def _forecast_inputs(
+    authorization_ids: list[int], today: date
+) -> tuple[dict[int, list[tuple[date, int]]], dict[int, int]]:
+    """Per authorization: Upcoming amounts by day, and the Kept amount of the pace window."""
     booked: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    recent_kept: dict[int, int] = defaultdict(int)
     if not authorization_ids:
-        return booked
+        return booked, recent_kept
+    pace = report.pace_window(today)
+    recent = and_(
+        Encounter.status == rules.KEPT, Encounter.service_date.between(pace.start, pace.end)
+    )
     rows = db.session.execute(
-        select(Allocation.authorization_id, Encounter.service_date, func.sum(Allocation.amount))
+        select(
+            Allocation.authorization_id,
+            Encounter.service_date,
+            Encounter.status,
+            func.sum(Allocation.amount),
+        )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
             Allocation.authorization_id.in_(authorization_ids),
-            Encounter.status == rules.UPCOMING,
+            or_(Encounter.status == rules.UPCOMING, recent),
         )
-        .group_by(Allocation.authorization_id, Encounter.service_date)
+        .group_by(Allocation.authorization_id, Encounter.service_date, Encounter.status)
     )
-    for auth_id, day, amount in rows:
-        booked[auth_id].append((day, int(amount)))
-    return booked
+    for auth_id, day, status, amount in rows:
+        if status == rules.UPCOMING:
+            booked[auth_id].append((day, int(amount)))
+        else:
+            recent_kept[auth_id] += int(amount)
+    return booked, recent_kept
 
 
 def _buckets(
