@@ -1,5 +1,7 @@
 """In-app notifications: notify adds rows the caller commits; counts and marking read."""
 
+import pytest
+
 from webapp.extensions import db
 from webapp.models import Notification
 from webapp.services import notifications
@@ -48,3 +50,9 @@ def test_it_truncates_long_titles(world):
     (row,) = notifications.notify([world.admin], kind="k", title="x" * 400)
     db.session.commit()
     assert len(row.title) == 300 and row.title.endswith("…")
+
+
+def test_a_notification_links_only_inside_the_app(world):
+    for bad in ("javascript:alert(1)", "https://evil.example/", "//evil.example/x"):
+        with pytest.raises(ValueError, match="path inside the app"):
+            notifications.notify([world.admin], kind="k", title="t", link=bad)

@@ -80,6 +80,8 @@ def test_the_bell_counts_unread_notifications(client, auth, world):
     assert 'data-unread="3"' in page
     bell = client.get("/notifications/bell", headers=HTMX).text
     assert 'data-unread="3"' in bell and "<html" not in bell
+    # Polling after the session ended gets the login page: nothing of it is swapped in.
+    assert 'hx-select="#notification-bell"' in bell
 
 
 def test_the_notifications_page_lists_and_marks_read(client, auth, world):

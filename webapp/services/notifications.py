@@ -32,8 +32,10 @@ def notify(
     """
     if not title:
         raise ValueError("A notification needs a title")
-    if link is not None and len(link) > LINK_LIMIT:
-        raise ValueError("Notification link is too long")
+    if link is not None and (
+        len(link) > LINK_LIMIT or not link.startswith("/") or link.startswith("//")
+    ):
+        raise ValueError("A notification links to a path inside the app, such as /clients/1")
     title = title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
     rows = [
         Notification(

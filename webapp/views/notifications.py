@@ -24,7 +24,7 @@ def bell_count():
     return {"unread_notification_count": unread_notification_count}
 
 
-def _list(http_status: int = 200, error: str | None = None):
+def _list(http_status: int = 200, error: str | None = None, *, changed: bool = False):
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     total = service.count(current_user)
     rows = service.recent(current_user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -38,7 +38,8 @@ def _list(http_status: int = 200, error: str | None = None):
         unread=service.unread_count(current_user),
         error=error,
     )
-    response.headers["HX-Trigger"] = "notifications-changed"
+    if changed:  # the bell in the header refreshes itself on this event
+        response.headers["HX-Trigger"] = "notifications-changed"
     return response
 
 
@@ -62,11 +63,11 @@ def mark_read():
     if not ids:
         return _list(422, "Choose a notification to mark as read.")
     service.mark_read(current_user, ids)
-    return _list() if htmx else redirect(url_for("notifications.index"))
+    return _list(changed=True) if htmx else redirect(url_for("notifications.index"))
 
 
 @bp.post("/read-all")
 @role_required(*ALL_ROLES)
 def mark_all_read():
     service.mark_read(current_user, "all")
-    return _list() if htmx else redirect(url_for("notifications.index"))
+    return _list(changed=True) if htmx else redirect(url_for("notifications.index"))
