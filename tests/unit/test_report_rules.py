@@ -406,3 +406,26 @@ def test_calendar_windows_are_the_windows_of_the_authorization_rules(day, freque
     )
     assert calendar_window(day, frequency, week_start) == wide
     assert bucket_start(day, frequency, week_start) == wide.start
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(D(2020, 1, 1), D(2030, 12, 31)),
+    days=st.integers(0, 400),
+    by=st.sampled_from(["day", "week", "month"]),
+    week_start=st.integers(0, 6),
+)
+def test_breakdown_windows_are_the_calendar_windows_newest_first(start, days, by, week_start):
+    span = Window(start, start + timedelta(days=days))
+    expected = windows_for(span.start, span.end, by, week_start)
+    assert breakdown_windows(span, by, week_start) == list(reversed(expected))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    part=st.integers(0, 10_000), numerator=st.integers(1, 10_000), denominator=st.integers(1, 400)
+)
+def test_percentages_of_fractions_are_exact(part, numerator, denominator):
+    whole = Fraction(numerator, denominator)
+    assert percent(part, whole) == math.floor(Fraction(part) * 100 / whole)
+    assert percent(whole, numerator) == math.floor(whole * 100 / numerator)

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
-from webapp.domain.windows import ONE_DAY, Window, windows_for
+from webapp.domain.windows import ONE_DAY, Window
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
 BREAKDOWNS = (PERIOD, MONTH, WEEK, DAY)
@@ -136,7 +136,13 @@ def breakdown_windows(span: Window, by: str, week_start: int) -> list[Window]:
     """The report rows of one authorization, newest window first."""
     if by == PERIOD:
         return [span]
-    return list(reversed(windows_for(span.start, span.end, by, week_start)))
+    windows = []
+    day = span.end
+    while day >= span.start:
+        window = calendar_window(day, by, week_start)
+        windows.append(Window(max(window.start, span.start), day))
+        day = window.start - ONE_DAY
+    return windows
 
 
 def bucket_start(day: date, by: str, week_start: int) -> date:
@@ -165,7 +171,12 @@ def allowance_between(terms: AuthorizationTerms, start: date, end: date) -> Amou
         return _whole(Fraction(terms.total * days, (terms.end - terms.start).days + 1))
     if cap == DAY:
         return terms.allowed * days
-    first, last = _clipped(start, cap, terms), _clipped(end, cap, terms)
+    first = _clipped(start, cap, terms)
+    if first.end >= end:  # inside one of its windows: often exactly that window
+        if (first.start, first.end) == (start, end):
+            return terms.allowed
+        return _whole(Fraction(terms.allowed * days, first.days))
+    last = _clipped(end, cap, terms)
     if first == last:
         return _whole(Fraction(terms.allowed * days, first.days))
     head = Fraction(terms.allowed * ((first.end - start).days + 1), first.days)
@@ -204,7 +215,12 @@ def percent(part: Amount, whole: Amount) -> int | None:
     """part/whole as a whole percentage, rounded down; None when nothing is allowed."""
     if whole <= 0:
         return None
-    return math.floor(Fraction(part) * 100 / Fraction(whole))
+    # Integer arithmetic on numerators and denominators: the CSV asks a million times.
+    part_n, part_d = (part, 1) if isinstance(part, int) else (part.numerator, part.denominator)
+    whole_n, whole_d = (
+        (whole, 1) if isinstance(whole, int) else (whole.numerator, whole.denominator)
+    )
+    return (part_n * 100 * whole_d) // (part_d * whole_n)
 
 
 @dataclass(frozen=True)

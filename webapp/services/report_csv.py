@@ -43,6 +43,7 @@ def forecast_label(outlook: report.Forecast) -> str:
 def csv_record(row: ReportRow) -> list:
     """A row as the table shows it; dates ISO, amounts as numbers, no thousands separators."""
     figures, outlook = row.figures, row.forecast
+    kept_percent, upcoming_percent = figures.kept_percent, figures.upcoming_percent
     return [
         _safe_cell(row.client_name),
         _safe_cell(row.payer),
@@ -54,8 +55,8 @@ def csv_record(row: ReportRow) -> list:
         figures.kept,
         figures.upcoming,
         report.as_decimal(figures.available),
-        "" if figures.kept_percent is None else figures.kept_percent,
-        "" if figures.upcoming_percent is None else figures.upcoming_percent,
+        "" if kept_percent is None else kept_percent,
+        "" if upcoming_percent is None else upcoming_percent,
         row.status_label,
         forecast_label(outlook),
         outlook.run_out.isoformat() if outlook.run_out else "",
