@@ -129,6 +129,13 @@ def add_service(encounter: Encounter, service_type, minutes: int = 60) -> None:
     db.session.refresh(encounter)
 
 
+def mark_cancelled(encounter: Encounter, disposition: str = "late_cancellation") -> None:
+    """The encounter as Cancel leaves it (without firing the event)."""
+    encounter.disposition = disposition
+    encounter.status = billing.STATUS_FOR_DISPOSITION[disposition]
+    db.session.commit()
+
+
 def payments_of(encounter_id: int) -> list[Payment]:
     db.session.expire_all()
     return db.session.scalars(

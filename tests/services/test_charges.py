@@ -11,6 +11,7 @@ from tests.billing_support import (
     assert_ledger_adds_up,
     invoices_of,
     kinds,
+    mark_cancelled,
     place_hold,
     utc,
     visit,
@@ -210,9 +211,7 @@ def test_the_cancellation_fee_comes_from_the_hold_where_it_can(
     if extra_service:
         add_service(v.encounter, v.testing)
     row = place_hold(strict_gateway, v, held)
-    v.encounter.disposition = "late_cancellation"
-    v.encounter.status = "late_cancelled"
-    db.session.commit()
+    mark_cancelled(v.encounter)
 
     charges.charge_cancellation_fee(v.encounter, actor=None, source="Rule 1")
 
@@ -228,8 +227,7 @@ def test_the_cancellation_fee_comes_from_the_hold_where_it_can(
 
 def test_without_a_hold_the_cancellation_fee_is_charged_to_the_card_once(world, strict_gateway):
     v = visit(world, strict_gateway)
-    v.encounter.disposition = "no_show"
-    db.session.commit()
+    mark_cancelled(v.encounter, "no_show")
 
     charges.charge_cancellation_fee(v.encounter, actor=None, source="Rule 2")
     with pytest.raises(charges.ChargeRefused, match="already charged"):
@@ -242,8 +240,17 @@ def test_without_a_hold_the_cancellation_fee_is_charged_to_the_card_once(world, 
     assert_ledger_adds_up(v.encounter.id)
 
 
+def test_a_fee_is_refused_for_an_appointment_that_is_not_cancelled(world, strict_gateway):
+    v = visit(world, strict_gateway)
+    place_hold(strict_gateway, v)
+    with pytest.raises(charges.ChargeRefused, match="applies only to a cancelled appointment"):
+        charges.charge_cancellation_fee(v.encounter, actor=world.biller)
+    assert kinds(v.encounter.id) == [] and strict_gateway.calls["capture"] == 0
+
+
 def test_a_fee_with_no_card_on_file_leaves_the_invoice_open_with_the_reason(world):
     v = visit(world, None)
+    mark_cancelled(v.encounter)
 
     outcome = charges.charge_cancellation_fee(v.encounter, actor=None, source="Rule 1")
 
@@ -257,6 +264,7 @@ def test_no_fee_releases_the_hold(world, strict_gateway):
     v = visit(world, strict_gateway)
     v.therapy.cancellation_fee_cents = 0
     row = place_hold(strict_gateway, v)
+    mark_cancelled(v.encounter, "cancelled_by_practice")
 
     outcome = charges.charge_cancellation_fee(v.encounter, actor=None, source="Rule 1")
 

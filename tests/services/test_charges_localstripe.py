@@ -9,6 +9,7 @@ from tests.billing_support import (
     assert_ledger_adds_up,
     invoices_of,
     kinds,
+    mark_cancelled,
     place_hold,
     utc,
     visit,
@@ -52,7 +53,7 @@ def test_a_cancellation_fee_is_captured_from_the_hold_and_the_rest_released(
 ):
     v = visit(world, app_stripe_gateway)
     row = place_hold(app_stripe_gateway, v)
-    v.encounter.disposition = "late_cancellation"
+    mark_cancelled(v.encounter)
 
     charges.charge_cancellation_fee(v.encounter, actor=None, source="Rule 1")
 

@@ -231,7 +231,9 @@ ACTION_FUNCTIONS = {
 }
 
 
-def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str:
+def carry_out(
+    encounter_id: int, event: str, now: datetime | None = None, *, can_retry: bool = True
+) -> str:
     """The job's work: run the chosen rule for the encounter's latest `event`.
 
     1. Claim the run (queued/running → running); a finished run does nothing.
@@ -240,7 +242,7 @@ def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str
     3. Otherwise do the rule's action; "already charged by …" is recorded as
        skipped, with the message.
     Transient problems (gateway down, hold being placed, a charge in progress)
-    raise, so RQ retries with backoff; the last retry records the failure.
+    raise while `can_retry` (RQ retries with backoff); the last try records the failure.
     """
     now = now or utcnow()
     run = latest_run(encounter_id, event)
@@ -270,22 +272,15 @@ def carry_out(encounter_id: int, event: str, now: datetime | None = None) -> str
     except charges.ChargeRefused as refused:
         return _finish(run, SKIPPED, refused.message)
     except TransientGatewayError as error:
-        if _retries_left():
+        if can_retry:
             db.session.rollback()
             raise
         return _finish(run, FAILED, f"Gave up after retries: {error.message}")
-    if outcome.pending:
+    if outcome.pending and can_retry:
         # The settle job finishes the payments; this run is retried to report them.
         raise charges.InProgress(outcome.message)
     status = FAILED if outcome.level == "danger" else DONE
     return _finish(run, status, outcome.message)
-
-
-def _retries_left() -> bool:
-    from rq import get_current_job
-
-    job = get_current_job()
-    return bool(job is not None and job.retries_left)
 
 
 def _finish(run: AutomationRun, status: str, message: str) -> str:

@@ -156,9 +156,13 @@ def preview(encounter: Encounter, action: str) -> Preview:
 
 
 def _fee_refusal(encounter: Encounter, row: PreAuthorization | None, tz: str) -> str | None:
-    if row is not None and row.state in (preauth_rules.CHARGED, preauth_rules.RELEASED):
-        return refusal(FEE, row, tz)
-    if row is not None and row.state == preauth_rules.PROCESSING:
+    if encounter.status not in billing.STATUS_FOR_DISPOSITION.values():
+        return "A cancellation fee applies only to a cancelled appointment. Cancel it first."
+    if row is not None and row.state in (
+        preauth_rules.CHARGED,
+        preauth_rules.RELEASED,
+        preauth_rules.PROCESSING,
+    ):
         return refusal(FEE, row, tz)
     key = _fee_key(encounter)
     if db.session.scalar(select(Payment.id).where(Payment.idempotency_key == key)):
