@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.domain import reminders as rules
@@ -169,10 +169,15 @@ def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
     counted = {}
     for start in range(0, len(authorization_ids), 5000):
         chunk = authorization_ids[start : start + 5000]
+        # The status test sits in the SUM, not the WHERE: the database then reads the
+        # allocations by authorization and each encounter by its key, instead of every
+        # Kept encounter of the organization (SQLite chose the status index: 64 s at
+        # 500,000 encounters, against well under a second this way).
+        counts = case((Encounter.status.in_(statuses), Allocation.amount), else_=0)
         rows = db.session.execute(
-            select(Allocation.authorization_id, func.sum(Allocation.amount))
+            select(Allocation.authorization_id, func.sum(counts))
             .join(Encounter, Encounter.id == Allocation.encounter_id)
-            .where(Allocation.authorization_id.in_(chunk), Encounter.status.in_(statuses))
+            .where(Allocation.authorization_id.in_(chunk))
             .group_by(Allocation.authorization_id)
         )
         counted.update({auth_id: int(total or 0) for auth_id, total in rows})
