@@ -120,3 +120,58 @@ def test_changing_the_exhaustion_setting_sends_exhaustion_reminders_right_away(
     assert sorted(m.recipients[0] for m in exhausted) == sorted(
         [world.admin.email, world.biller.email, world.clinician.email]
     )
+
+
+def test_a_run_that_crashes_midway_leaves_nothing_half_done_and_a_retry_sends_once(
+    world, practice, smtp, monkeypatch
+):
+    from webapp.services import notifications
+
+    practice.authorization("maya", number="CRASH-1", end_date=END)
+    real_notify = notifications.notify
+    calls = []
+
+    def notify_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return real_notify(*args, **kwargs)
+
+    monkeypatch.setattr(notifications, "notify", notify_then_die)
+    with time_machine.travel(at_noon(END), tick=True):
+        with pytest.raises(RuntimeError, match="worker killed"):
+            job.run(world.org.id)
+        assert deliveries() == set()  # the claims went with the notifications: not at all
+        assert db.session.scalar(select(func.count(Notification.id))) == 0
+
+        monkeypatch.setattr(notifications, "notify", real_notify)
+        queue().enqueue(job.run, world.org.id, job_id=job.run_job_id(world.org.id))
+        queue().enqueue(job.run, world.org.id, job_id=job.run_job_id(world.org.id))
+        work()
+
+    assert len(deliveries()) == 3
+    assert db.session.scalar(select(func.count(Notification.id))) == 3
+    assert sorted(m.recipients[0] for m in smtp.received) == sorted(
+        [world.admin.email, world.biller.email, world.clinician.email]
+    )
+
+
+def test_digests_not_queued_because_of_a_crash_go_out_with_the_next_run(
+    world, practice, smtp, monkeypatch
+):
+    practice.authorization("maya", number="LOST-1", end_date=END)
+
+    def redis_gone(user_id):
+        raise ConnectionError("redis went away")
+
+    with time_machine.travel(at_noon(END), tick=True):
+        monkeypatch.setattr(job, "enqueue_digest", redis_gone)
+        with pytest.raises(ConnectionError):
+            job.run(world.org.id)
+        assert smtp.received == []
+        monkeypatch.undo()
+
+        job.run(world.org.id)  # claims nothing new, queues the pending digests
+        work()
+    assert len(smtp.received) == 3
+    assert db.session.scalar(select(func.count(Notification.id))) == 3
