@@ -9,7 +9,7 @@ DIGEST_RETRY_INTERVALS = [60, 300, 1800]
 
 
 def run_job_id(organization_id: int | None) -> str:
-    """One queued run per organization at a time is enough; RQ ids allow [A-Za-z0-9_-]."""
+    """A readable, unique job id (RQ ids allow only letters, digits, _ and -)."""
     import uuid
 
     scope = "all" if organization_id is None else f"org-{organization_id}"
@@ -33,7 +33,7 @@ def run(organization_id: int | None = None) -> str:
     for org in reminders.organizations_to_run(organization_id):
         try:
             result = reminders.run_for_organization(org)
-        except Exception as error:  # noqa: BLE001 - re-raised below, after the others ran
+        except Exception as error:  # raised again below, once the others have run
             db.session.rollback()
             current_app.logger.exception("reminders run failed for organization %s", org.id)
             failures.append(f"organization {org.id}: {error!r}")
