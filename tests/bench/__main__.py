@@ -8,6 +8,10 @@ The Insurance Authorizations partial (HTMX GET /clients/<id>/insurance) for a
 client with 50 authorizations and 5,000 encounters is timed beside a bare route
 (`/`, which only loads the signed-in user and redirects) in the same run, and
 the ratio of their medians is printed.
+
+Then the Authorizations Report (tests/bench/reports.py): 10,000 authorizations and
+500,000 encounters in one organization, a 12-month report beside one plain SQL
+aggregate (the floor), and the peak memory of full CSV exports (`--no-report` skips it).
 """
 
 import argparse
@@ -22,6 +26,7 @@ INSTANCE = Path(tempfile.mkdtemp(prefix="covered-bench-"))
 os.environ["COVERED_INSTANCE_PATH"] = str(INSTANCE)
 
 from tests.bench import authorizations as bench  # noqa: E402
+from tests.bench import reports as report_bench  # noqa: E402
 from tests.servers import PostgresServer, find_pg_bin  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -66,6 +71,8 @@ def run_backend(name: str, database_url: str, args) -> None:
     )
     if args.profile:
         print(bench.profile_partial(app, built.client_id))
+    if not args.no_report:
+        report_bench.run(app, runs=args.report_runs)
     with app.app_context():
         db.engine.dispose()
 
@@ -83,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed requests per route")
     parser.add_argument("--warmups", type=int, default=3, help="untimed requests first")
     parser.add_argument("--profile", action="store_true", help="cProfile the partial")
+    parser.add_argument(
+        "--report-runs", type=int, default=10, help="timed requests per report breakdown"
+    )
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip the Authorizations Report (500k encounters)"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()

@@ -49,7 +49,8 @@ def _ordering() -> dict:
     direction = request.args.get("dir")
     descending = direction == "desc" if direction in ("asc", "desc") else _natural_descending(sort)
     page = request.args.get("page", "")
-    return {"sort": sort, "descending": descending, "page": int(page) if page.isdigit() else 1}
+    page_number = max(1, int(page)) if page.isdigit() else 1
+    return {"sort": sort, "descending": descending, "page": page_number}
 
 
 def query_args(query: reports.ReportQuery, **changes) -> dict:
