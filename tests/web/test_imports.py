@@ -155,7 +155,7 @@ def test_a_failed_import_shows_a_red_message(client, auth, world, org):
     body = client.get(f"/admin/imports/{failed.id}").get_data(as_text=True)
     assert 'class="flash flash-danger"' in body
     assert "nothing was imported: RuntimeError: boom" in body
-    assert "hx-trigger" not in body
+    assert 'hx-trigger="every 1s"' not in body  # no progress polling (the header's bell polls)
 
 
 def test_an_import_of_another_organization_is_not_found(client, auth, world, org):
