@@ -107,10 +107,12 @@ def test_biller_adds_an_authorization_books_against_it_and_sees_warnings(
     expect(page.get_by_role("heading", name="Mon Dec 7, 2026 · 10:00 AM")).to_be_visible()
     expect(page.locator("#authorization-warning")).to_have_count(0)
 
-    page.get_by_label("Appointment status").select_option(label="Kept")
+    page.get_by_role("button", name="Finalize").click()
+    dialog = page.locator("#close-dialog")
+    expect(dialog.get_by_text("The appointment will be marked")).to_be_visible()
     with page.expect_navigation():
-        page.get_by_role("button", name="Update status").click()
-    expect(page.get_by_role("status").filter(has_text="Status changed to Kept.")).to_be_visible()
+        dialog.get_by_role("button", name="Finalize").click()
+    expect(page.get_by_role("status").filter(has_text="Appointment finalized.")).to_be_visible()
     expect(page.locator(".page-head .badge.big")).to_have_text("Kept")
 
     page.goto(insurance_url)

@@ -300,3 +300,17 @@ def test_an_invoice_adds_up(total, movements, status, problem):
     assert billing.invoice_status(total, movements) == status
     found = billing.invoice_problem(total, status, movements)
     assert found == problem if problem is None else problem in found
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "refused"),
+    [
+        ("upcoming", "kept", True),
+        ("upcoming", "late_cancelled", True),
+        ("upcoming", "upcoming", False),
+        ("kept", "no_show", False),
+        ("cancelled", "upcoming", False),
+    ],
+)
+def test_the_status_form_only_corrects_closed_appointments(current, new, refused):
+    assert (billing.correction_refusal(current, new) is not None) == refused

@@ -182,9 +182,34 @@ def test_changing_status_to_kept_uses_the_authorization(client, auth, world, pra
     )
     db.session.commit()
     auth.login(world.clinician)
-    client.post(f"/encounters/{encounter.id}/status", data={"status": "kept"})
+    client.post(f"/encounters/{encounter.id}/finalize")
     page = client.get(f"/clients/{p['client'].id}/insurance?status=exhausted").data.decode()
     assert "S-9" in page
+
+
+def test_the_status_form_does_not_close_an_upcoming_appointment(client, auth, world, practice):
+    p = practice
+    encounter = factories.encounter(
+        world.org, p["client"], world.clinician, p["policy"], [p["therapy"]]
+    )
+    db.session.commit()
+    auth.login(world.biller)
+    page = client.post(f"/encounters/{encounter.id}/status", data={"status": "no_show"})
+    assert "Use Finalize or Cancel" in client.get(page.headers["Location"]).data.decode()
+    db.session.refresh(encounter)
+    assert encounter.status == "upcoming"
+
+
+def test_the_status_form_corrects_a_closed_appointment(client, auth, world, practice):
+    p = practice
+    encounter = factories.encounter(
+        world.org, p["client"], world.clinician, p["policy"], [p["therapy"]], status="kept"
+    )
+    db.session.commit()
+    auth.login(world.biller)
+    client.post(f"/encounters/{encounter.id}/status", data={"status": "no_show"})
+    db.session.refresh(encounter)
+    assert encounter.status == "no_show"
 
 
 def test_an_unknown_status_changes_nothing(client, auth, world, practice):

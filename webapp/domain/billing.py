@@ -76,6 +76,20 @@ def suggested_disposition(starts_at: datetime, now: datetime) -> str:
     return CANCELLED_BY_CLIENT
 
 
+def correction_refusal(current_status: str, new_status: str) -> str | None:
+    """The Status form corrects a closed appointment; it never closes an upcoming one.
+
+    Closing goes through Finalize or Cancel, which run the automation rules and
+    settle the hold; a plain status change would skip both.
+    """
+    if current_status == UPCOMING and new_status != UPCOMING:
+        return (
+            "Use Finalize or Cancel to close an upcoming appointment: "
+            "they run your automation rules and settle any card hold."
+        )
+    return None
+
+
 def event_refusal(event: str, encounter_status: str) -> str | None:
     """Why an encounter in this status cannot be finalized or cancelled, or None."""
     if encounter_status == UPCOMING:

@@ -17,6 +17,7 @@ from webapp.access import (
     visible_clients,
 )
 from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
+from webapp.domain.billing import correction_refusal
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
@@ -141,11 +142,13 @@ def show(encounter_id: int):
 def change_status(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = StatusForm()
-    if form.validate_on_submit():
-        booking.set_status(encounter, form.status.data, actor=current_user)
-        flash(f"Status changed to {ENCOUNTER_STATUS_LABELS[form.status.data]}.", "success")
-    else:
+    if not form.validate_on_submit():
         flash("Choose one of the listed statuses.", "danger")
+    elif refusal := correction_refusal(encounter.status, form.status.data):
+        flash(refusal, "danger")
+    else:
+        booking.set_status(encounter, form.status.data, actor=current_user)
+        flash(f"Status corrected to {ENCOUNTER_STATUS_LABELS[form.status.data]}.", "success")
     return redirect(url_for("encounters.show", encounter_id=encounter.id))
 
 
