@@ -12,6 +12,10 @@ the ratio of their medians is printed.
 Then the Authorizations Report (tests/bench/reports.py): 10,000 authorizations and
 500,000 encounters in one organization, a 12-month report beside one plain SQL
 aggregate (the floor), and the peak memory of full CSV exports (`--no-report` skips it).
+
+Last, pre-authorizations (tests/bench/preauth.py): 1,000 holds due in the same minute,
+one `python -m jobs.worker` against localstripe; throughput, lateness median and p99,
+and 1,000 empty RQ jobs as the floor (`--no-preauth` skips it).
 """
 
 import argparse
@@ -26,6 +30,7 @@ INSTANCE = Path(tempfile.mkdtemp(prefix="covered-bench-"))
 os.environ["COVERED_INSTANCE_PATH"] = str(INSTANCE)
 
 from tests.bench import authorizations as bench  # noqa: E402
+from tests.bench import preauth as preauth_bench  # noqa: E402
 from tests.bench import reports as report_bench  # noqa: E402
 from tests.servers import PostgresServer, find_pg_bin  # noqa: E402
 from webapp import create_app  # noqa: E402
@@ -96,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-report", action="store_true", help="skip the Authorizations Report (500k encounters)"
     )
+    parser.add_argument(
+        "--no-preauth", action="store_true", help="skip the 1,000 pre-authorization holds"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -112,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                     run_backend(f"PostgreSQL ({bin_dir.parent.name})", url, args)
                 finally:
                     server.stop()
+        if not args.no_preauth:
+            print(preauth_bench.report(preauth_bench.run()))
     finally:
         shutil.rmtree(INSTANCE, ignore_errors=True)
     print(f"total {time.perf_counter() - started:.1f} s")
