@@ -471,7 +471,11 @@ def _buckets(
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
             Allocation.authorization_id.in_(authorization_ids),
-            Encounter.service_date.between(span_start, span_end),
+            # Compared as ordinals, not as dates: with hundreds of ids SQLite would
+            # otherwise walk the service_date index over half a year of encounters.
+            sql.ordinal(Encounter.service_date).between(
+                span_start.toordinal(), span_end.toordinal()
+            ),
         )
         .group_by(Allocation.authorization_id, bucket)
     )
