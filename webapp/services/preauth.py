@@ -12,7 +12,6 @@ finds nothing to claim and does nothing.
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
@@ -236,15 +235,18 @@ def _sync(org: Organization, encounter: Encounter, actor: User | None, now: date
             label = encounter_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
             _cancel(row, actor, ENCOUNTER_CANCELLED, f"The appointment was marked {label}.")
         return
-    if encounter.status != encounter_rules.UPCOMING or encounter.starts_at <= now:
+    if encounter.status != encounter_rules.UPCOMING:
+        return
+    if row is not None and row.state == SCHEDULED:
+        # Carried with the start, even into the past (then it runs now).
+        if rules.run_at(encounter.starts_at, row.hours_before) != row.run_at:
+            _reschedule(row, encounter, row.hours_before, actor, "moved")
+        return
+    if encounter.starts_at <= now:
         return
     if row is None:
         if org.preauth_active:
             _create(org, encounter, org.preauth_hours_before, actor)
-        return
-    if row.state == SCHEDULED:
-        if rules.run_at(encounter.starts_at, row.hours_before) != row.run_at:
-            _reschedule(row, encounter, row.hours_before, actor, "moved")
         return
     revived = row.state == CANCELLED and row.failure_code == ENCOUNTER_CANCELLED
     if revived or (row.state == NOT_NEEDED and current_amount(encounter) > 0):
@@ -388,60 +390,3 @@ def retry(encounter: Encounter, *, actor: User, now=None) -> PreAuthorization:
     _after_commit("enqueue", row.id, attempt + 1, now)
     db.session.commit()
     return row
-
-
-# --- what the encounter page shows ----------------------------------------------------
-
-
-@dataclass
-class Notice:
-    """The pre-authorization notification at the top of an encounter."""
-
-    row: PreAuthorization | None
-    encounter: Encounter
-    active: bool  # Payments Settings
-    polls: bool
-    wake_in_seconds: int | None  # scheduled, not yet due: look again when it is
-    retry_blocker: str | None
-    invoice_block: str | None
-    schedulable: str | None  # why no hold can be scheduled (None: it can)
-
-    @property
-    def state(self) -> str | None:
-        return self.row.state if self.row else None
-
-    @property
-    def label(self) -> str:
-        return rules.STATE_LABELS.get(self.state, "") if self.row else ""
-
-    @property
-    def amount_preview(self) -> int:
-        return current_amount(self.encounter)
-
-
-WAKE_WITHIN_SECONDS = 3600
-
-
-def notice(encounter: Encounter, org: Organization, now=None) -> Notice:
-    now = now or utcnow()
-    row = for_encounter(encounter.id)
-    wake = None
-    polls = False
-    blocker = None
-    if row is not None:
-        polls = rules.should_poll(row.state, row.run_at, now)
-        if row.state == SCHEDULED and not polls:
-            seconds = int((row.run_at - now).total_seconds()) + 1
-            wake = seconds if seconds <= WAKE_WITHIN_SECONDS else None
-        if row.state == FAILED:
-            blocker = retry_problem(row, local_date(now, org.timezone))
-    return Notice(
-        row=row,
-        encounter=encounter,
-        active=org.preauth_active,
-        polls=polls,
-        wake_in_seconds=wake,
-        retry_blocker=blocker,
-        invoice_block=rules.invoice_block_reason(row.state if row else None),
-        schedulable=hold_problem(encounter, now),
-    )

@@ -299,6 +299,7 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
             ):
                 schedule._record(row_id, "requeued", None, reason="No hold found at the gateway.")
                 db.session.commit()
+                schedule.drop_job(row_id, attempt)  # the dead worker's job, from every registry
                 schedule.enqueue(row_id, attempt, run_at, now)
                 report.requeued.append(row_id)
         elif hold.status == "requires_capture":

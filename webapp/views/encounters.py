@@ -24,7 +24,7 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
-from webapp.services import billing_panel, booking, encounter_edit, preauth
+from webapp.services import billing_panel, booking, encounter_edit, preauth, preauth_notice
 from webapp.services.coverage import load_coverage, organization_today
 from webapp.views.rendering import render_page
 
@@ -132,7 +132,7 @@ def show(encounter_id: int):
         form=form,
         allocations=allocations,
         status_labels=ENCOUNTER_STATUS_LABELS,
-        notice=preauth.notice(encounter, current_user.organization),
+        notice=preauth_notice.notice(encounter, current_user.organization),
         panel=billing_panel.panel(encounter),
     )
 

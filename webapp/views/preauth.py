@@ -13,13 +13,14 @@ from webapp.domain import preauth as rules
 from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
 from webapp.services import preauth as service
+from webapp.services import preauth_notice
 from webapp.views.rendering import render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
 
 
 def _notice(encounter, *, status=200, message=None, saved=None, block="preauth", **extra):
-    notice = extra.pop("notice", None) or service.notice(
+    notice = extra.pop("notice", None) or preauth_notice.notice(
         encounter, current_user.organization, utcnow()
     )
     return render_page(
@@ -43,7 +44,7 @@ def show(encounter_id: int):
     on the page, for other parts of it (the Billing panel) to refresh themselves.
     """
     encounter = get_encounter_or_404(encounter_id)
-    notice = service.notice(encounter, current_user.organization, utcnow())
+    notice = preauth_notice.notice(encounter, current_user.organization, utcnow())
     response = _notice(encounter, notice=notice)
     if not notice.polls:
         response.headers["HX-Trigger"] = "preauth-settled"
