@@ -261,3 +261,13 @@ def test_a_job_of_an_older_attempt_claims_nothing(world, p):
     row = preauth_of(encounter)
     assert place_hold(row.id, 1) == "not scheduled"
     assert preauth_of(encounter).state == "scheduled"
+
+
+def test_a_start_moved_into_the_past_carries_its_hold_which_runs_now(world, p):
+    encounter = book(p, world.biller, starts_in=timedelta(days=3))
+    _edit(p, encounter, world.biller, starts_in=timedelta(hours=-1))
+    row = preauth_of(encounter)
+    assert (row.state, row.attempt) == ("scheduled", 2)
+    assert row.run_at == encounter.starts_at - timedelta(hours=24)
+    assert queue().job_ids == [f"preauth-{row.id}-2"]
+    assert scheduled_job_ids() == []
