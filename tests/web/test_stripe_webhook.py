@@ -115,3 +115,9 @@ def test_other_event_types_are_acknowledged_and_ignored(client, held):
     event["type"] = "payment_intent.created"
     assert _post(client, event).json["outcome"] == "ignored"
     assert preauth_of(held).state == "held"
+
+
+def test_it_needs_no_csrf_token_only_the_signature(app, client, held):
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = _post(client, _canceled(preauth_of(held).gateway_reference))
+    assert response.status_code == 200 and response.json["outcome"] == "expired"
