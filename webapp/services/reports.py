@@ -9,13 +9,15 @@ How a report is read (see `webapp.domain.report` for the rules):
    client's Insurance Authorizations section) and the percentages are SQL
    expressions too, so the status filter and every sort run in the database and
    rows can be streamed in order.
-2. A page walks that stream once: it counts rows, sums the totals and keeps
-   only the page's authorizations, so memory does not grow with the report.
+2. A page walks those rows once: it counts report rows, sums the totals and
+   keeps only the page's authorizations (one small tuple per authorization is
+   read; window rows are only ever built for the page).
 3. For those authorizations only, a second GROUP BY (authorization, window
    bucket computed from `service_date`) fills the Day / Week / Month rows, and
    a third reads the forecast's inputs: booked Upcoming amounts by day and the
    Kept amounts of the last four weeks.
-`iter_rows()` does the same in batches for the CSV export.
+`iter_rows()` does the same for the CSV export, streamed through a server-side
+cursor in batches, so its memory does not grow with the rows.
 
 The clinician filter keeps authorizations of clients whose *primary clinician*
 is that person: rows are authorizations, so their figures stay whole (and agree
@@ -315,10 +317,11 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
     seen = authorizations = 0
     totals: dict[str, _Totals] = defaultdict(_Totals)
     picked: list[tuple[int, object]] = []  # (index of the row's first window, row)
-    result = db.session.execute(
-        _authorization_rows(org, query, today), execution_options={"yield_per": BATCH_SIZE}
-    )
-    for row in result:
+    # Read at once, not through a server-side cursor: PostgreSQL plans a cursor for
+    # its first rows and without parallel workers, which made a page twice as slow.
+    # The rows are one small tuple per authorization; only the page's are expanded.
+    # Core rows (through the connection) skip the ORM's row processing.
+    for row in db.session.connection().execute(_authorization_rows(org, query, today)):
         span = _span(row, bounds, query.by)
         kind_totals = totals[row.kind]
         before = kind_totals.rows
@@ -359,7 +362,7 @@ def iter_rows(org: Organization, query: ReportQuery, *, today: date) -> Iterator
     if query.by != report.PERIOD:
         windows = report.count_windows(*_range_span(org, query), query.by, org.week_start)
         batch = max(1, min(BATCH_SIZE, BATCH_ROWS // windows))
-    result = db.session.execute(
+    result = db.session.connection().execute(
         _authorization_rows(org, query, today), execution_options={"yield_per": batch}
     )
     for batch in result.partitions():
