@@ -141,6 +141,14 @@ def test_a_hold_goes_from_scheduled_to_held_and_another_is_rescheduled_and_cance
     )
     expect(notice).not_to_have_attribute("hx-trigger", re.compile("every"))
 
+    encounter_url = page.url
+    page.get_by_role("button", name="Edit appointment").click()
+    expect(page.get_by_role("heading", name="Edit appointment")).to_be_visible()
+    expect(page.locator("#preauth-moves")).to_contain_text("moves with the start")
+    expect(page.get_by_label("Start time")).to_have_value(later.strftime("%H:%M"))
+    screenshot(page, "encounter-edit")
+    page.goto(encounter_url)
+
     notice.get_by_role("button", name="Reschedule").click()
     dialog = page.locator("dialog#preauth-dialog")
     expect(dialog).to_be_visible()
