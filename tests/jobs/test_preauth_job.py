@@ -233,9 +233,7 @@ def test_an_expired_default_card_fails_without_calling_the_gateway(world, p, str
     assert strict_gateway.calls["place_hold"] == 0
 
 
-def test_the_failure_notice_links_to_the_encounter_from_a_worker_without_server_name(
-    world, p, app
-):
+def test_a_failure_notice_from_a_worker_links_to_the_encounter(world, p, app):
     app.config["SERVER_NAME"] = None  # as in production: jobs run outside any request
     encounter = book(p, world.biller, starts_in=SOON)
     work()
