@@ -12,37 +12,43 @@ def init_app(app: Flask) -> None:
         admin,
         auth,
         authorizations,
+        automations,
+        billing,
+        cards,
         clients,
         encounters,
         imports,
         main,
+        notifications,
+        outbox,
+        payments_settings,
+        preauth,
+        profile,
+        reports,
         settings,
+        webhooks,
     )
 
-    for module in (auth, main, clients, admin, authorizations, encounters, settings, imports):
-        app.register_blueprint(module.bp)
-
-    from webapp.views import reports  # the Authorizations Report
-
-    app.register_blueprint(reports.bp)
-
-    from webapp.views import notifications, outbox, profile  # reminders and notifications
-
-    for module in (profile, notifications, outbox):
-        app.register_blueprint(module.bp)
-
-    from webapp.views import payments_settings, preauth, webhooks  # pre-authorizations
-
-    for module in (payments_settings, preauth, webhooks):
-        app.register_blueprint(module.bp)
-
-    from webapp.views import cards  # cards on file
-
-    app.register_blueprint(cards.bp)
-
-    from webapp.views import automations, billing  # charges, invoices, automations
-
-    for module in (billing, automations):
+    for module in (
+        auth,
+        main,
+        clients,
+        admin,
+        settings,
+        imports,
+        authorizations,
+        encounters,
+        reports,  # the Authorizations Report
+        profile,  # reminder preferences
+        notifications,
+        outbox,
+        payments_settings,
+        cards,
+        preauth,
+        webhooks,
+        billing,
+        automations,
+    ):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"
