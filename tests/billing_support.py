@@ -45,17 +45,7 @@ def save_card(gateway, client, number: str = "4242424242424242") -> PaymentCard:
         details = gateway.attach_card(
             customer_id=client.gateway_customer_id, payment_method_id=method.id
         )
-    row = PaymentCard(
-        organization_id=client.organization_id,
-        client_id=client.id,
-        gateway_payment_method_id=details.payment_method_id,
-        brand=details.brand,
-        last4=details.last4,
-        exp_month=details.exp_month,
-        exp_year=details.exp_year,
-        is_default=True,
-    )
-    db.session.add(row)
+    row = factories.card_from_gateway(client, details)
     db.session.commit()
     return row
 

@@ -120,6 +120,24 @@ def legacy_import_ready(org: Organization) -> Organization:
     return org
 
 
+def card_from_gateway(client_row: Client, details, *, is_default: bool = True):
+    """The PaymentCard row for a card the gateway already holds (its CardDetails)."""
+    from webapp.models import PaymentCard
+
+    return _add(
+        PaymentCard(
+            organization_id=client_row.organization_id,
+            client_id=client_row.id,
+            gateway_payment_method_id=details.payment_method_id,
+            brand=details.brand,
+            last4=details.last4,
+            exp_month=details.exp_month,
+            exp_year=details.exp_year,
+            is_default=is_default,
+        )
+    )
+
+
 def payment_card(org: Organization, client_row: Client, **values):
     """A card on file (the gateway's payment method id is made up unless given)."""
     from webapp.models import PaymentCard

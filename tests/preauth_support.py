@@ -54,17 +54,7 @@ def add_card(gateway, client: Client, *, default: bool = True, **card) -> Paymen
         db.session.execute(
             update(PaymentCard).where(PaymentCard.client_id == client.id).values(is_default=False)
         )
-    row = PaymentCard(
-        organization_id=client.organization_id,
-        client_id=client.id,
-        gateway_payment_method_id=details.payment_method_id,
-        brand=details.brand,
-        last4=details.last4,
-        exp_month=details.exp_month,
-        exp_year=details.exp_year,
-        is_default=default,
-    )
-    db.session.add(row)
+    row = factories.card_from_gateway(client, details, is_default=default)
     db.session.commit()
     return row
 

@@ -30,7 +30,7 @@ from tests import factories
 from tests.servers import LocalstripeServer, RedisServer
 from webapp import PROJECT_ROOT, create_app
 from webapp.extensions import db
-from webapp.models import Encounter, EncounterService, PaymentCard, PreAuthorization
+from webapp.models import Encounter, EncounterService, PreAuthorization
 from webapp.models.base import utcnow
 
 VISA = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
@@ -97,18 +97,7 @@ def _setup_clients(app, localstripe_url: str, count: int) -> list[tuple[int, int
             details = gateway().attach_card(
                 customer_id=client.gateway_customer_id, payment_method_id=method.id
             )
-            card = PaymentCard(
-                organization_id=org.id,
-                client_id=client.id,
-                gateway_payment_method_id=details.payment_method_id,
-                brand=details.brand,
-                last4=details.last4,
-                exp_month=details.exp_month,
-                exp_year=details.exp_year,
-                is_default=True,
-            )
-            db.session.add(card)
-            db.session.flush()
+            card = factories.card_from_gateway(client, details)
             pairs.append((client.id, card.id))
         db.session.commit()
         app.config["BENCH_IDS"] = (org.id, clinician.id, therapy.id)

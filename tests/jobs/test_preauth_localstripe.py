@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from tests import factories
 from tests.preauth_support import book, practice, preauth_of, work
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, PreAuthorization
@@ -44,17 +45,7 @@ def _card_on_file(gateway, client: Client, number: str) -> PaymentCard:
     )
     details = gateway.attach_card(customer_id=customer, payment_method_id=method.id)
     client.gateway_customer_id = customer
-    card = PaymentCard(
-        organization_id=client.organization_id,
-        client_id=client.id,
-        gateway_payment_method_id=details.payment_method_id,
-        brand=details.brand,
-        last4=details.last4,
-        exp_month=details.exp_month,
-        exp_year=details.exp_year,
-        is_default=True,
-    )
-    db.session.add(card)
+    card = factories.card_from_gateway(client, details)
     db.session.commit()
     return card
 
