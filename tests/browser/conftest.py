@@ -12,6 +12,8 @@ browser tests, stopped before pytest moves on to the other test folders.
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,3 +213,33 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def start_worker(live_server):
+    """Start `python -m jobs.worker` against the live server's database, Redis and localstripe."""
+    processes = []
+
+    def start() -> subprocess.Popen:
+        config = live_server.app.config
+        env = {
+            **os.environ,
+            "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": config["REDIS_URL"],
+            "STRIPE_API_BASE": config["STRIPE_API_BASE"],
+            "STRIPE_JS_URL": config["STRIPE_JS_URL"],
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(15)

@@ -9,47 +9,19 @@
    rule won.
 """
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
-import pytest
 from playwright.sync_api import expect
 
 from tests import factories
 from tests.billing_support import Visit, place_hold, save_card
 from tests.browser.conftest import screenshot, sign_in
-from webapp import PROJECT_ROOT
 from webapp.models import Organization
 from webapp.models.base import utcnow
 
 TIMEZONE = "America/New_York"
 AUTOMATION_DONE_MS = 30_000
-
-
-@pytest.fixture
-def worker(live_server):
-    """`python -m jobs.worker` on the live server's database, Redis and localstripe."""
-    config = live_server.app.config
-    env = {
-        **os.environ,
-        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": config["REDIS_URL"],
-        "STRIPE_API_BASE": config["STRIPE_API_BASE"],
-        "STRIPE_JS_URL": config["STRIPE_JS_URL"],
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    yield process
-    process.terminate()
-    process.wait(15)
 
 
 def _held_visit(live_server, world) -> Visit:
@@ -173,8 +145,9 @@ def _add_rule(page, number: int, event: str, action: str, disposition: str | Non
 
 
 def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from_the_hold(
-    page, live_server, live_world, worker
+    page, live_server, live_world, start_worker
 ):
+    start_worker()
     visit = _held_visit(live_server, live_world)
     sign_in(page, live_server, live_world.admin)
     page.goto(f"{live_server.url}/admin/automations")

@@ -7,19 +7,14 @@ polling). Another appointment is rescheduled (the new time shown before saving) 
 cancelled; a declined card fails and Retry works once a good card is the default.
 """
 
-import os
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
-import pytest
 from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.cards import DECLINED_ON_CHARGE, VISA, add_card_through_form
 from tests.browser.conftest import screenshot, sign_in
-from webapp import PROJECT_ROOT
 from webapp.domain.windows import to_local
 from webapp.models import Organization
 from webapp.models.base import utcnow
@@ -28,36 +23,6 @@ TIMEZONE = "America/New_York"
 THERAPY = "90837 · Psychotherapy, 60 min"
 WHEN = "%a %b %-d, %Y · %-I:%M %p"
 PLACED_WITHIN_MS = 30_000
-
-
-@pytest.fixture
-def start_worker(live_server):
-    """Start `python -m jobs.worker` against the live server's database, Redis and localstripe."""
-    processes = []
-
-    def start() -> subprocess.Popen:
-        config = live_server.app.config
-        env = {
-            **os.environ,
-            "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": config["REDIS_URL"],
-            "STRIPE_API_BASE": config["STRIPE_API_BASE"],
-            "STRIPE_JS_URL": config["STRIPE_JS_URL"],
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jobs.worker"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        process.terminate()
-        process.wait(15)
 
 
 def _seed(live_server, world, *, hours: int = 24):
