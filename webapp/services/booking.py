@@ -192,6 +192,32 @@ def check_booking(org: Organization, client: Client, request: BookingRequest) ->
     return BookingCheck(occurrences, messaging_on)
 
 
+def lock_client_bookings(client_id: int) -> None:
+    """Bump the client's booking_version at the start of a booking transaction.
+
+    That row update serializes two bookings (or edits) of the same client, so the
+    warnings computed after it see every earlier booking: two can't take the last unit.
+    """
+    db.session.execute(
+        update(Client)
+        .where(Client.id == client_id)
+        .values(booking_version=Client.booking_version + 1)
+    )
+
+
+def refuse_unless_overridden(
+    org: Organization, check: BookingCheck, *, actor: User, override_reason: str | None
+) -> bool:
+    """Raise BookingRefused where over-scheduling is blocked and no admin overrode it.
+
+    Returns whether an admin's override applies (to be kept in the audit log)."""
+    overridden = bool(override_reason) and actor.role == ADMIN
+    if check.shows_warnings and org.block_overscheduling and not overridden:
+        db.session.rollback()
+        raise BookingRefused(check)
+    return overridden
+
+
 def book(
     org: Organization,
     client: Client,
@@ -201,16 +227,9 @@ def book(
     override_reason: str | None = None,
 ) -> list[Encounter]:
     """Book every occurrence in one transaction, or raise BookingRefused."""
-    db.session.execute(
-        update(Client)
-        .where(Client.id == client.id)
-        .values(booking_version=Client.booking_version + 1)
-    )
+    lock_client_bookings(client.id)
     check = check_booking(org, client, request)
-    overridden = bool(override_reason) and actor.role == ADMIN
-    if check.shows_warnings and org.block_overscheduling and not overridden:
-        db.session.rollback()
-        raise BookingRefused(check)
+    overridden = refuse_unless_overridden(org, check, actor=actor, override_reason=override_reason)
     series_id = uuid4().hex if len(check.occurrences) > 1 else None
     encounters = []
     for occurrence in check.occurrences:

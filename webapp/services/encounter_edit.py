@@ -11,11 +11,9 @@ Like a booking (webapp/services/booking.py):
    encounter (a scheduled hold moves with the start).
 """
 
-from sqlalchemy import update
-
 from webapp.extensions import db
-from webapp.models import Client, Encounter, EncounterService, User
-from webapp.models.organization import ADMIN, Organization
+from webapp.models import Encounter, EncounterService, User
+from webapp.models.organization import Organization
 from webapp.services import audit, booking, preauth
 from webapp.services.allocation import reallocate
 from webapp.services.coverage import load_coverage
@@ -54,16 +52,11 @@ def edit(
     override_reason: str | None = None,
 ) -> Encounter:
     """Apply the change in one transaction, or raise booking.BookingRefused."""
-    db.session.execute(
-        update(Client)
-        .where(Client.id == encounter.client_id)
-        .values(booking_version=Client.booking_version + 1)
-    )
+    booking.lock_client_bookings(encounter.client_id)
     check = check_edit(org, encounter, request)
-    overridden = bool(override_reason) and actor.role == ADMIN
-    if check.shows_warnings and org.block_overscheduling and not overridden:
-        db.session.rollback()
-        raise booking.BookingRefused(check)
+    overridden = booking.refuse_unless_overridden(
+        org, check, actor=actor, override_reason=override_reason
+    )
     before = _snapshot(encounter)
     draft = _draft(org, encounter, request)
     encounter.starts_at = draft.starts_at
