@@ -122,20 +122,9 @@ def legacy_import_ready(org: Organization) -> Organization:
 
 def card_from_gateway(client_row: Client, details, *, is_default: bool = True):
     """The PaymentCard row for a card the gateway already holds (its CardDetails)."""
-    from webapp.models import PaymentCard
+    from webapp.services.cards import card_row
 
-    return _add(
-        PaymentCard(
-            organization_id=client_row.organization_id,
-            client_id=client_row.id,
-            gateway_payment_method_id=details.payment_method_id,
-            brand=details.brand,
-            last4=details.last4,
-            exp_month=details.exp_month,
-            exp_year=details.exp_year,
-            is_default=is_default,
-        )
-    )
+    return _add(card_row(client_row, details, is_default=is_default))
 
 
 def payment_card(org: Organization, client_row: Client, **values):

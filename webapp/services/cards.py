@@ -14,7 +14,7 @@ from webapp.domain.cards import brand_label, card_expired
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, User
 from webapp.payments import gateway
-from webapp.payments.gateway import SetupIntent
+from webapp.payments.gateway import CardDetails, SetupIntent
 from webapp.services import audit
 
 
@@ -24,6 +24,20 @@ class CardProblem(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+def card_row(client: Client, details: CardDetails, *, is_default: bool) -> PaymentCard:
+    """The (unsaved) PaymentCard row for a card the gateway holds for `client`."""
+    return PaymentCard(
+        organization_id=client.organization_id,
+        client_id=client.id,
+        gateway_payment_method_id=details.payment_method_id,
+        brand=details.brand,
+        last4=details.last4,
+        exp_month=details.exp_month,
+        exp_year=details.exp_year,
+        is_default=is_default,
+    )
 
 
 def card_label(card: PaymentCard) -> str:
@@ -91,16 +105,7 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
             PaymentCard.client_id == client.id, PaymentCard.is_default.is_(True)
         )
     )
-    card = PaymentCard(
-        organization_id=client.organization_id,
-        client_id=client.id,
-        gateway_payment_method_id=details.payment_method_id,
-        brand=details.brand,
-        last4=details.last4,
-        exp_month=details.exp_month,
-        exp_year=details.exp_year,
-        is_default=has_default is None,
-    )
+    card = card_row(client, details, is_default=has_default is None)
     db.session.add(card)
     try:
         db.session.flush()

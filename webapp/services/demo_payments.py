@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from webapp.domain.authorizations import UPCOMING
 from webapp.extensions import db
-from webapp.models import Client, Encounter, Organization, PaymentCard
+from webapp.models import Client, Encounter, Organization
 from webapp.models.base import utcnow
 from webapp.payments import gateway
-from webapp.services import preauth
+from webapp.services import cards, preauth
 from webapp.services.demo import DEMO_ORGANIZATION
 
 # Client (in the order the demo created them) → Stripe test card. The seventh (a
@@ -77,18 +77,7 @@ def _add_card(client: Client, test_card: str) -> None:
     )
     details = gateway().attach_card(customer_id=customer_id, payment_method_id=test_card)
     client.gateway_customer_id = customer_id
-    db.session.add(
-        PaymentCard(
-            organization_id=client.organization_id,
-            client_id=client.id,
-            gateway_payment_method_id=details.payment_method_id,
-            brand=details.brand,
-            last4=details.last4,
-            exp_month=details.exp_month,
-            exp_year=details.exp_year,
-            is_default=True,
-        )
-    )
+    db.session.add(cards.card_row(client, details, is_default=True))
 
 
 def _upcoming(client: Client, now) -> list[Encounter]:
