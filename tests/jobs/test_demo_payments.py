@@ -32,7 +32,7 @@ def _holds() -> dict[int, PreAuthorization]:
 
 def test_the_worker_gives_the_first_demo_clients_a_card_and_holds(app, app_stripe_gateway):
     org, _ = demo.seed_demo()
-    assert (org.preauth_active, org.preauth_hours_before) == (True, 48)
+    assert (org.preauth_active, org.preauth_hours_before) == (True, 72)
     assert job.enqueue_if_demo() is True
 
     work()
@@ -45,7 +45,7 @@ def test_the_worker_gives_the_first_demo_clients_a_card_and_holds(app, app_strip
     assert all(c.gateway_customer_id.startswith("cus_") for c in carded)
     assert all(c.gateway_customer_id is None for c in clients[len(DEMO_TEST_CARDS) :])
 
-    # Every upcoming visit of a carded client has a hold; those due within 48 hours ran.
+    # Every upcoming visit of a carded client has a hold; those due within 72 hours ran.
     holds = _holds()
     now = utcnow()
     upcoming = db.session.scalars(
@@ -58,7 +58,7 @@ def test_the_worker_gives_the_first_demo_clients_a_card_and_holds(app, app_strip
     assert upcoming and {e.id for e in upcoming} == set(holds)
     for encounter in upcoming:
         row = holds[encounter.id]
-        due = encounter.starts_at - timedelta(hours=48) <= now
+        due = encounter.starts_at - timedelta(hours=72) <= now
         copay = encounter.client_insurance.copay_cents
         if not due:
             assert row.state == "scheduled"

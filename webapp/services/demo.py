@@ -64,8 +64,8 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
         timezone="America/New_York",
         week_start=6,
         enhanced_authorizations_release_date=date(2026, 1, 1),
-        preauth_active=True,  # holds 48 hours ahead; cards come with jobs/demo_payments.py
-        preauth_hours_before=48,
+        preauth_active=True,  # holds 72 hours ahead; cards come with jobs/demo_payments.py
+        preauth_hours_before=72,
     )
     db.session.add(org)
     db.session.flush()

@@ -22,9 +22,10 @@ from webapp.payments import gateway
 from webapp.services import cards, preauth
 from webapp.services.demo import DEMO_ORGANIZATION
 
-# Client (in the order the demo created them) → Stripe test card. The seventh (a
-# visit tomorrow, a $20 copay) saves fine and is declined when its hold is placed, so a
-# failed hold with Retry shows beside the held ones.
+# Client (in the order the demo created them) → Stripe test card. With the demo's 72
+# hours, the visits of the second, fifth and eighth ($40 copays, two days ahead) are
+# always held at start; the seventh's card (a visit tomorrow, a $20 copay) saves fine
+# and is declined when its hold is placed, so a failed hold with Retry shows too.
 DEMO_TEST_CARDS = [
     "pm_card_visa",
     "pm_card_visa",
