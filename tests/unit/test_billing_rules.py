@@ -314,3 +314,34 @@ def test_an_invoice_adds_up(total, movements, status, problem):
 )
 def test_the_status_form_only_corrects_closed_appointments(current, new, refused):
     assert (billing.correction_refusal(current, new) is not None) == refused
+
+
+# --- charging the balance of an open invoice ------------------------------------------
+
+
+VISA = "Visa •••• 4242"
+
+
+@pytest.mark.parametrize(
+    ("status", "due", "pending", "card", "expired", "message"),
+    [
+        ("open", 4000, 0, VISA, False, None),
+        ("void", 4000, 0, VISA, False, "This invoice is void; nothing can be charged on it."),
+        ("open", 0, 4000, VISA, False, "$40.00 on this invoice is still being charged. Wait"),
+        ("paid", 0, 0, VISA, False, "Nothing is due on this invoice."),
+        ("open", 4000, 0, None, False, "This client has no card on file. Add one on Bill To"),
+        ("open", 4000, 0, VISA, True, "Visa •••• 4242 has expired. Add a new card or make"),
+    ],
+)
+def test_why_a_balance_cannot_be_charged(status, due, pending, card, expired, message):
+    refusal = billing.balance_refusal(status, due, pending, card, expired)
+    assert refusal == message if message is None else refusal.startswith(message)
+
+
+def test_a_balance_payment_counts_as_money_collected():
+    moves = [
+        billing.Movement(billing.HOLD_CAPTURE, 15000, True),
+        billing.Movement(billing.BALANCE_PAYMENT, 4000, False),
+    ]
+    assert billing.collected(moves) == 19000
+    assert billing.invoice_status(19000, moves) == billing.INVOICE_PAID

@@ -336,3 +336,56 @@ def test_finalizing_before_the_hold_ran_calls_it_off_and_leaves_a_manual_invoice
     assert strict_gateway.calls["place_hold"] == 0
     page = text(client.get(f"/encounters/{v.encounter.id}"))
     assert ">Create invoice<" in page.split('id="billing"')[1]
+
+
+def _declined_extra_charge(client, world, strict_gateway):
+    """Charged through the page; the $40.00 for the added service was declined."""
+    v = visit(world, strict_gateway)
+    place_hold(strict_gateway, v)
+    add_service(v.encounter, v.testing)
+    strict_gateway.decline(v.card.gateway_payment_method_id)
+    client.post(f"/encounters/{v.encounter.id}/charge", headers=HX)
+    [invoice] = invoices_of(v.encounter.id)
+    return v, invoice
+
+
+def test_an_open_balance_is_charged_to_the_card_after_confirming(
+    client, auth, world, strict_gateway
+):
+    auth.login(world.biller)
+    v, invoice = _declined_extra_charge(client, world, strict_gateway)
+    page = text(client.get(f"/invoices/{invoice.id}"))
+    assert 'id="invoice-due">$40.00' in page and ">Charge balance to card<" in page
+    strict_gateway.cards[v.card.gateway_payment_method_id].declines = False  # card topped up
+
+    dialog = text(client.get(f"/invoices/{invoice.id}/charge-balance", headers=HX))
+    assert 'id="balance-due">$40.00' in dialog
+    assert "Charge $40.00 to Visa •••• 4242." in dialog and ">Charge $40.00<" in dialog
+    assert kinds(v.encounter.id)[-1] == ("additional_charge", 4000, "failed")  # nothing yet
+
+    response = client.post(f"/invoices/{invoice.id}/charge-balance", headers=HX)
+
+    assert response.headers["HX-Redirect"] == f"/invoices/{invoice.id}"
+    page = text(client.get(f"/invoices/{invoice.id}"))
+    assert "Charged $40.00 to the card." in page  # the flash
+    assert 'id="invoice-due">$0.00' in page and 'id="invoice-status">Paid' in page
+    assert "Balance payment" in page and ">Charge balance to card<" not in page
+    assert_ledger_adds_up(v.encounter.id)
+
+    again = client.post(f"/invoices/{invoice.id}/charge-balance", headers=HX)
+    assert again.status_code == 409 and "Nothing is due on this invoice." in text(again)
+    assert len(kinds(v.encounter.id)) == 3
+
+
+def test_charge_balance_is_for_billers_of_the_same_practice(client, auth, world, strict_gateway):
+    auth.login(world.biller)
+    v, invoice = _declined_extra_charge(client, world, strict_gateway)
+    auth.logout()
+    before = kinds(v.encounter.id), dict(strict_gateway.calls)
+    auth.login(world.clinician)
+    assert client.post(f"/invoices/{invoice.id}/charge-balance", headers=HX).status_code == 403
+    auth.logout()
+    auth.login(world.outsider)
+    assert client.post(f"/invoices/{invoice.id}/charge-balance", headers=HX).status_code == 404
+    assert client.get(f"/invoices/{invoice.id}/charge-balance", headers=HX).status_code == 404
+    assert (kinds(v.encounter.id), dict(strict_gateway.calls)) == before

@@ -330,15 +330,17 @@ HOLD_CAPTURE = "hold_capture"
 ADDITIONAL_CHARGE = "additional_charge"
 CANCELLATION_FEE = "cancellation_fee"
 HOLD_RELEASE = "hold_release"
+BALANCE_PAYMENT = "balance_payment"
 REFUND = "refund"
 PAYMENT_KIND_LABELS = {
     HOLD_CAPTURE: "Captured from hold",
     ADDITIONAL_CHARGE: "Additional charge",
     CANCELLATION_FEE: "Cancellation fee",
     HOLD_RELEASE: "Released",
+    BALANCE_PAYMENT: "Balance payment",
     REFUND: "Refund",
 }
-COLLECTING_KINDS = (HOLD_CAPTURE, ADDITIONAL_CHARGE, CANCELLATION_FEE)
+COLLECTING_KINDS = (HOLD_CAPTURE, ADDITIONAL_CHARGE, CANCELLATION_FEE, BALANCE_PAYMENT)
 
 INVOICE_OPEN, INVOICE_PAID, INVOICE_VOID = "open", "paid", "void"
 INVOICE_STATUS_LABELS = {INVOICE_OPEN: "Open", INVOICE_PAID: "Paid", INVOICE_VOID: "Void"}
@@ -373,6 +375,26 @@ def hold_problem(held_cents: int, movements: Iterable[Movement]) -> str | None:
             f"Held {format_cents(held_cents)} but captured {format_cents(captured)} "
             f"and released {format_cents(released)}."
         )
+    return None
+
+
+def balance_refusal(
+    status: str, due_cents: int, pending_cents: int, card_label: str | None, card_expired: bool
+) -> str | None:
+    """Why the balance of an invoice cannot be charged to the card on file, or None."""
+    if status == INVOICE_VOID:
+        return "This invoice is void; nothing can be charged on it."
+    if pending_cents:
+        return (
+            f"{format_cents(pending_cents)} on this invoice is still being charged. "
+            "Wait for the result, then reload the page."
+        )
+    if due_cents <= 0:
+        return "Nothing is due on this invoice."
+    if card_label is None:
+        return "This client has no card on file. Add one on Bill To & Insurance, then try again."
+    if card_expired:
+        return f"{card_label} has expired. Add a new card or make another one the default."
     return None
 
 

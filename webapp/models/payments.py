@@ -152,7 +152,8 @@ class InvoiceLine(db.Model):
 class Payment(db.Model):
     """Money that moved (or a hold that was let go), one row per gateway action.
 
-    kind: hold_capture | additional_charge | cancellation_fee | hold_release | refund.
+    kind: hold_capture | additional_charge | cancellation_fee | hold_release |
+    balance_payment | refund.
     For every pre-authorization: held = captured + released.
     """
 

@@ -27,12 +27,13 @@ pending rows go, the row returns to held (or expired), nothing was charged.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.domain import billing
 from webapp.domain import preauth as preauth_rules
-from webapp.domain.windows import to_local
+from webapp.domain.cards import card_expired
+from webapp.domain.windows import local_date, to_local
 from webapp.extensions import db
 from webapp.models import (
     AuditEvent,
@@ -50,6 +51,7 @@ from webapp.services import preauth as preauth_service
 from webapp.services.settlement import InProgress, Outcome  # noqa: F401 (callers use them)
 
 CHARGE, RELEASE, FEE = "charge", "release", "fee"
+BALANCE_KEY_KIND = "invoice"
 MONEY_AUDIT_ACTIONS = ("preauth.charged", "preauth.released", "preauth.fee_charged")
 FEE_KEY_KIND = "encounter"
 
@@ -358,3 +360,74 @@ def charge_cancellation_fee(
                                  from_hold=False)]  # fmt: skip
         claim.record(encounter, "encounter.fee_charged", plan)
     return claim.carry_out(payments)
+
+
+# --- the balance of an open invoice ------------------------------------------------------
+
+
+@dataclass
+class BalancePreview:
+    """What the Charge balance dialog shows: the amount due, the card, or why not."""
+
+    summary: invoices.InvoiceSummary
+    refusal: str | None
+    card_label: str | None
+
+
+def balance_preview(invoice: Invoice, now: datetime | None = None) -> BalancePreview:
+    """The balance an invoice still shows due (after a declined extra charge, a manual
+    invoice, a fee the card did not cover), and the client's default card it would
+    be charged to."""
+    summary = invoices.summarize(invoice)
+    encounter = invoice.encounter
+    if encounter is None:  # the appointment was deleted; its payments went with it
+        return BalancePreview(summary, "This invoice has no appointment any more.", None)
+    card = settlement.card_to_charge(encounter, billing.BALANCE_PAYMENT)
+    today = local_date(now or utcnow(), _tz(encounter))
+    expired = card is not None and card_expired(card.exp_month, card.exp_year, today)
+    problem = billing.balance_refusal(
+        invoice.status,
+        summary.due_cents,
+        summary.pending_cents,
+        card.label if card else None,
+        expired,
+    )
+    return BalancePreview(summary, problem, card.label if card else None)
+
+
+def charge_balance(invoice: Invoice, *, actor: User, now: datetime | None = None) -> Outcome:
+    """Charge what is due on the invoice to the card on file, exactly once.
+
+    The claim starts by updating the invoice row, which serializes claims on it:
+    whatever is read after that is current, so a second click finds the first
+    one's payment pending (or paid) and is refused. The pending Payment's key
+    counts the invoice's earlier balance payments (`covered-invoice-<id>-<n>-
+    balance`, unique), a second guard. A declined card leaves the payment failed
+    and the balance due, for another try with another card.
+    """
+    now = now or utcnow()
+    db.session.execute(
+        update(Invoice).where(Invoice.id == invoice.id).values(status=Invoice.status),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire(invoice)
+    found = balance_preview(invoice, now)
+    if found.refusal:
+        db.session.rollback()
+        raise ChargeRefused(found.refusal)
+    earlier = db.session.scalar(
+        select(func.count(Payment.id)).where(
+            Payment.invoice_id == invoice.id, Payment.kind == billing.BALANCE_PAYMENT
+        )
+    )
+    key = idempotency_key(BALANCE_KEY_KIND, invoice.id, earlier + 1, "balance")
+    claim = Claim(invoice.encounter, None, actor, None, now, None, invoice)
+    payment = claim.intent(billing.BALANCE_PAYMENT, found.summary.due_cents, key, from_hold=False)
+    audit.record(
+        organization_id=invoice.organization_id,
+        user_id=actor.id,
+        action="invoice.balance_charged",
+        row=invoice,
+        after={"amount_cents": found.summary.due_cents, "card": found.card_label, "key": key},
+    )
+    return claim.carry_out([payment])

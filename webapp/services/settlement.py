@@ -65,6 +65,14 @@ def card_for(encounter: Encounter, row: PreAuthorization | None) -> PaymentCard 
     return preauth_service.default_card(encounter.client_id)
 
 
+def card_to_charge(encounter: Encounter, payment_kind: str) -> PaymentCard | None:
+    """The card a charge goes to: a balance payment to the client's default card (the
+    one a person chose after a decline); any other to the hold's card, as above."""
+    if payment_kind == billing.BALANCE_PAYMENT:
+        return preauth_service.default_card(encounter.client_id)
+    return card_for(encounter, preauth_service.for_encounter(encounter.id))
+
+
 def _pending(encounter_id: int) -> list[Payment]:
     return db.session.scalars(
         select(Payment)
@@ -219,8 +227,7 @@ def _release(payment: Payment, now: datetime, replay: bool) -> None:
 
 
 def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: bool) -> None:
-    row = preauth_service.for_encounter(encounter.id)
-    card = card_for(encounter, row)
+    card = card_to_charge(encounter, payment.kind)
     customer = encounter.client.gateway_customer_id
     if card is None or not customer:
         _fail(payment, "No card on file for the client.", now)

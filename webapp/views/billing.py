@@ -192,6 +192,30 @@ def client_billing(client_id: int):
     )
 
 
+@bp.route("/invoices/<int:invoice_id>/charge-balance", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def charge_balance(invoice_id: int):
+    """Charge what is still due on the invoice to the card on file (confirm first)."""
+    found = get_invoice_or_404(invoice_id)
+    message, status = None, 200
+    if request.method == "POST":
+        try:
+            outcome = charges.charge_balance(found, actor=current_user)
+        except charges.ChargeRefused as refused:
+            message, status = refused.message, 409
+        else:
+            flash(outcome.message, outcome.level)
+            return _go(url_for("billing.invoice", invoice_id=found.id))
+    return render_page(
+        "billing/_balance_dialog.html",
+        "dialog",
+        http_status=status,
+        invoice=found,
+        preview=charges.balance_preview(found),
+        message=message,
+    )
+
+
 @bp.get("/invoices/<int:invoice_id>")
 @role_required(*BILLING_ROLES)
 def invoice(invoice_id: int):
