@@ -309,8 +309,9 @@ def _summary(payments: list[Payment]) -> str:
     for p in payments:
         amount = format_cents(p.amount_cents)
         if p.status == invoices.FAILED:
+            reason = (p.failure_reason or "").rstrip(".")
             parts.append(f"the {amount} {billing.PAYMENT_KIND_LABELS[p.kind].lower()} "
-                         f"failed ({p.failure_reason})")  # fmt: skip
+                         f"failed ({reason})")  # fmt: skip
         elif p.kind == billing.HOLD_RELEASE:
             parts.append(f"released {amount}")
         elif p.from_hold:
