@@ -75,6 +75,7 @@ ROUTES = {
     "billing.cancel": ("GET", "/encounters/{encounter}/cancel", ALL),
     "billing.client_billing": ("GET", "/clients/{client}/billing", BILLING),
     "billing.invoice": ("GET", "/invoices/{invoice}", BILLING),
+    "billing.charge_balance": ("GET", "/invoices/{invoice}/charge-balance", BILLING),
     "automations.index": ("GET", "/admin/automations", ADMIN),
     "automations.add": ("POST", "/admin/automations", ADMIN),
     "automations.move": ("POST", "/admin/automations/{automation}/move", ADMIN),
