@@ -23,6 +23,11 @@ authorization_service_types = Table(
 )
 
 
+def display_number(number: str | None) -> str:
+    """An authorization's number as people see it; the number is optional."""
+    return number or "(no #)"
+
+
 class Authorization(db.Model):
     """A payer's approval of sessions or units for a client's insurance."""
 
@@ -51,8 +56,7 @@ class Authorization(db.Model):
 
     @property
     def display_number(self) -> str:
-        """The number as people see it; the number is optional."""
-        return self.number or "(no #)"
+        return display_number(self.number)
 
 
 class Allocation(db.Model):

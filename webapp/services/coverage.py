@@ -37,6 +37,22 @@ def terms_of(auth: Authorization, org: Organization) -> rules.AuthorizationTerms
     )
 
 
+def terms_of_columns(row, org: Organization) -> rules.AuthorizationTerms:
+    """The terms from a query row of Authorization columns (id, client_insurance_id, kind,
+    start_date, end_date, allowed, frequency), for figures that need no service types."""
+    return rules.AuthorizationTerms(
+        id=row.id,
+        client_insurance_id=row.client_insurance_id,
+        kind=row.kind,
+        start=row.start_date,
+        end=row.end_date,
+        allowed=row.allowed,
+        frequency=row.frequency,
+        service_type_ids=frozenset(),
+        week_start=org.week_start,
+    )
+
+
 @dataclass
 class AuthorizationSummary:
     authorization: Authorization

@@ -25,7 +25,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.domain import reminders as rules
-from webapp.domain.authorizations import STATUS_LABELS, AuthorizationTerms
+from webapp.domain.authorizations import STATUS_LABELS
 from webapp.extensions import db
 from webapp.models import (
     Allocation,
@@ -38,9 +38,10 @@ from webapp.models import (
     ReminderDelivery,
     User,
 )
+from webapp.models.authorizations import display_number
 from webapp.models.base import utcnow
 from webapp.services import notifications
-from webapp.services.coverage import organization_today
+from webapp.services.coverage import organization_today, terms_of_columns
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def load_facts(org: Organization, *, authorization_ids=None, since: date | None 
     query = (
         select(
             Authorization.id,
+            Authorization.client_insurance_id,
             Authorization.number,
             Authorization.kind,
             Authorization.start_date,
@@ -121,11 +123,11 @@ def load_facts(org: Organization, *, authorization_ids=None, since: date | None 
             Authorization.allowed,
             Authorization.frequency,
             ClientInsurance.active,
-            Client.id,
+            Client.id.label("client_id"),
             Client.first_name,
             Client.last_name,
             Client.primary_clinician_id,
-            Payer.name,
+            Payer.name.label("payer_name"),
         )
         .join(ClientInsurance, ClientInsurance.id == Authorization.client_insurance_id)
         .join(Client, Client.id == ClientInsurance.client_id)
@@ -139,22 +141,10 @@ def load_facts(org: Organization, *, authorization_ids=None, since: date | None 
         query = query.where(ClientInsurance.active.is_(True), Authorization.end_date >= since)
     facts = {}
     for row in db.session.execute(query):
-        (auth_id, number, kind, start, end, allowed, frequency, active,
-         client_id, first, last, clinician_id, payer_name) = row  # fmt: skip
-        terms = AuthorizationTerms(
-            id=auth_id,
-            client_insurance_id=0,
-            kind=kind,
-            start=start,
-            end=end,
-            allowed=allowed,
-            frequency=frequency,
-            service_type_ids=frozenset(),
-            week_start=org.week_start,
-        )
-        facts[auth_id] = Facts(
-            auth_id, number or "(no #)", kind, start, end, terms.total, 0, active,
-            client_id, f"{first} {last}", clinician_id, payer_name,
+        facts[row.id] = Facts(
+            row.id, display_number(row.number), row.kind, row.start_date, row.end_date,
+            terms_of_columns(row, org).total, 0, row.active, row.client_id,
+            f"{row.first_name} {row.last_name}", row.primary_clinician_id, row.payer_name,
         )  # fmt: skip
     for auth_id, counted in _counted(org, list(facts)).items():
         facts[auth_id].counted = counted

@@ -38,8 +38,10 @@ from webapp.domain import report
 from webapp.domain.windows import Window
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Client, ClientInsurance, Encounter, Payer
+from webapp.models.authorizations import display_number
 from webapp.models.organization import Organization
 from webapp.services import report_sql as sql
+from webapp.services.coverage import terms_of_columns
 
 PAGE_SIZE = 50
 BATCH_SIZE = 500  # authorizations read at a time
@@ -96,6 +98,10 @@ class ReportRow:
     @property
     def status_label(self) -> str:
         return rules.STATUS_LABELS[self.status]
+
+    @property
+    def display_number(self) -> str:
+        return display_number(self.number)
 
 
 @dataclass
@@ -250,20 +256,6 @@ def _range_span(org: Organization, query: ReportQuery) -> tuple[date, date]:
     return first.start, last.end
 
 
-def _terms(row, org: Organization) -> rules.AuthorizationTerms:
-    return rules.AuthorizationTerms(
-        id=row.id,
-        client_insurance_id=row.client_insurance_id,
-        kind=row.kind,
-        start=row.start_date,
-        end=row.end_date,
-        allowed=row.allowed,
-        frequency=row.frequency,
-        service_type_ids=frozenset(),
-        week_start=org.week_start,
-    )
-
-
 def _span(row, bounds: tuple[date, date], by: str) -> Window:
     """`report.breakdown_span` with the range's window bounds worked out once per query."""
     if by == report.PERIOD:
@@ -292,7 +284,7 @@ class _Totals:
         if (span.start, span.end) == (row.start_date, row.end_date):
             self.whole += row.total
             return
-        terms = _terms(row, org)
+        terms = terms_of_columns(row, org)
         allowed = report.allowance_between(terms, span.start, span.end)
         self.whole_share = self.whole_share and report.is_whole_share(terms, span.start, span.end)
         if isinstance(allowed, int):
@@ -379,7 +371,7 @@ def _expand(
     booked, recent_kept = _forecast_inputs(ids, today)
     buckets = _buckets(org, query, ids) if query.by != report.PERIOD else {}
     for row in rows:
-        terms = _terms(row, org)
+        terms = terms_of_columns(row, org)
         outlook = report.forecast(
             terms,
             status=row.status,
