@@ -17,6 +17,7 @@ from tests.preauth_support import (
     scheduled_at,
     scheduled_job_ids,
 )
+from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import AuditEvent, PreAuthorization
 from webapp.models.base import utcnow
@@ -30,10 +31,18 @@ def p(world):
     return practice(world, hours=24)
 
 
-def _edit(p, encounter, actor, *, starts_in, services=None, billing_type="insurance"):
+def _edit(
+    p, encounter, actor, *, starts_in=None, moves_by=None, services=None, billing_type="insurance"
+):
+    """Edit the encounter to start `starts_in` from now, or `moves_by` from its own start
+    (the clock can pass a minute boundary between a booking and an edit)."""
+    if moves_by is not None:
+        start_local = to_local(encounter.starts_at + moves_by, p.org.timezone).replace(tzinfo=None)
+    else:
+        start_local = local_start(p, starts_in)
     request = booking.BookingRequest(
         clinician_id=encounter.clinician_id,
-        start_local=local_start(p, starts_in),
+        start_local=start_local,
         duration_minutes=60,
         lines=[(s.id, 60) for s in (services or [p.therapy])],
         billing_type=billing_type,
@@ -94,7 +103,7 @@ def test_when_the_start_moves_the_hold_moves_and_the_old_job_goes(world, p):
     encounter = book(p, world.biller, starts_in=timedelta(days=3))
     first_run_at = preauth_of(encounter).run_at
 
-    _edit(p, encounter, world.biller, starts_in=timedelta(days=5))
+    _edit(p, encounter, world.biller, moves_by=timedelta(days=2))
 
     row = preauth_of(encounter)
     assert (row.state, row.attempt, row.hours_before) == ("scheduled", 2, 24)
@@ -106,7 +115,7 @@ def test_when_the_start_moves_the_hold_moves_and_the_old_job_goes(world, p):
 
 def test_an_edit_that_keeps_the_start_leaves_the_hold_alone(world, p):
     encounter = book(p, world.biller, starts_in=timedelta(days=3))
-    _edit(p, encounter, world.biller, starts_in=timedelta(days=3), services=[p.testing])
+    _edit(p, encounter, world.biller, moves_by=timedelta(0), services=[p.testing])
     row = preauth_of(encounter)
     assert row.attempt == 1
     assert scheduled_job_ids() == [f"preauth-{row.id}-1"]
