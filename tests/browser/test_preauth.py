@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests import factories
 from tests.browser.cards import DECLINED_ON_CHARGE, VISA, add_card_through_form
 from tests.browser.conftest import screenshot, sign_in
-from webapp.domain.windows import to_local
+from webapp.domain.windows import to_local, to_utc_naive
 from webapp.models import Organization
 from webapp.models.base import utcnow
 
@@ -54,6 +54,12 @@ def _local_text(local: datetime) -> str:
     return local.strftime(WHEN)
 
 
+def _hours_before(local: datetime, hours: int) -> datetime:
+    """`hours` real hours before a wall time (across a daylight-saving change too)."""
+    earlier = to_utc_naive(local, TIMEZONE) - timedelta(hours=hours)
+    return to_local(earlier, TIMEZONE).replace(tzinfo=None)
+
+
 def _book(page, live_server, client, local: datetime) -> None:
     page.goto(f"{live_server.url}/clients/{client.id}/encounters/new")
     page.get_by_label("Date", exact=True).fill(local.date().isoformat())
@@ -78,7 +84,7 @@ def test_a_hold_goes_from_scheduled_to_held_and_another_is_rescheduled_and_cance
     _book(page, live_server, client, soon)
     notice = page.locator("#preauth")
     expect(notice).to_have_attribute("data-state", "scheduled")
-    run_at = _local_text(soon - timedelta(hours=24))
+    run_at = _local_text(_hours_before(soon, 24))
     expect(notice.locator("#preauth-message")).to_have_text(
         f"Pre-authorization of $25.00 scheduled for {run_at}"
     )
@@ -102,7 +108,7 @@ def test_a_hold_goes_from_scheduled_to_held_and_another_is_rescheduled_and_cance
     _book(page, live_server, client, later)
     expect(notice).to_have_attribute("data-state", "scheduled")
     expect(notice.locator("#preauth-message")).to_have_text(
-        f"Pre-authorization of $25.00 scheduled for {_local_text(later - timedelta(hours=24))}"
+        f"Pre-authorization of $25.00 scheduled for {_local_text(_hours_before(later, 24))}"
     )
     expect(notice).not_to_have_attribute("hx-trigger", re.compile("every"))
 
@@ -122,7 +128,7 @@ def test_a_hold_goes_from_scheduled_to_held_and_another_is_rescheduled_and_cance
     hours.fill("-4")
     expect(dialog.locator("#preauth-preview")).to_contain_text("Hours cannot be negative.")
     hours.fill("48")
-    new_time = _local_text(later - timedelta(hours=48))
+    new_time = _local_text(_hours_before(later, 48))
     expect(dialog.locator("#preauth-new-time")).to_have_text(new_time)
     screenshot(page, "preauth-reschedule-dialog")
     dialog.get_by_role("button", name="Reschedule").click()
