@@ -12,6 +12,7 @@ browser tests, stopped before pytest moves on to the other test folders.
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -22,9 +23,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask, got_request_exception
+from redis import Redis
+from rq import Worker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests import factories
+from tests.servers import wait_until
 from webapp import PROJECT_ROOT, create_app
 from webapp.extensions import db
 
@@ -235,11 +239,22 @@ def start_worker(live_server):
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its scheduler (a forked child) is stopped with it
         )
         processes.append(process)
+        # RQ installs its SIGTERM handler after registering, before "idle" or "busy".
+        connection = Redis.from_url(config["REDIS_URL"])
+        wait_until(
+            lambda: any(
+                worker.pid == process.pid and worker.get_state() in ("idle", "busy")
+                for worker in Worker.all(connection=connection)
+            ),
+            30,
+            "the RQ worker",
+        )
         return process
 
     yield start
     for process in processes:
-        process.terminate()
-        process.wait(15)
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(15) == 0, "the worker did not shut down cleanly"

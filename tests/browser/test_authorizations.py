@@ -1,10 +1,11 @@
 """Authorizations in a real browser: the Add dialog, booking against it, the red warnings.
 
-Today is after 2026-11-22 in these tests' world; the authorization runs through the
-first half of 2027 so every booking below is in the future and inside its range.
+The authorization starts on the first of next month and runs for six months, so every
+booking below is in the future and inside its range, whenever the suite runs.
 """
 
 import re
+from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
@@ -12,9 +13,15 @@ from tests import factories
 from tests.browser.conftest import screenshot, sign_in
 
 THERAPY = "90837 · Psychotherapy, 60 min"
-AUTH_NUMBER = "PA-2027-01"
-START, END = "2026-12-01", "2027-05-31"
-FIRST_VISIT, SECOND_VISIT = "2026-12-07", "2026-12-14"
+AUTH_NUMBER = "PA-0001"
+START = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
+END = START + timedelta(days=180)
+FIRST_VISIT = START + timedelta(days=7 - START.weekday())  # a Monday in the first week
+SECOND_VISIT = FIRST_VISIT + timedelta(days=7)
+
+
+def _heading(day: date) -> str:
+    return f"{day:%a %b} {day.day}, {day.year} · 10:00 AM"
 
 
 def _seed_practice(live_server, world):
@@ -38,9 +45,9 @@ def _tab_count(page, status: str):
     return page.locator(f'#auth-section .tabs [data-status="{status}"] .count')
 
 
-def _fill_booking(page, day: str) -> None:
+def _fill_booking(page, day: date) -> None:
     """Fill the booking form for one 60-minute 90837 visit, billed to the insurance."""
-    page.get_by_label("Date", exact=True).fill(day)
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
     page.get_by_label("Start time").fill("10:00")
     page.locator("#lines-0-service_type_id").select_option(label=THERAPY)
     page.locator("#lines-0-minutes").fill("60")
@@ -66,8 +73,10 @@ def test_biller_adds_an_authorization_books_against_it_and_sees_warnings(
     expect(dialog.get_by_role("heading", name="Add authorization")).to_be_visible()
     dialog.get_by_label("Authorization #").fill(AUTH_NUMBER)
     dialog.get_by_label("Sessions", exact=True).check()
-    dialog.get_by_label("Start date").fill(START)
-    dialog.get_by_label("End date").fill("2026-11-30")  # before the start
+    dialog.get_by_label("Start date").fill(START.isoformat())
+    dialog.get_by_label("End date").fill(
+        (START - timedelta(days=1)).isoformat()
+    )  # before the start
     dialog.get_by_label("Sessions / units allowed").fill("1")
     dialog.get_by_label(THERAPY).check()
     dialog.get_by_role("button", name="Add authorization").click()
@@ -80,7 +89,7 @@ def test_biller_adds_an_authorization_books_against_it_and_sees_warnings(
     expect(dialog.get_by_label(THERAPY)).to_be_checked()
     screenshot(page, "authorization-dialog-errors")
 
-    dialog.get_by_label("End date").fill(END)
+    dialog.get_by_label("End date").fill(END.isoformat())
     with page.expect_navigation(url=insurance_url):  # HX-Redirect: a full page load
         dialog.get_by_role("button", name="Add authorization").click()
 
@@ -104,7 +113,7 @@ def test_biller_adds_an_authorization_books_against_it_and_sees_warnings(
     with page.expect_navigation(url=re.compile(r"/encounters/\d+$")):
         page.get_by_role("button", name="Book appointment").click()
     expect(page.get_by_role("status").filter(has_text="Booked 1 appointment.")).to_be_visible()
-    expect(page.get_by_role("heading", name="Mon Dec 7, 2026 · 10:00 AM")).to_be_visible()
+    expect(page.get_by_role("heading", name=_heading(FIRST_VISIT))).to_be_visible()
     expect(page.locator("#authorization-warning")).to_have_count(0)
 
     page.get_by_role("button", name="Finalize").click()
@@ -145,7 +154,7 @@ def test_biller_adds_an_authorization_books_against_it_and_sees_warnings(
 
     with page.expect_navigation(url=re.compile(r"/encounters/\d+$")):
         page.get_by_role("button", name="Book appointment").click()
-    expect(page.get_by_role("heading", name="Mon Dec 14, 2026 · 10:00 AM")).to_be_visible()
+    expect(page.get_by_role("heading", name=_heading(SECOND_VISIT))).to_be_visible()
     encounter_warning = page.locator("#authorization-warning")
     expect(encounter_warning).to_be_visible()
     expect(encounter_warning).to_contain_text("exhausted")

@@ -116,7 +116,8 @@ def test_a_biller_adds_a_service_to_a_held_visit_and_charges_one_invoice_with_tw
     expect(page.locator("#invoice-due")).to_have_text("$0.00")
     screenshot(page, "billing-invoice")
 
-    page.get_by_role("link", name="Ada Lovelace").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="Ada Lovelace").click()
     expect(page.locator("#client-invoices tbody tr")).to_have_count(1)
     expect(page.locator(".tabs [aria-current=page]")).to_have_text("Billing")
     screenshot(page, "billing-client-tab")
@@ -209,7 +210,8 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
     expect(page.locator("#preauth-message")).to_have_text("The hold of $150.00 was charged.")
     screenshot(page, "billing-after-late-cancellation")
 
-    page.locator("#billing-invoice").get_by_role("link").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.locator("#billing-invoice").get_by_role("link").click()
     line = page.locator("#invoice-lines tbody tr")
     expect(line).to_have_count(1)
     expect(line.locator("td")).to_have_text(

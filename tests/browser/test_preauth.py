@@ -191,7 +191,8 @@ def test_an_admin_edits_the_payments_settings_and_sees_the_96_hour_warning(
     sign_in(page, live_server, live_world.admin)
     page.goto(f"{live_server.url}/schedule")
     page.locator("nav summary", has_text=re.compile(r"^Admin$")).click()
-    page.get_by_role("link", name="Payments Settings").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="Payments Settings").click()
     expect(page.get_by_role("heading", name="Payments Settings")).to_be_visible()
     expect(page.locator("#preauth-config .badge")).to_have_text("Inactive")
 

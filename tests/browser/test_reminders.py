@@ -64,7 +64,8 @@ def test_admin_asks_for_reminders_reads_them_in_the_app_and_in_the_outbox(
     sign_in(page, live_server, live_world.admin)
 
     page.locator(".user-menu summary").click()
-    page.get_by_role("link", name="My Profile & Settings").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="My Profile & Settings").click()
     expect(page.get_by_role("heading", name="General Preferences")).to_be_visible()
     for label in ("Expiration reminders by email", "Expiration reminders in the app",
                   "Exhaustion reminders by email", "Exhaustion reminders in the app"):  # fmt: skip
@@ -90,10 +91,12 @@ def test_admin_asks_for_reminders_reads_them_in_the_app_and_in_the_outbox(
     expect(bell.locator(".bell-count")).to_have_count(0)
 
     page.locator("summary").get_by_text("Admin", exact=True).click()
-    page.get_by_role("link", name="Outbox").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="Outbox").click()
     expect(page.get_by_role("heading", name="1 message")).to_be_visible()
     screenshot(page, "reminders-outbox")
-    page.get_by_role("link", name="4 authorization reminders").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="4 authorization reminders").click()
     preview = page.frame_locator("iframe.mail-preview")
     link = preview.get_by_role("link", name="Open authorization BH-40912")
     expect(link).to_have_attribute("href", f"{live_server.url}/authorizations/1")

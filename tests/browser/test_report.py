@@ -104,7 +104,8 @@ def test_biller_filters_breaks_down_by_week_sorts_and_exports_the_same_rows(
     report_url = f"{live_server.url}/reports/authorizations"
 
     sign_in(page, live_server, live_world.biller)
-    page.get_by_role("link", name="Reports").click()
+    with page.expect_navigation():  # load: htmx has processed the page
+        page.get_by_role("link", name="Reports").click()
     expect(page).to_have_url(report_url)
     expect(page.get_by_role("heading", name="Authorizations Report")).to_be_visible()
     first, last = today.replace(day=1), (today.replace(day=28) + timedelta(days=4)).replace(day=1)
