@@ -1,8 +1,9 @@
 """Booking and counting through the real database."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 
 from tests import factories
 from webapp.domain import authorizations as rules
@@ -10,6 +11,14 @@ from webapp.extensions import db
 from webapp.services import booking
 from webapp.services.allocation import reallocate_client
 from webapp.services.coverage import load_coverage
+
+
+@pytest.fixture(autouse=True)
+def _early_2026():
+    """The visits below are in March 2026, inside the factories' 2026 authorizations;
+    the booking warnings judge expiry by today, so today is 1 March 2026 here."""
+    with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture

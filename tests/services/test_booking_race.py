@@ -17,8 +17,11 @@ def test_two_concurrent_bookings_of_the_last_session_do_not_both_succeed(app, wo
     payer = factories.payer(org, messaging_enabled=True)
     policy = factories.insurance(org, client, payer)
     therapy = factories.service_type(org)
-    factories.authorization(org, policy, [therapy], allowed=1,
-                            start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))  # fmt: skip
+    next_year = date.today().year + 1  # the authorization and the visits are still ahead
+    factories.authorization(
+        org, policy, [therapy], allowed=1,
+        start_date=date(next_year, 1, 1), end_date=date(next_year, 12, 31),
+    )  # fmt: skip
     db.session.commit()
     ids = (org.id, client.id, world.biller.id)
     barrier = threading.Barrier(2)
@@ -31,7 +34,7 @@ def test_two_concurrent_bookings_of_the_last_session_do_not_both_succeed(app, wo
             actor = db.session.get(User, ids[2])
             request = booking.BookingRequest(
                 clinician_id=actor.id,
-                start_local=datetime(2027, 3, 1, hour),
+                start_local=datetime(next_year, 3, 1, hour),
                 duration_minutes=60,
                 lines=[(therapy.id, 60)],
                 billing_type="insurance",

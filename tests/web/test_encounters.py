@@ -1,13 +1,22 @@
 """Booking, the encounter page, status changes, the schedule and the settings page."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests import factories
 from webapp.extensions import db
 from webapp.models import AuditEvent, Encounter
+
+
+@pytest.fixture(autouse=True)
+def _late_2026():
+    """The bookings below are in 2027, inside an authorization ending 2027-12-31; the
+    warnings judge expiry by today, so today stays in late 2026 here."""
+    with time_machine.travel(datetime(2026, 11, 20, 15, tzinfo=UTC), tick=True):
+        yield
 
 
 @pytest.fixture
