@@ -46,9 +46,6 @@ def upgrade():
     sa.Column('threshold', sa.Integer(), nullable=False),
     sa.Column('email_status', sa.String(length=20), nullable=False),
     sa.Column('emailed_at', sa.DateTime(), nullable=True),
-    sa.Column('email_claim', sa.String(length=40), nullable=True),
-    sa.Column('email_claimed_at', sa.DateTime(), nullable=True),
-    sa.Column('email_error', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['authorization_id'], ['authorizations.id'], name=op.f('fk_reminder_deliveries_authorization_id_authorizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_reminder_deliveries_organization_id_organizations'), ondelete='CASCADE'),
@@ -58,7 +55,6 @@ def upgrade():
     )
     with op.batch_alter_table('reminder_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reminder_deliveries_authorization_id'), ['authorization_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reminder_deliveries_email_claim'), ['email_claim'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_deliveries_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_deliveries_user_id'), ['user_id'], unique=False)
 
@@ -79,7 +75,6 @@ def downgrade():
     with op.batch_alter_table('reminder_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reminder_deliveries_user_id'))
         batch_op.drop_index(batch_op.f('ix_reminder_deliveries_organization_id'))
-        batch_op.drop_index(batch_op.f('ix_reminder_deliveries_email_claim'))
         batch_op.drop_index(batch_op.f('ix_reminder_deliveries_authorization_id'))
 
     op.drop_table('reminder_deliveries')

@@ -67,18 +67,17 @@ def upgrade():
     sa.Column('encounter_id', sa.Integer(), nullable=True),
     sa.Column('total_cents', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('kind', sa.String(length=20), server_default='visit', nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_invoices_client_id_clients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_invoices_created_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['encounter_id'], ['encounters.id'], name=op.f('fk_invoices_encounter_id_encounters'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_invoices_organization_id_organizations'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
-    sa.UniqueConstraint('encounter_id', name=op.f('uq_invoices_encounter_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices'))
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoices_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invoices_encounter_id'), ['encounter_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoices_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('pre_authorizations',
@@ -138,13 +137,6 @@ def upgrade():
     sa.Column('idempotency_key', sa.String(length=150), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('status', sa.String(length=20), server_default='pending', nullable=False),
-    sa.Column('from_hold', sa.Boolean(), server_default=sa.false(), nullable=False),
-    sa.Column('hold_attempt', sa.Integer(), nullable=True),
-    sa.Column('failure_reason', sa.String(length=500), nullable=True),
-    sa.Column('attempted_at', sa.DateTime(), nullable=True),
-    sa.Column('claimed_by', sa.String(length=100), nullable=True),
-    sa.Column('settled_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_payments_client_id_clients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_payments_created_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['encounter_id'], ['encounters.id'], name=op.f('fk_payments_encounter_id_encounters'), ondelete='SET NULL'),
@@ -160,34 +152,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_payments_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_pre_authorization_id'), ['pre_authorization_id'], unique=False)
-
-    op.create_table('automation_runs',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('organization_id', sa.Integer(), nullable=False),
-    sa.Column('encounter_id', sa.Integer(), nullable=False),
-    sa.Column('event', sa.String(length=40), nullable=False),
-    sa.Column('disposition', sa.String(length=40), nullable=True),
-    sa.Column('automation_id', sa.Integer(), nullable=True),
-    sa.Column('action', sa.String(length=40), nullable=True),
-    sa.Column('rule_number', sa.Integer(), nullable=True),
-    sa.Column('rule_label', sa.String(length=200), nullable=True),
-    sa.Column('explanation', sa.String(length=300), nullable=False),
-    sa.Column('also_matched', sa.JSON(), nullable=True),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('outcome', sa.String(length=500), nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['automation_id'], ['automations.id'], name=op.f('fk_automation_runs_automation_id_automations'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_automation_runs_created_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['encounter_id'], ['encounters.id'], name=op.f('fk_automation_runs_encounter_id_encounters'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_automation_runs_organization_id_organizations'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_runs'))
-    )
-    with op.batch_alter_table('automation_runs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_automation_runs_encounter_id'), ['encounter_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_automation_runs_organization_id'), ['organization_id'], unique=False)
 
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('gateway_customer_id', sa.String(length=100), nullable=True))
@@ -206,11 +170,6 @@ def downgrade():
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_column('gateway_customer_id')
 
-    with op.batch_alter_table('automation_runs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_automation_runs_organization_id'))
-        batch_op.drop_index(batch_op.f('ix_automation_runs_encounter_id'))
-
-    op.drop_table('automation_runs')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_pre_authorization_id'))
         batch_op.drop_index(batch_op.f('ix_payments_organization_id'))
@@ -231,6 +190,7 @@ def downgrade():
     op.drop_table('pre_authorizations')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoices_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_invoices_encounter_id'))
         batch_op.drop_index(batch_op.f('ix_invoices_client_id'))
 
     op.drop_table('invoices')
