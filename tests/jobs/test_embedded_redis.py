@@ -9,7 +9,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Worker
 
-from tests.servers import wait_until
+from tests.servers import wait_until, worker_handles_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,12 +35,6 @@ def _answers(connection: Redis) -> bool:
         return False
 
 
-def _listening_worker(connection: Redis) -> bool:
-    # A worker registers before it installs its signal handlers; it is "idle" only once
-    # it waits for jobs, after them. A SIGTERM before that kills it outright.
-    return any(worker.get_state() == "idle" for worker in Worker.all(connection=connection))
-
-
 def test_stopping_everything_at_once_lets_the_worker_unregister_and_keeps_the_data(tmp_path):
     redis_process = _start("jobs.embedded_redis", tmp_path)
     connection = Redis(unix_socket_path=str(tmp_path / "redis.sock"))
@@ -49,7 +43,7 @@ def test_stopping_everything_at_once_lets_the_worker_unregister_and_keeps_the_da
         wait_until(lambda: _answers(connection), 20, "the embedded redis-server")
         connection.set("kept", "yes")
         worker_process = _start("jobs.worker", tmp_path)
-        wait_until(lambda: _listening_worker(connection), 30, "the worker to wait for jobs")
+        wait_until(lambda: worker_handles_signals(connection, worker_process.pid), 30, "the worker")
 
         # What honcho does on Ctrl-C: SIGTERM to every process at the same moment.
         redis_process.send_signal(signal.SIGTERM)
