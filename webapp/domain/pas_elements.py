@@ -163,7 +163,9 @@ def string_of(extensions: Any, url: str) -> str | None:
 
 def codes_text(concept: Any) -> str:
     codings = concept.coding if concept is not None else None
-    return "/".join(c.code for c in codings or [] if c.code) or (concept.text if concept else "")
+    return "/".join(c.code for c in codings or [] if c.code) or (
+        concept.text or "" if concept else ""
+    )
 
 
 def service_code(concept: Any, path: str) -> Code:

@@ -158,6 +158,11 @@ def _invalid(root: str, error: Exception) -> DecisionFileError:
         return DecisionFileError(
             f"This file is not FHIR R4: {name!r} is not an element of FHIR R4 here.", path
         )
+    if first.get("type") in ("missing", "model_field_validation.missing"):
+        name = path.rsplit(".", 1)[-1]
+        return DecisionFileError(
+            f"This file is not valid FHIR R4: the required element {name!r} is missing.", path
+        )
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     return DecisionFileError(f"This file is not valid FHIR R4: {message}", path)
 

@@ -204,7 +204,7 @@ class _Context:
                 )
             elif action.code == "A1":
                 approved = requested
-        period = date_period(value_of(item.extension, PRE_AUTH_PERIOD, "valuePeriod"), path)
+        period = self._own_period(item, path)
         return self._decision(item, path, item.itemSequence, found, approved, requested, period)
 
     def added_item(self, added: Any, path: str) -> ItemDecision:
@@ -298,7 +298,7 @@ class _Context:
 
     def _added_line(self, added: Any, path: str) -> ServiceLine:
         detail = one_of(added.extension, AUTHORIZED_DETAIL)
-        period = date_period(value_of(added.extension, PRE_AUTH_PERIOD, "valuePeriod"), path)
+        period = self._own_period(added, path)
         if detail is not None:
             line = self._detail_line(detail, path_of(added.extension, detail, path))
         else:
@@ -311,6 +311,15 @@ class _Context:
             )
         own = period or service_period(added, path)
         return replace(line, period=own, source="added-item")
+
+    @staticmethod
+    def _own_period(element: Any, path: str) -> DatePeriod | None:
+        """The item's or added item's preAuthPeriod extension."""
+        extension = one_of(element.extension, PRE_AUTH_PERIOD)
+        if extension is None:
+            return None
+        where = path_of(element.extension, extension, path) + ".valuePeriod"
+        return date_period(extension.valuePeriod, where)
 
     def _frequency(self, extension: Any, path: str) -> Frequency | None:
         if extension is None:
@@ -342,9 +351,11 @@ def _review_action(adjudications: Any, at: str) -> tuple[ReviewAction, str | Non
             ]
             code = codings[0].code if codings and codings[0].code else None
             if code not in REVIEW_ACTIONS:
+                others = [c for c in coded.valueCodeableConcept.coding or [] if c.code]
                 shown = code or codes_text(coded.valueCodeableConcept) or "none"
+                system = f" (system {others[0].system})" if not codings and others else ""
                 raise DecisionFileError(
-                    f"Unknown review-action code {shown!r}; X12 306 codes are "
+                    f"Unknown review-action code {shown!r}{system}; X12 306 codes are "
                     f"{', '.join(REVIEW_ACTIONS)}.",
                     path,
                 )
