@@ -118,6 +118,7 @@ def _shown(reference: Any) -> str:
 
 
 def typed(identifiers: list, code: str) -> Any:
+    """The first identifier whose type has `code` (e.g. MB member, payerid), or None."""
     for identifier in identifiers:
         codings = identifier.type.coding if identifier.type else None
         if any(c.code == code for c in codings or []):
@@ -131,6 +132,7 @@ def logical_identifier(reference: Any) -> Any:
 
 
 def is_self(coverage: Any) -> bool:
+    """Whether the beneficiary is the subscriber (relationship self / X12 18)."""
     codings = coverage.relationship.coding if coverage.relationship else None
     return coverage.subscriber is None or any(c.code in ("self", "18") for c in codings or [])
 
@@ -162,6 +164,7 @@ def string_of(extensions: Any, url: str) -> str | None:
 
 
 def codes_text(concept: Any) -> str:
+    """A CodeableConcept's codes joined with '/', else its text, else ''."""
     codings = concept.coding if concept is not None else None
     return "/".join(c.code for c in codings or [] if c.code) or (
         concept.text or "" if concept else ""
@@ -169,6 +172,11 @@ def codes_text(concept: Any) -> str:
 
 
 def service_code(concept: Any, path: str) -> Code:
+    """The service's code, a CPT or HCPCS coding first when there are several.
+
+    Raises:
+        DecisionFileError: the concept has no coded value.
+    """
     codings = [c for c in (concept.coding if concept else None) or [] if c.code]
     if not codings:
         raise DecisionFileError("This service has no code.", path)
@@ -177,11 +185,17 @@ def service_code(concept: Any, path: str) -> Code:
 
 
 def end_code(extension: Any) -> str | None:
+    """The last code of a code range (productOrServiceCodeEnd), if given."""
     concept = extension.valueCodeableConcept if extension is not None else None
     return codes_text(concept) or None if concept is not None else None
 
 
 def pas_quantity(quantity: Any, path: str) -> Quantity | None:
+    """A PASQuantity (value and a unit or code, PAS prof-2), or None when absent.
+
+    Raises:
+        DecisionFileError: no value, no unit nor code, or a value not more than zero.
+    """
     if quantity is None:
         return None
     if quantity.value is None:
@@ -200,6 +214,11 @@ def pas_quantity(quantity: Any, path: str) -> Quantity | None:
 
 
 def full_date(value: Any, path: str) -> date:
+    """The calendar date of a FHIR date or dateTime (its own local date).
+
+    Raises:
+        DecisionFileError: a partial date (year, or year and month).
+    """
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -208,6 +227,11 @@ def full_date(value: Any, path: str) -> date:
 
 
 def date_period(period: Any, path: str) -> DatePeriod | None:
+    """A FHIR Period as inclusive dates, or None when it has neither end.
+
+    Raises:
+        DecisionFileError: a partial date, or a start after the end.
+    """
     if period is None or (period.start is None and period.end is None):
         return None
     start = full_date(period.start, path) if period.start is not None else None
@@ -218,6 +242,7 @@ def date_period(period: Any, path: str) -> DatePeriod | None:
 
 
 def service_period(element: Any, path: str) -> DatePeriod | None:
+    """The dates of a Claim item or addItem: servicedDate (one day) or servicedPeriod."""
     if getattr(element, "servicedDate", None) is not None:
         day = full_date(element.servicedDate, f"{path}.servicedDate")
         return DatePeriod(day, day)
