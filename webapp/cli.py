@@ -90,9 +90,13 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(f"Demo not added: {refusal}")
         if if_empty and db.session.scalar(select(func.count(Organization.id))):
             click.echo("Database already has data; demo not added.")
-            return
-        org, created = demo.seed_demo()
-        click.echo(("Created" if created else "Already present:") + f" {org.name}")
+            if not db.session.scalar(
+                select(Organization.id).where(Organization.name == demo.DEMO_ORGANIZATION)
+            ):
+                return
+        else:
+            org, created = demo.seed_demo()
+            click.echo(("Created" if created else "Already present:") + f" {org.name}")
         click.echo(f"Demo logins (password: {demo.DEMO_PASSWORD}):")
         for email, _name, role in demo.DEMO_USERS[:3]:
             click.echo(f"  {role:<10} {email}")

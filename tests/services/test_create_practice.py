@@ -184,3 +184,19 @@ def test_seed_demo_adds_the_demo_to_an_empty_default_development_database(app):
     result = app.test_cli_runner().invoke(args=["seed-demo", "--if-empty"])
     assert result.exit_code == 0 and "covered-demo" in result.output
     assert count(Organization) == 1
+
+
+def test_seed_demo_leaves_a_database_with_another_practice_alone(app, world):
+    app.config.update(COVERED_ENV="development", DATABASE_URL_SET=False)
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--if-empty"])
+    assert result.output == "Database already has data; demo not added.\n"
+    assert count(Organization) == 2
+
+
+def test_seed_demo_reminds_the_logins_of_a_demo_already_there(app):
+    app.config.update(COVERED_ENV="development", DATABASE_URL_SET=False)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo", "--if-empty"])
+    again = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert "demo not added" in again.output and "password: covered-demo" in again.output
+    assert count(Organization) == 1
