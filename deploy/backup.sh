@@ -11,7 +11,7 @@ directory="${1:?usage: backup.sh DIRECTORY [DAYS]}"
 days="${2:-14}"
 # SQLAlchemy's "postgresql+psycopg://" is libpq's "postgresql://"
 url=$(printf '%s' "${DATABASE_URL:?DATABASE_URL is not set}" | sed 's/^postgres[a-z]*+[a-z0-9]*:/postgresql:/')
-umask 077
+umask 027  # the folder is setgid postgres: the restore check (run as postgres) reads the dumps
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 target="$directory/covered-$stamp.dump"
 pg_dump --dbname="$url" --format=custom --no-owner --no-privileges --file="$target.partial"

@@ -18,3 +18,5 @@ accesslog = "-"  # to the journal
 errorlog = "-"
 # The proxy sets X-Forwarded-*; the app trusts them per its proxy setting (README).
 forwarded_allow_ips = "127.0.0.1,::1"
+# gunicorn 25+ opens a control socket under $HOME, which the unit keeps read-only.
+control_socket_disable = True

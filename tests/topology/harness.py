@@ -18,7 +18,6 @@ TimeoutStopSec (KillMode=mixed).
 
 import contextlib
 import os
-import re
 import secrets
 import shlex
 import signal
@@ -108,21 +107,22 @@ def unit_file(name: str) -> tuple[Path, str]:
 
 
 def read_env_file(path: Path) -> list[tuple[str, str]]:
-    """KEY=value lines in order (quotes around a value removed), comments skipped."""
+    """KEY=value lines in order (the quotes around a value removed), comments skipped."""
     pairs = []
     for raw in path.read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         key, _, value = line.partition("=")
-        if len(value) >= 2 and value[0] == value[-1] == '"':
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         pairs.append((key, value))
     return pairs
 
 
 def env_line(key: str, value: str) -> str:
-    return f'{key}="{value}"' if re.search(r"\s", value) else f"{key}={value}"
+    """KEY=value as sh reads it (single quotes around anything but plain characters)."""
+    return f"{key}={shlex.quote(value)}"
 
 
 # --- supervision --------------------------------------------------------------------------

@@ -37,12 +37,12 @@ LINK = re.compile(r"^(http://127\.0\.0\.1:\d+/password/\S+)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def topology():
+def topology(tmp_path_factory):
     if find_pg_bin() is None:
         if IN_CI:
             pytest.fail("PostgreSQL server binaries are missing; `make test` installs them")
         pytest.skip("PostgreSQL server binaries not installed (run `make system-deps`)")
-    with Topology() as running:
+    with Topology(tmp_path_factory.mktemp("topology")) as running:
         yield running
 
 
@@ -169,6 +169,9 @@ def test_the_readme_production_section_runs_a_practice(topology):
     # Backups: the backup unit writes a dump; the restore check reads it back.
     tried = topology.follow("proxy", "backups")
     assert {t.how for t in tried if t.step == "proxy"} == {readme.NOT_TRIED}
+    dump = Path(next(t for t in tried if "start covered-backup" in t.line).detail.strip())
+    assert dump.stat().st_mode & 0o777 == 0o640  # the postgres group reads it, no one else
+    assert dump.parent.stat().st_mode & 0o2000  # setgid: every dump gets that group
     check = next(t for t in tried if "restore-check" in t.line)
     restored = dict(line.split(" ", 1) for line in check.detail.splitlines()[1:])
     assert restored == _live_counts(topology) | {"revision": _live_revision(topology)}
