@@ -4,8 +4,10 @@
 redis-server on TCP, localstripe in place of Stripe, an SMTP server), then tries
 the README's Production steps line by line (`tests/topology/readme.py` says how
 each line is tried). The server's folders are mapped to folders of the test:
-/srv/covered is this checkout, /etc/covered, /var/lib/covered and
-/var/backups/covered are temporary folders.
+/srv/covered is a fresh copy of this checkout's files (what `git clone` would
+give, with the working tree's changes; no instance/, no local settings) using
+this checkout's .venv; /etc/covered, /var/lib/covered and /var/backups/covered
+are temporary folders.
 
 Units are read from deploy/systemd/ and started the way systemd starts them: the
 unit's ExecStart in its WorkingDirectory with a clean environment, `%i` replaced
@@ -20,6 +22,7 @@ import contextlib
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,7 +157,7 @@ class Topology:
     def __init__(self, root: Path | None = None):
         self.root = Path(root or tempfile.mkdtemp(prefix="covered-topology-"))
         self.folders = {
-            "/srv/covered": CHECKOUT,
+            "/srv/covered": fresh_copy(CHECKOUT, self.root / "srv-covered"),
             "/etc/covered": self.root / "etc",
             "/var/lib/covered": self.root / "state",
             "/var/backups/covered": self.root / "backups",
@@ -465,6 +468,24 @@ class Topology:
             wait_until(check, seconds, what)
         except RuntimeError as error:
             raise TopologyError(f"{error}\n{self.logs()}") from None
+
+
+def fresh_copy(checkout: Path, target: Path) -> Path:
+    """The checkout's files as a clone has them (tracked, or new and not ignored), with
+    the working tree's changes, plus a link to its .venv (`make install` made it)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=checkout,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = checkout / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(checkout / ".venv")
+    return target
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -75,6 +75,11 @@ def _ready(connection: Redis, pid: int) -> bool:
 def test_the_readme_production_section_runs_a_practice(topology):
     tried = topology.follow("install", "database", "settings", "practice", "services")
     assert [t.how for t in tried if "deploy/covered flask" in t.line] == ["run", "run"]
+    # Every process runs the fresh copy's code (what a clone holds), not this checkout's.
+    clone = topology.folders["/srv/covered"]
+    imported = "sudo -u covered deploy/covered python -c 'import webapp; print(webapp.__file__)'"
+    assert topology.run_as_covered(imported, None).strip() == str(clone / "webapp/__init__.py")
+    assert Path(f"/proc/{topology.pid('covered-web')}/cwd").resolve() == clone.resolve()
     redis = Redis.from_url(topology.redis.url)
     workers = ("covered-worker@1", "covered-worker@2")
     topology.wait_for(lambda: all(_ready(redis, topology.pid(w)) for w in workers), 60,
