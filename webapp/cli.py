@@ -142,12 +142,13 @@ def create_practice_command(
             click.echo(f"--{field.replace('_', '-')}: {message}", err=True)
         raise click.ClickException("Nothing was created.") from None
     url = password_links.link(admin, password_links.SET_UP, now=utcnow())
-    hours = int(password_links.LIFETIMES[password_links.SET_UP].total_seconds() // 3600)
     click.echo(
         f"Created {org.name} ({org.timezone}, weeks start on "
         f"{practice_rules.week_start_name(org.week_start)})."
     )
-    click.echo(f"Admin: {admin.email}. Open this link within {hours} hours to set the password;")
+    click.echo(
+        f"Admin: {admin.email}. Open this link within {_set_up_hours()} hours to set the password;"
+    )
     click.echo("it works once:")
     click.echo(url)
 
@@ -165,8 +166,14 @@ def password_link_command(email: str):
         raise click.ClickException(f"No account has the email {email}.")
     if password_links.has_usable_password(user):
         raise click.ClickException(f"{user.email} already has a password; no link was made.")
+    if not user.is_active_user:
+        raise click.ClickException(f"{user.email} is deactivated; no link was made.")
     password_links.revoke(user)
     db.session.commit()
     url = password_links.link(user, password_links.SET_UP, now=utcnow())
-    click.echo(f"One-time link for {user.email} (works once, for 72 hours):")
+    click.echo(f"One-time link for {user.email} (works once, for {_set_up_hours()} hours):")
     click.echo(url)
+
+
+def _set_up_hours() -> int:
+    return int(password_links.LIFETIMES[password_links.SET_UP].total_seconds() // 3600)

@@ -200,3 +200,11 @@ def test_seed_demo_reminds_the_logins_of_a_demo_already_there(app):
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "demo not added" in again.output and "password: covered-demo" in again.output
     assert count(Organization) == 1
+
+
+def test_password_link_refuses_a_deactivated_account(runner, world):
+    world.biller.password_hash = password_links.unusable_password_hash()
+    world.biller.is_active_user = False
+    db.session.commit()
+    result = runner.invoke(args=["password-link", world.biller.email])
+    assert result.exit_code == 1 and "is deactivated; no link was made" in result.output

@@ -76,7 +76,7 @@ def test_a_reset_link_works_once_for_an_account_with_a_password(world):
         lambda user: setattr(user, "is_active_user", False),
         links.revoke,
     ],
-    ids=["email changed", "deactivated", "revoked"],
+    ids=["email changed", "deactivated after the link", "revoked"],
 )
 def test_a_change_to_the_account_kills_its_links(newcomer, change):
     token = links.issue(newcomer, links.SET_UP, now=NOW)
@@ -175,3 +175,14 @@ def test_the_link_starts_with_the_public_url(app, newcomer):
 def test_revoke_refuses_an_account_with_a_password(world):
     with pytest.raises(ValueError, match="without a password"):
         links.revoke(world.admin)
+
+
+def test_a_deactivated_account_gets_no_password_through_a_link(newcomer):
+    newcomer.is_active_user = False
+    db.session.commit()
+    token = links.issue(newcomer, links.SET_UP, now=NOW)  # issued after the deactivation
+    assert refused(token) is links.DEACTIVATED
+    with pytest.raises(links.LinkRefused):
+        links.set_password(token, NEW_PASSWORD, now=NOW)
+    db.session.expire_all()
+    assert not links.has_usable_password(db.session.get(User, newcomer.id))

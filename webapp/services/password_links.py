@@ -62,6 +62,9 @@ class PasswordRejected(Exception):
 
 INVALID = LinkRefused("This link is not valid. Copy the whole address from the message.", 404)
 EXPIRED = LinkRefused("This link has expired. Ask your practice's admin for a new one.", 410)
+DEACTIVATED = LinkRefused(
+    "This account is deactivated. Ask your practice's admin if it should be active.", 410
+)
 USED = LinkRefused(
     "This link was already used or replaced by a newer one. Sign in with your password, "
     "or ask your practice's admin for a new link.",
@@ -135,6 +138,8 @@ def _read(token: str, now: datetime) -> tuple[User, str]:
         raise USED
     if _epoch(now) >= expires:
         raise EXPIRED
+    if not user.is_active_user:
+        raise DEACTIVATED
     return user, purpose
 
 
@@ -143,8 +148,8 @@ def holder(token: str, *, now: datetime) -> User:
 
     Raises:
         LinkRefused: INVALID (404: not ours, altered, or its account is gone),
-            USED (410: a password was set since, or the account changed), or
-            EXPIRED (410).
+            USED (410: a password was set since, or the account changed),
+            EXPIRED (410), or DEACTIVATED (410: a link issued to a deactivated account).
     """
     return _read(token, now)[0]
 
