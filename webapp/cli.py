@@ -1,14 +1,24 @@
-"""Flask CLI commands: `flask seed-demo`, `flask create-user`,
-`flask authorizations import-legacy FILE.csv`."""
+"""Flask CLI commands:
+
+- `flask create-practice`: a new practice and its first admin, with a one-time link
+  to set the admin's password (the way to start in production);
+- `flask password-link EMAIL`: a fresh one-time link for an account with no password
+  yet (the first link expired or was lost);
+- `flask seed-demo [--if-empty]`: the demo practice, only into the default development
+  database (`services.demo.seeding_refusal`);
+- `flask authorizations import-legacy FILE.csv`.
+"""
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from webapp.domain import practice as practice_rules
 from webapp.extensions import db
-from webapp.models import Organization
-from webapp.services import demo
+from webapp.models import Organization, User
+from webapp.models.base import utcnow
+from webapp.services import demo, password_links, practices
 
 authorizations_cli = AppGroup("authorizations", help="Authorization maintenance.")
 
@@ -67,12 +77,103 @@ def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only when the database has no organization.")
     def seed_demo_command(if_empty: bool):
-        """Create the demo practice and its users (safe to run again)."""
+        """Create the demo practice and its users (safe to run again).
+
+        Only into the default development database: refused when COVERED_ENV is not
+        development or DATABASE_URL is set (with --if-empty, skipped with the reason).
+        """
+        refusal = demo.seeding_refusal(app.config["COVERED_ENV"], app.config["DATABASE_URL_SET"])
+        if refusal and if_empty:
+            click.echo(f"Demo not added: {refusal}")
+            return
+        if refusal:
+            raise click.ClickException(f"Demo not added: {refusal}")
         if if_empty and db.session.scalar(select(func.count(Organization.id))):
             click.echo("Database already has data; demo not added.")
-            return
-        org, created = demo.seed_demo()
-        click.echo(("Created" if created else "Already present:") + f" {org.name}")
+            if not db.session.scalar(
+                select(Organization.id).where(Organization.name == demo.DEMO_ORGANIZATION)
+            ):
+                return
+        else:
+            org, created = demo.seed_demo()
+            click.echo(("Created" if created else "Already present:") + f" {org.name}")
         click.echo(f"Demo logins (password: {demo.DEMO_PASSWORD}):")
         for email, _name, role in demo.DEMO_USERS[:3]:
             click.echo(f"  {role:<10} {email}")
+
+    app.cli.add_command(create_practice_command)
+    app.cli.add_command(password_link_command)
+
+
+@click.command("create-practice")
+@click.option("--name", prompt="Practice name", help="The practice's name, as people know it.")
+@click.option(
+    "--time-zone",
+    prompt="Time zone (IANA, such as America/New_York)",
+    help="IANA time zone the practice works in, such as America/Chicago.",
+)
+@click.option(
+    "--week-start",
+    default="sunday",
+    show_default=True,
+    help="The day weeks start on, for weekly authorization limits (monday … sunday).",
+)
+@click.option("--admin-email", prompt="First admin's email", help="The first admin's email.")
+@click.option("--admin-name", default=None, help="The admin's name [default: from the email].")
+def create_practice_command(
+    name: str, time_zone: str, week_start: str, admin_email: str, admin_name: str | None
+):
+    """Create a practice and its first admin; print a one-time link to set the password.
+
+    No demo data. The admin has no password until the link is used; the link works
+    once and expires after 72 hours (`flask password-link EMAIL` prints a new one).
+    """
+    request = practices.NewPractice(
+        name=name,
+        time_zone=time_zone,
+        week_start=week_start,
+        admin_email=admin_email,
+        admin_name=admin_name,
+    )
+    try:
+        org, admin = practices.create_practice(request)
+    except practices.PracticeInvalid as invalid:
+        for field, message in invalid.errors.items():
+            click.echo(f"--{field.replace('_', '-')}: {message}", err=True)
+        raise click.ClickException("Nothing was created.") from None
+    url = password_links.link(admin, password_links.SET_UP, now=utcnow())
+    click.echo(
+        f"Created {org.name} ({org.timezone}, weeks start on "
+        f"{practice_rules.week_start_name(org.week_start)})."
+    )
+    click.echo(
+        f"Admin: {admin.email}. Open this link within {_set_up_hours()} hours to set the password;"
+    )
+    click.echo("it works once:")
+    click.echo(url)
+
+
+@click.command("password-link")
+@click.argument("email")
+def password_link_command(email: str):
+    """Print a fresh one-time link for an account that has no password yet.
+
+    Links printed before stop working. An account with a password is refused: its
+    owner signs in with it.
+    """
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No account has the email {email}.")
+    if password_links.has_usable_password(user):
+        raise click.ClickException(f"{user.email} already has a password; no link was made.")
+    if not user.is_active_user:
+        raise click.ClickException(f"{user.email} is deactivated; no link was made.")
+    password_links.revoke(user)
+    db.session.commit()
+    url = password_links.link(user, password_links.SET_UP, now=utcnow())
+    click.echo(f"One-time link for {user.email} (works once, for {_set_up_hours()} hours):")
+    click.echo(url)
+
+
+def _set_up_hours() -> int:
+    return int(password_links.LIFETIMES[password_links.SET_UP].total_seconds() // 3600)

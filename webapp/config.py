@@ -4,10 +4,14 @@ Every helper fails loudly with the variable's name when a value is bad, so a
 typo stops start-up instead of running with a surprise.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlparse
+
+DEVELOPMENT, PRODUCTION, TEST = "development", "production", "test"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION, TEST)
 
 
 class ConfigError(RuntimeError):
@@ -54,6 +58,15 @@ def env_url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | N
     return raw
 
 
+def env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in allowed:
+        raise ConfigError(f"{name} must be one of: {', '.join(allowed)}; got {raw!r}")
+    return raw.lower()
+
+
 def secret_key(instance_path: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in instance/."""
     raw = os.environ.get("SECRET_KEY")
@@ -67,6 +80,48 @@ def secret_key(instance_path: Path) -> str:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+# stripe-python's backoff between network retries (stripe._http_client.HTTPClient): 0.5 s,
+# doubling, at most 5 s. tests/unit/test_production_config.py checks the installed values.
+STRIPE_RETRY_FIRST_DELAY = 0.5
+STRIPE_RETRY_MAX_DELAY = 5.0
+# A gateway call must give up well before the settler takes over a pending payment
+# (webapp/services/settlement.py, STALE_AFTER = 2 minutes).
+STRIPE_CALL_LIMIT_SECONDS = 60
+
+
+def gateway_call_worst_case(timeout_seconds: float, max_network_retries: int) -> float:
+    """Seconds one gateway call can take against a gateway that never answers.
+
+    Each attempt can wait `timeout_seconds` to connect and again for the answer
+    (requests applies the timeout to each); stripe-python makes 1 + retries attempts
+    with its backoff between them. A gateway that trickles bytes can still hold a
+    call longer: the timeout is between bytes, not for the whole answer.
+    """
+    backoff = sum(
+        min(STRIPE_RETRY_FIRST_DELAY * 2 ** (n - 1), STRIPE_RETRY_MAX_DELAY)
+        for n in range(1, max_network_retries + 1)
+    )
+    return (1 + max_network_retries) * 2 * timeout_seconds + backoff
+
+
+def gateway_network_settings() -> dict:
+    """STRIPE_TIMEOUT_SECONDS (default 10) and STRIPE_MAX_NETWORK_RETRIES (default 1).
+
+    Their worst case (`gateway_call_worst_case`) must stay within 60 seconds, so the
+    web server's timeout (README, Production) and the settler both outlast a call.
+    """
+    timeout = env_int("STRIPE_TIMEOUT_SECONDS", 10, minimum=1, maximum=30)
+    retries = env_int("STRIPE_MAX_NETWORK_RETRIES", 1, minimum=0, maximum=3)
+    worst = gateway_call_worst_case(timeout, retries)
+    if worst > STRIPE_CALL_LIMIT_SECONDS:
+        raise ConfigError(
+            f"STRIPE_TIMEOUT_SECONDS={timeout} with STRIPE_MAX_NETWORK_RETRIES={retries} lets "
+            f"one payment call take {worst:g} s; keep it within {STRIPE_CALL_LIMIT_SECONDS} s "
+            "(fewer retries or a shorter timeout)"
+        )
+    return {"STRIPE_TIMEOUT_SECONDS": timeout, "STRIPE_MAX_NETWORK_RETRIES": retries}
 
 
 LOCALSTRIPE_BASE = "http://127.0.0.1:8420"
@@ -187,22 +242,85 @@ def mail_settings() -> dict:
     }
 
 
-def load_settings(instance_path: Path) -> dict:
-    """Everything the app reads from the environment, as Flask config keys."""
-    sqlite_default = f"sqlite:///{instance_path / 'covered.sqlite3'}"
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+PRODUCTION_REQUIRES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "STRIPE_API_KEY")
+
+
+def require_production_environment() -> None:
+    """COVERED_ENV=production takes nothing from the one-machine defaults.
+
+    Raises:
+        ConfigError: naming every variable production needs that is not set.
+    """
+    missing = [name for name in PRODUCTION_REQUIRES if not (os.environ.get(name) or "").strip()]
+    if missing:
+        raise ConfigError(f"COVERED_ENV=production needs {', '.join(missing)}")
+
+
+def cookie_settings(environment: str, public_url: str) -> dict:
+    """Session and remember-me cookies: Secure by default when PUBLIC_URL is https.
+
+    In production an https PUBLIC_URL makes them Secure whatever
+    SESSION_COOKIE_SECURE says, and PUBLIC_URL must be https unless it is a loopback
+    address (trying production on one machine, as `make try-production` does).
+    """
+    https = public_url.startswith("https://")
+    secure = env_bool("SESSION_COOKIE_SECURE", https)
+    if environment == PRODUCTION:
+        if not https and not _is_loopback(public_url):
+            raise ConfigError(
+                f"COVERED_ENV=production needs an https PUBLIC_URL, got {public_url!r}"
+            )
+        if https and not secure:
+            raise ConfigError(
+                "SESSION_COOKIE_SECURE=false is refused in production with an https PUBLIC_URL"
+            )
     return {
-        "SECRET_KEY": secret_key(instance_path),
-        "SQLALCHEMY_DATABASE_URI": env_url(
-            "DATABASE_URL", sqlite_default, ("sqlite", "postgresql", "postgres")
-        ),
-        "REDIS_URL": env_url("REDIS_URL", None, ("redis", "rediss", "unix")),
-        "PORT": env_int("PORT", 5000, minimum=1),
-        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
+    }
+
+
+def load_settings(instance_path: Path) -> dict:
+    """Everything the app reads from the environment, as Flask config keys.
+
+    COVERED_ENV: `development` (default: one machine, embedded Redis, localstripe,
+    the demo on an empty default database), `test` (the test suite: development
+    defaults, never the demo) or `production` (see `require_production_environment`
+    and `cookie_settings`; PostgreSQL only; never the demo).
+    """
+    environment = env_choice("COVERED_ENV", DEVELOPMENT, ENVIRONMENTS)
+    if environment == PRODUCTION:
+        require_production_environment()
+    sqlite_default = f"sqlite:///{instance_path / 'covered.sqlite3'}"
+    database_url = env_url("DATABASE_URL", sqlite_default, ("sqlite", "postgresql", "postgres"))
+    if environment == PRODUCTION and not database_url.startswith("postgresql"):
+        raise ConfigError("COVERED_ENV=production needs a PostgreSQL DATABASE_URL")
+    mail = mail_settings()
+    return {
+        "COVERED_ENV": environment,
+        # The demo goes only into the default database (services/demo.py, seeding_refusal).
+        "DATABASE_URL_SET": bool((os.environ.get("DATABASE_URL") or "").strip()),
+        "SECRET_KEY": secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": env_url("REDIS_URL", None, ("redis", "rediss", "unix")),
+        "PORT": env_int("PORT", 5000, minimum=1),
+        **cookie_settings(environment, mail["PUBLIC_URL"]),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **stripe_settings(),
-        **mail_settings(),
+        **gateway_network_settings(),
+        **mail,
     }

@@ -51,6 +51,7 @@ def test_the_demo_shows_every_authorization_status(app):
 
 
 def test_the_seed_command_prints_the_logins_and_skips_a_used_database(app):
+    app.config.update(COVERED_ENV="development", DATABASE_URL_SET=False)  # `make run`'s database
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "admin@example.com" in first.output and "covered-demo" in first.output

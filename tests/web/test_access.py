@@ -83,7 +83,8 @@ ROUTES = {
     "automations.delete": ("POST", "/admin/automations/{automation}/delete", ADMIN),
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
-PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe"}
+# passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
+PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password"}
 
 
 @pytest.fixture

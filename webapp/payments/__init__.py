@@ -1,7 +1,8 @@
 """Card payments: the gateway protocol, its Stripe implementation, error classes.
 
 `gateway()` is the app's `PaymentGateway`: a `StripeGateway` built from the
-STRIPE_* settings (localstripe on 127.0.0.1 by default), or whatever object the
+STRIPE_* settings (localstripe on 127.0.0.1 by default; network timeout and
+retries from STRIPE_TIMEOUT_SECONDS and STRIPE_MAX_NETWORK_RETRIES), or whatever object the
 config key `PAYMENT_GATEWAY` holds (tests pass the strict in-memory gateway).
 """
 
@@ -24,6 +25,9 @@ def init_app(app: Flask) -> None:
         api_base=app.config["STRIPE_API_BASE"],
         publishable_key=app.config["STRIPE_PUBLISHABLE_KEY"],
         js_url=app.config["STRIPE_JS_URL"],
+        # Bounded so a hung gateway answers before the web server's timeout (README).
+        timeout=app.config["STRIPE_TIMEOUT_SECONDS"],
+        max_network_retries=app.config["STRIPE_MAX_NETWORK_RETRIES"],
     )
 
 

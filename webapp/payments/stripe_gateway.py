@@ -113,7 +113,12 @@ def _card(payment_method) -> CardDetails:
 
 
 class StripeGateway:
-    """Stripe through stripe-python; `api_base` is localstripe's address in development."""
+    """Stripe through stripe-python; `api_base` is localstripe's address in development.
+
+    `timeout` (seconds, to connect and again to read) and `max_network_retries` come
+    from STRIPE_TIMEOUT_SECONDS and STRIPE_MAX_NETWORK_RETRIES (webapp/config.py), so
+    a hung gateway gives up before the web server's timeout.
+    """
 
     def __init__(
         self,
@@ -122,8 +127,8 @@ class StripeGateway:
         api_base: str = STRIPE_API_BASE,
         publishable_key: str,
         js_url: str,
-        timeout: float = 20,
-        max_network_retries: int = 2,
+        timeout: float = 10,
+        max_network_retries: int = 1,
     ):
         self.publishable_key = publishable_key
         self.js_url = js_url

@@ -23,7 +23,7 @@ from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
 from webapp.services import audit, charges, settlement
 from webapp.services import preauth as preauth_service
-from webapp.services.queue import queue
+from webapp.services.queue import job_will_run, queue
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ RUN_STATUS_LABELS = {
 }
 DEFAULT_RETRY_INTERVALS = (30, 120, 300, 900)  # config AUTOMATION_RETRY_INTERVALS
 LOST_AFTER = timedelta(minutes=5)  # an unfinished run with no live job: enqueue it again
-ALIVE_JOB_STATUSES = {"queued", "scheduled", "started", "deferred"}
 
 
 class RuleRefused(Exception):
@@ -310,7 +309,7 @@ def requeue_lost(now: datetime | None = None) -> list[int]:
     requeued = []
     for run in runs:
         job = Job.fetch_many([run.job_id], queue().connection)[0]
-        if job is not None and job.get_status(refresh=False) in ALIVE_JOB_STATUSES:
+        if job_will_run(job, now):
             continue
         if job is not None:
             job.delete()

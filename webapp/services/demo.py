@@ -49,6 +49,20 @@ LAST_NAMES = [
 ]  # fmt: skip
 
 
+def seeding_refusal(environment: str, database_url_set: bool) -> str | None:
+    """Why the demo may not be added here, or None.
+
+    The demo (known logins, password `covered-demo`) goes only into the default
+    development database: never when COVERED_ENV is production or test, never into
+    a database named by DATABASE_URL.
+    """
+    if environment != "development":
+        return f"COVERED_ENV is {environment}; the demo goes only into a development database."
+    if database_url_set:
+        return "DATABASE_URL is set; the demo goes only into the default development database."
+    return None
+
+
 def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
     """Create the demo practice once; returns (organization, created).
 

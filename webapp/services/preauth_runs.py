@@ -39,12 +39,12 @@ from webapp.payments.gateway import (
 from webapp.services import preauth as schedule
 from webapp.services.cards import card_label
 from webapp.services.notifications import notify
+from webapp.services.queue import job_will_run
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STUCK_MINUTES = 10  # config PREAUTH_STUCK_MINUTES; well past the job's timeout
 SWEEP_BATCH = 1000
-ALIVE_JOB_STATUSES = {"queued", "scheduled", "started", "deferred"}
 
 
 def _gateway():
@@ -263,7 +263,7 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
         last_id = rows[-1].id
         jobs = Job.fetch_many([schedule.job_id(r.id, r.attempt) for r in rows], connection)
         for row, job in zip(rows, jobs, strict=True):
-            if job is not None and job.get_status(refresh=False) in ALIVE_JOB_STATUSES:
+            if job_will_run(job, now):
                 continue
             if job is not None:
                 job.delete()

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         main,
         notifications,
         outbox,
+        passwords,
         payments_settings,
         preauth,
         profile,
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
 
     for module in (
         auth,
+        passwords,  # one-time links to choose a password
         main,
         clients,
         admin,
