@@ -13,7 +13,7 @@ from webapp.domain import preauth as preauth_rules
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import audit, automations
+from webapp.services import allocation, audit, automations
 from webapp.services import preauth as preauth_service
 
 
@@ -81,6 +81,7 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
         )
     db.session.refresh(encounter)
     org = db.session.get(Organization, encounter.organization_id)
+    allocation.reallocate_client(org, encounter.client_id)
     preauth_service.sync_encounters(org, [encounter], actor=actor)
     if status == billing.FINALIZED_STATUS:
         _call_off_scheduled_hold(encounter, actor)

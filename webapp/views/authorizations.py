@@ -12,6 +12,7 @@ from webapp.access import (
     organization_service_types,
     role_required,
 )
+from webapp.domain.units import describe_day, describe_line
 from webapp.domain.windows import FREQUENCY_LABELS
 from webapp.extensions import db
 from webapp.forms.authorizations import AuthorizationForm
@@ -22,6 +23,18 @@ from webapp.services.coverage import load_coverage, organization_today
 from webapp.views.rendering import render_page
 
 bp = Blueprint("authorizations", __name__)
+
+
+@bp.app_template_filter("units_how")
+def units_how(line, profile: str) -> str:
+    """'33 min = 2 whole units of 15, 3 min left over' (webapp.domain.units.describe_line)."""
+    return describe_line(line, profile)
+
+
+@bp.app_template_filter("claim_how")
+def claim_how(day) -> str:
+    """'40 timed min (15-min units) = 3 units.' (webapp.domain.units.describe_day)."""
+    return describe_day(day)
 
 
 def _form(client, auth=None) -> AuthorizationForm:
