@@ -3,8 +3,10 @@
 Each allocation row records why its encounter counts against that authorization
 (the room-aware rule of issue 10), what was left before it and the authorizations
 ending sooner that had no room. Reminder notifications name their authorization
-and can be marked resolved once the condition clears; the authorization of the
-reminders already sent is read back from their link (/authorizations/<id>).
+and threshold, and can be marked resolved once the condition clears; the
+authorization of the reminders already sent is read back from their link
+(/authorizations/<id>), their threshold from the reminder deliveries of that user
+(the most urgent one claimed at that moment).
 Rows written before this revision show reason "ends_first" until the client's
 next change, or `flask authorizations reallocate`, places them again.
 
@@ -36,6 +38,7 @@ def upgrade():
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('authorization_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('threshold', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('resolved_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_notifications_authorization_id'), ['authorization_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_notifications_authorization_id_authorizations'), 'authorizations', ['authorization_id'], ['id'], ondelete='SET NULL')
@@ -43,16 +46,29 @@ def upgrade():
     # ### end Alembic commands ###
     bind = op.get_bind()
     notifications = sa.table('notifications', sa.column('id', sa.Integer), sa.column('kind', sa.String),
-                             sa.column('link', sa.String), sa.column('authorization_id', sa.Integer))
+                             sa.column('link', sa.String), sa.column('user_id', sa.Integer),
+                             sa.column('created_at', sa.DateTime),
+                             sa.column('authorization_id', sa.Integer), sa.column('threshold', sa.Integer))
+    deliveries = sa.table('reminder_deliveries', sa.column('authorization_id', sa.Integer),
+                          sa.column('kind', sa.String), sa.column('user_id', sa.Integer),
+                          sa.column('threshold', sa.Integer), sa.column('created_at', sa.DateTime))
     authorizations = sa.table('authorizations', sa.column('id', sa.Integer))
     known = {row.id for row in bind.execute(sa.select(authorizations.c.id))}
-    rows = bind.execute(sa.select(notifications.c.id, notifications.c.link)
-                        .where(notifications.c.kind.like('reminder.%'))).all()
+    claimed = {}
+    for row in bind.execute(sa.select(deliveries)):
+        claimed.setdefault((row.authorization_id, row.kind, row.user_id), []).append(row)
+    rows = bind.execute(sa.select(notifications).where(notifications.c.kind.like('reminder.%'))).all()
     for row in rows:
         match = re.fullmatch(r"/authorizations/(\d+)", row.link or "")
-        if match and int(match.group(1)) in known:
-            bind.execute(notifications.update().where(notifications.c.id == row.id)
-                         .values(authorization_id=int(match.group(1))))
+        if not match or int(match.group(1)) not in known:
+            continue
+        auth_id = int(match.group(1))
+        candidates = claimed.get((auth_id, row.kind.split('.', 1)[1], row.user_id), [])
+        nearest = min(candidates, key=lambda d: abs((d.created_at - row.created_at).total_seconds()),
+                      default=None)
+        bind.execute(notifications.update().where(notifications.c.id == row.id)
+                     .values(authorization_id=auth_id,
+                             threshold=nearest.threshold if nearest is not None else None))
 
 
 def downgrade():
@@ -61,6 +77,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_notifications_authorization_id_authorizations'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_notifications_authorization_id'))
         batch_op.drop_column('resolved_at')
+        batch_op.drop_column('threshold')
         batch_op.drop_column('authorization_id')
 
     with op.batch_alter_table('allocations', schema=None) as batch_op:

@@ -75,9 +75,23 @@ def future_visit(starts_at: datetime, now: datetime) -> bool:
     return starts_at > now
 
 
-def early_keep_confirmation(local_start: datetime) -> str:
-    """The words a person confirms to keep a visit before it starts."""
+def early_keep_label(local_start: datetime) -> str:
+    """What the person ticks to keep a visit before it starts: it names the date."""
+    return f"Yes, mark the appointment of {format_day(local_start.date())} Kept before it starts"
+
+
+def early_keep_refusal(
+    starts_at: datetime, now: datetime, local_start: datetime, confirmed: str | None
+) -> str | None:
+    """Why a visit cannot be marked Kept yet, or None.
+
+    `starts_at` and `now` are naive UTC; `local_start` the start in the
+    organization's zone; `confirmed` the date (ISO) the person confirmed. A visit
+    that has started needs nothing; a future one needs its own date confirmed.
+    """
+    if not future_visit(starts_at, now) or confirmed == local_start.date().isoformat():
+        return None
     return (
-        f"This appointment is on {format_day(local_start.date())} at "
-        f"{local_start:%-I:%M %p}, which has not come yet. Mark it Kept now?"
+        f"This appointment is on {format_day(local_start.date())} at {local_start:%-I:%M %p} "
+        "and has not started yet. To mark it Kept now, confirm its date."
     )

@@ -63,6 +63,7 @@ class Notification(db.Model):
     authorization_id: Mapped[int | None] = mapped_column(
         ForeignKey("authorizations.id", ondelete="SET NULL"), index=True
     )
+    threshold: Mapped[int | None]  # the reminder's threshold (days, or remaining)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

@@ -7,7 +7,8 @@ runs the allocation rule (`webapp.domain.allocation`) over *all* of the client's
 encounters and authorizations and writes only the rows that changed, so the
 ledger is the same whichever change came last. `plan()` runs the same rule with
 unsaved drafts, so a form's warnings are the ones the saved visit will carry.
-Never commits.
+Reminder notifications about the client's authorizations are then marked
+resolved (or open again) to match. Never commits.
 """
 
 from collections import defaultdict
@@ -22,6 +23,7 @@ from webapp.domain.units import DEFAULT_ROUNDING_PROFILE
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import Organization
+from webapp.services import reminders
 from webapp.services.coverage import terms_of
 
 DRAFT_IDS_FROM = 10**15  # drafts sort after every saved encounter, as they will once saved
@@ -111,7 +113,8 @@ def plan(
 
 def reallocate_client(org: Organization, client_id: int) -> dict[int, rule.VisitAllocation]:
     """Run the rule over the client's encounters and write the rows that changed."""
-    results = plan(org, client_id)
+    terms = client_terms(org, client_id)
+    results = plan(org, client_id, terms=terms)
     stored = _stored(list(results))
     for encounter_id, result in results.items():
         for auth_id, placement in result.placements.items():
@@ -125,6 +128,7 @@ def reallocate_client(org: Organization, client_id: int) -> dict[int, rule.Visit
     for row in stored.values():
         db.session.delete(row)
     db.session.flush()
+    reminders.resolve_cleared(org, authorization_ids=[t.id for t in terms])
     return results
 
 

@@ -20,6 +20,7 @@ from webapp.domain import schedule
 from webapp.domain.windows import format_day, to_local, to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
+from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, Organization
 from webapp.services import allocation, audit, preauth
 from webapp.services.coverage import Coverage, load_coverage, visit_warnings
@@ -344,13 +345,29 @@ def book(
     return encounters
 
 
-def set_status(encounter: Encounter, status: str, *, actor: User) -> None:
+class StatusRefused(Exception):
+    """A correction to Kept of a visit that has not started, its date not confirmed."""
+
+
+def set_status(
+    encounter: Encounter, status: str, *, actor: User, confirm_early: str | None = None
+) -> None:
     """Correct a closed appointment's status; the client's ledger is placed again.
 
-    Raises ValueError for an unknown status.
+    Marking a visit Kept before it starts needs its local date (ISO) in
+    `confirm_early`, as Finalize does.
+
+    Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
     """
     if status not in rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")
+    if status == rules.KEPT:
+        local_start = to_local(encounter.starts_at, actor.organization.timezone)
+        problem = schedule.early_keep_refusal(
+            encounter.starts_at, utcnow(), local_start.replace(tzinfo=None), confirm_early
+        )
+        if problem:
+            raise StatusRefused(problem)
     lock_client_bookings(encounter.client_id)
     before = audit.snapshot(encounter)
     encounter.status = status

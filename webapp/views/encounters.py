@@ -30,6 +30,7 @@ from webapp.services import (
     billing_panel,
     booking,
     encounter_edit,
+    encounter_events,
     preauth,
     preauth_notice,
 )
@@ -139,6 +140,7 @@ def show(encounter_id: int):
         units=units.get(encounter.id),
         status_labels=ENCOUNTER_STATUS_LABELS,
         notice=preauth_notice.notice(encounter, current_user.organization),
+        early=encounter_events.early_keep(org, encounter),
         panel=billing_panel.panel(encounter),
     )
 
@@ -153,8 +155,18 @@ def change_status(encounter_id: int):
     elif refusal := correction_refusal(encounter.status, form.status.data):
         flash(refusal, "danger")
     else:
-        booking.set_status(encounter, form.status.data, actor=current_user)
-        flash(f"Status corrected to {ENCOUNTER_STATUS_LABELS[form.status.data]}.", "success")
+        try:
+            booking.set_status(
+                encounter,
+                form.status.data,
+                actor=current_user,
+                confirm_early=request.form.get("confirm_early"),
+            )
+        except booking.StatusRefused as refused:
+            flash(str(refused), "danger")
+        else:
+            label = ENCOUNTER_STATUS_LABELS[form.status.data]
+            flash(f"Status corrected to {label}.", "success")
     return redirect(url_for("encounters.show", encounter_id=encounter.id))
 
 
