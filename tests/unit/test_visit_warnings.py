@@ -73,8 +73,7 @@ def warn(placement, visit_status=UPCOMING, status=ACTIVE):
             [
                 CoverageWarning(
                     EXHAUSTED,
-                    "Authorization 12345 is exhausted: 20 of 20 sessions kept or booked "
-                    "before this appointment.",
+                    "Authorization 12345 is exhausted: 20 of 20 sessions already kept or booked.",
                 )
             ],
         ),

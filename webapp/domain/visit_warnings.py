@@ -80,7 +80,7 @@ def placement_warnings(
     if placement.over_total and placement.room_before <= 0:
         text = (
             f"Authorization {number} is exhausted: {used} of {total} {noun(terms, total)} "
-            "kept or booked before this appointment."
+            "already kept or booked."
         )
         warnings.append(CoverageWarning(EXHAUSTED, text))
     elif placement.over_total:
