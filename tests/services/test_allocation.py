@@ -261,3 +261,23 @@ def test_a_cancelled_visit_frees_its_room_for_a_later_one(practice):
     assert (where(first), where(second)) == ({a.id: 1}, {a.id: 1})
     coverage = load_coverage(p.org, [p.client.id])
     assert visit_warnings(coverage, first) == []
+
+
+def test_the_cli_places_rows_written_before_the_rule_again(app, practice):
+    p = practice
+    a = add_auth(p, "A", D(2026, 3, 1), D(2026, 3, 31), 1)
+    b = add_auth(p, "B", D(2026, 3, 1), D(2026, 6, 30), 5)
+    first, second = book(p, D(2026, 3, 2))[0], book(p, D(2026, 3, 9))[0]
+    # As an upgrade leaves them: both on A, no reason recorded.
+    row = db.session.scalars(select(Allocation).where(Allocation.encounter_id == second.id)).one()
+    row.authorization_id, row.reason, row.room_before, row.passed_over = (
+        a.id,
+        "ends_first",
+        None,
+        None,
+    )
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["authorizations", "reallocate"])
+    assert result.exit_code == 0, result.output
+    assert "Placed the visits of 1 clients again." in result.output
+    assert (where(first), where(second)) == ({a.id: 1}, {b.id: 1})
