@@ -14,14 +14,21 @@ resolved (or open again) to match. Never commits.
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.domain import allocation as rule
 from webapp.domain import authorizations as rules
 from webapp.domain.units import DEFAULT_ROUNDING_PROFILE
 from webapp.extensions import db
-from webapp.models import Allocation, Authorization, ClientInsurance, Encounter, EncounterService
+from webapp.models import (
+    Allocation,
+    Authorization,
+    Client,
+    ClientInsurance,
+    Encounter,
+    EncounterService,
+)
 from webapp.models.organization import Organization
 from webapp.services import reminders
 from webapp.services.coverage import terms_of
@@ -112,7 +119,17 @@ def plan(
 
 
 def reallocate_client(org: Organization, client_id: int) -> dict[int, rule.VisitAllocation]:
-    """Run the rule over the client's encounters and write the rows that changed."""
+    """Run the rule over the client's encounters and write the rows that changed.
+
+    First bumps the client's `booking_version` (the row lock bookings take), so two
+    changes of one client's ledger wait for each other and the second reads what
+    the first wrote.
+    """
+    db.session.execute(
+        update(Client)
+        .where(Client.id == client_id)
+        .values(booking_version=Client.booking_version + 1)
+    )
     terms = client_terms(org, client_id)
     results = plan(org, client_id, terms=terms)
     stored = _stored(list(results))
