@@ -1,8 +1,8 @@
 """allocation reasons and resolved notifications
 
 Each allocation row records why its encounter counts against that authorization
-(the room-aware rule of issue 10), what was left before it and the authorizations
-ending sooner that had no room. Reminder notifications name their authorization
+(the room-aware rule of issue 10), what was left before it, the authorizations
+ending sooner that had no room and which of its service lines count there. Reminder notifications name their authorization
 and threshold, and can be marked resolved once the condition clears; the
 authorization of the reminders already sent is read back from their link
 (/authorizations/<id>), their threshold from the reminder deliveries of that user
@@ -35,6 +35,7 @@ def upgrade():
         batch_op.add_column(sa.Column('room_before', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('window_room_before', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('passed_over', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('line_indexes', sa.JSON(), nullable=True))
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('authorization_id', sa.Integer(), nullable=True))
@@ -81,6 +82,7 @@ def downgrade():
         batch_op.drop_column('authorization_id')
 
     with op.batch_alter_table('allocations', schema=None) as batch_op:
+        batch_op.drop_column('line_indexes')
         batch_op.drop_column('passed_over')
         batch_op.drop_column('window_room_before')
         batch_op.drop_column('room_before')

@@ -471,10 +471,15 @@ def test_cancelled_visits_change_nothing_for_the_others(terms, visits):
 def test_adding_an_authorization_never_moves_a_kept_visit(terms, visits, offset, length):
     before = allocate_visits(terms, visits)
     # Kept visits then carry where they went, as the stored ledger does.
-    pinned = [
-        Visit(**{**v.__dict__, "stays_on": frozenset(before[v.encounter_id].placements)})
-        for v in visits
-    ]
+    pinned = []
+    for v in visits:
+        placements = before[v.encounter_id].placements
+        lines = {(a, i) for a, p in placements.items() for i in p.line_indexes}
+        pinned.append(
+            Visit(
+                **{**v.__dict__, "stays_on": frozenset(placements), "stays_lines": frozenset(lines)}
+            )
+        )
     start = START + timedelta(days=offset)
     added = auth(9, start, start + timedelta(days=length), 5, services=SERVICES)
     after = allocate_visits([*terms, added], pinned)
@@ -486,3 +491,48 @@ def test_adding_an_authorization_never_moves_a_kept_visit(terms, visits, offset,
             assert set(placement.line_indexes) <= set(
                 after[v.encounter_id].placements[auth_id].line_indexes
             )
+
+
+def with_ledger(visits, results):
+    """The visits as the next run sees them: carrying where the last run put them."""
+    found = []
+    for v in visits:
+        placements = results[v.encounter_id].placements
+        lines = {(a, i) for a, p in placements.items() for i in p.line_indexes}
+        kept = v.status != UPCOMING
+        found.append(
+            Visit(
+                **{
+                    **v.__dict__,
+                    "stays_on": frozenset(placements) if kept else frozenset(),
+                    "stays_lines": frozenset(lines) if kept else frozenset(),
+                }
+            )
+        )
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms_lists(), visit_lists())
+def test_running_the_rule_again_on_its_own_ledger_changes_nothing(terms, visits):
+    """Whatever change triggers a reallocation, an unchanged client keeps its ledger."""
+    first = allocate_visits(terms, visits)
+    again = allocate_visits(terms, with_ledger(visits, first))
+
+    def core(results):  # where each visit counts, how much, and the room it met
+        return {
+            e: {
+                a: (p.amount, p.room_before, p.window_room_before, p.over, tuple(p.line_indexes))
+                for a, p in r.placements.items()
+            }
+            for e, r in results.items()
+        }
+
+    assert core(again) == core(first)
+    # Only the words change: a Kept visit placed by the rule now "stays where it was".
+    for e, result in again.items():
+        for a, placement in result.placements.items():
+            if result.visit.status == KEPT:
+                assert placement.reason == KEPT_HERE
+            else:
+                assert placement.reason == first[e].placements[a].reason

@@ -11,11 +11,15 @@ status change, an authorization added, edited, removed or imported):
    that can count (Kept, Upcoming) are billed, so only they are pooled; a
    cancelled or no-show visit is rounded alone, for the record. Visits of one day
    under different insurances are different claims and are never pooled.
-2. **Order.** A Kept visit already counted against an authorization stays there
-   while that authorization still covers it (insurance, service, date): adding,
-   importing or editing another authorization never moves it. Those visits are
-   placed first. Then every other visit that can count is placed in date order
-   (start time, then encounter id), so earlier visits claim room first.
+2. **Order.** Kept visits are placed first, in date order (start time, then
+   encounter id): a Kept visit already counted against an authorization stays
+   there while that authorization still covers it (insurance, service, date), so
+   adding, importing or editing another authorization never moves it; a Kept
+   visit not counted yet is placed by the rule. Then the other visits, in date
+   order, so earlier visits claim room first. Kept visits go first because they
+   are facts: an older visit still Upcoming (not closed) never pushes a Kept one
+   over. It also makes the result a fixed point — run again on the ledger it
+   wrote, the rule writes the same ledger.
 3. **Pick.** Among the authorizations covering a visit's lines, the one that ends
    first (ties: earlier start, lower id) that still has room for the visit's
    amount — in its total and in the visit's day/week/month window. "Room" counts
@@ -77,7 +81,9 @@ class Visit:
     `client_insurance_id` is None when the visit is not billed to insurance.
     `stays_on` holds the authorizations the stored ledger has this visit on; it
     keeps a Kept visit where it was counted (and lists a cancelled one where it
-    was), and is ignored for Upcoming visits.
+    was), and is ignored for Upcoming visits. `stays_lines` holds (authorization
+    id, line index) pairs saying which lines were on which; an authorization
+    without pairs (rows written before lines were recorded) may take any line.
     """
 
     encounter_id: int
@@ -88,6 +94,14 @@ class Visit:
     rounding_profile: str
     lines: tuple[VisitLine, ...]
     stays_on: frozenset[int] = frozenset()
+    stays_lines: frozenset[tuple[int, int]] = frozenset()
+
+    def stays(self, auth_id: int, index: int) -> bool:
+        """Whether line `index` was on authorization `auth_id` in the stored ledger."""
+        if auth_id not in self.stays_on:
+            return False
+        known = {i for a, i in self.stays_lines if a == auth_id}
+        return not known or index in known
 
     @property
     def can_count(self) -> bool:
@@ -288,7 +302,7 @@ class _Placer:
         """Lines of a Kept visit that stay where they were counted; returns the others."""
         visit, rest = result.visit, []
         for index, line in enumerate(visit.lines):
-            pinned = [t for t in self.covering(visit, line) if t.id in visit.stays_on]
+            pinned = [t for t in self.covering(visit, line) if visit.stays(t.id, index)]
             if pinned:
                 self.put(result, pinned[0], [index], KEPT_HERE)
             else:
@@ -332,7 +346,7 @@ class _Placer:
             if not covering:
                 result.uncovered.append(index)
                 continue
-            pinned = [t for t in covering if t.id in visit.stays_on]
+            pinned = [t for t in covering if visit.stays(t.id, index)]
             with_room = [
                 t
                 for t in covering
@@ -362,17 +376,21 @@ def allocate_visits(
     }
     placer = _Placer(terms)
     insured = [v for v in visits if v.client_insurance_id is not None]
-    pending: list[tuple[Visit, list[int]]] = []
+    # Kept visits first, in date order: those already counted stay where they were,
+    # the rest are placed by the rule. Placing them first also on the first run
+    # makes the result a fixed point: run again with the ledger it wrote, it
+    # writes the same ledger.
     for visit in insured:
-        if visit.can_count and visit.status == KEPT and visit.stays_on:
-            rest = placer.place_kept(results[visit.encounter_id])
-        else:
-            rest = list(range(len(visit.lines)))
-        if rest:
-            pending.append((visit, rest))
-    for visit, rest in pending:
+        if visit.status == KEPT:
+            result = results[visit.encounter_id]
+            rest = placer.place_kept(result) if visit.stays_on else list(range(len(visit.lines)))
+            if rest:
+                placer.place(result, rest)
+    for visit in insured:
+        if visit.status == KEPT:
+            continue
         if visit.can_count:
-            placer.place(results[visit.encounter_id], rest)
+            placer.place(results[visit.encounter_id], list(range(len(visit.lines))))
         else:
             placer.place_uncounted(results[visit.encounter_id])
     return results

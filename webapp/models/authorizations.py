@@ -67,7 +67,9 @@ class Allocation(db.Model):
     The allocation rule (`webapp.domain.allocation`) also records why the encounter
     went here (`reason`), what was left before it (`room_before`, and in its
     day/week/month window `window_room_before`) and the authorizations ending
-    sooner that had no room (`passed_over`: [{"id": …, "why": "total"|"window"}]).
+    sooner that had no room (`passed_over`: [{"id": …, "why": "total"|"window"}]),
+    and which of the encounter's service lines (by position) count here
+    (`line_indexes`), so a Kept visit's lines stay exactly where they were.
     """
 
     __tablename__ = "allocations"
@@ -88,3 +90,4 @@ class Allocation(db.Model):
     room_before: Mapped[int | None]
     window_room_before: Mapped[int | None]
     passed_over: Mapped[list | None] = mapped_column(JSON)
+    line_indexes: Mapped[list | None] = mapped_column(JSON)

@@ -36,7 +36,9 @@ from webapp.services.coverage import terms_of
 DRAFT_IDS_FROM = 10**15  # drafts sort after every saved encounter, as they will once saved
 
 
-def as_visit(encounter: Encounter, stays_on: Iterable[int] = ()) -> rule.Visit:
+def as_visit(
+    encounter: Encounter, stays_on: Iterable[int] = (), stays_lines: Iterable = ()
+) -> rule.Visit:
     """The encounter as the allocation rule sees it (saved or draft)."""
     insurance = encounter.client_insurance if encounter.billing_type == "insurance" else None
     profile = insurance.payer.rounding_profile if insurance else DEFAULT_ROUNDING_PROFILE
@@ -52,6 +54,7 @@ def as_visit(encounter: Encounter, stays_on: Iterable[int] = ()) -> rule.Visit:
             for line in encounter.lines
         ),
         stays_on=frozenset(stays_on),
+        stays_lines=frozenset(stays_lines),
     )
 
 
@@ -104,14 +107,18 @@ def plan(
     encounters = {e.id: e for e in client_encounters(client_id)}
     stored = _stored(list(encounters))
     stays_on: dict[int, set[int]] = defaultdict(set)
-    for encounter_id, auth_id in stored:
+    stays_lines: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for (encounter_id, auth_id), row in stored.items():
         stays_on[encounter_id].add(auth_id)
+        stays_lines[encounter_id].update((auth_id, i) for i in row.line_indexes or ())
     for number, draft in enumerate(drafts, start=1):
         if draft.id is None:
             draft.id = DRAFT_IDS_FROM + number
         encounters[draft.id] = draft
     visits = [
-        as_visit(e, stays_on[e.id] if e.status != rules.UPCOMING else ())
+        as_visit(e)
+        if e.status == rules.UPCOMING
+        else as_visit(e, stays_on[e.id], stays_lines[e.id])
         for e in encounters.values()
     ]
     chosen = client_terms(org, client_id) if terms is None else list(terms)
@@ -157,6 +164,7 @@ def _copy(placement: rule.Placement, row: Allocation) -> None:
         "room_before": placement.room_before,
         "window_room_before": placement.window_room_before,
         "passed_over": passed or None,
+        "line_indexes": sorted(placement.line_indexes),
     }
     for name, value in values.items():
         if getattr(row, name) != value:
