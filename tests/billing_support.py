@@ -31,6 +31,15 @@ class Visit:
     card: PaymentCard | None
 
 
+def visit_day(encounter) -> str:
+    """The visit's local date (ISO): what Finalize asks to confirm before it starts."""
+    from webapp.domain.windows import local_date
+    from webapp.models import Organization
+
+    org = db.session.get(Organization, encounter.organization_id)
+    return local_date(encounter.starts_at, org.timezone).isoformat()
+
+
 def save_card(gateway, client, number: str = "4242424242424242") -> PaymentCard:
     """A default card for the client in `gateway` (strict or localstripe) and its row."""
     if not client.gateway_customer_id:

@@ -87,7 +87,7 @@ def encounter(org, client_row, clinician, insurance_row, services, **values):
     from datetime import datetime
 
     from webapp.models import Encounter, EncounterService
-    from webapp.services.allocation import reallocate
+    from webapp.services.allocation import reallocate_client
 
     values.setdefault("starts_at", datetime(2026, 3, 2, 15))
     values.setdefault("service_date", values["starts_at"].date())
@@ -103,7 +103,7 @@ def encounter(org, client_row, clinician, insurance_row, services, **values):
     )
     _add(row)
     db.session.refresh(row)
-    reallocate(org, client_row.id, [row])
+    reallocate_client(org, client_row.id)
     return row
 
 

@@ -6,7 +6,9 @@
   yet (the first link expired or was lost);
 - `flask seed-demo [--if-empty]`: the demo practice, only into the default development
   database (`services.demo.seeding_refusal`);
-- `flask authorizations import-legacy FILE.csv`.
+- `flask authorizations import-legacy FILE.csv`;
+- `flask authorizations reallocate`: place every visit again by the current rule
+  (once after upgrading past revision 0006).
 """
 
 import click
@@ -69,6 +71,28 @@ def import_legacy_command(file: str, organization_id: int | None):
         click.echo(f"row {error['row']}: {error['reason']}")
     if result.errors:
         click.get_current_context().exit(1)
+
+
+@authorizations_cli.command("reallocate")
+def reallocate_command():
+    """Place every client's visits again by the allocation rule (after an upgrade).
+
+    Kept visits stay on the authorization they count against; one transaction per
+    client, so a long run can be stopped and started again.
+    """
+    from webapp.models import Client
+    from webapp.services.allocation import reallocate_client
+
+    clients = 0
+    for org in db.session.scalars(select(Organization).order_by(Organization.id)).all():
+        client_ids = db.session.scalars(
+            select(Client.id).where(Client.organization_id == org.id).order_by(Client.id)
+        ).all()
+        for client_id in client_ids:
+            reallocate_client(org, client_id)
+            db.session.commit()
+            clients += 1
+    click.echo(f"Placed the visits of {clients} clients again.")
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select, text
 
 from tests import factories
+from webapp.domain import allocation
 from webapp.domain import authorizations as rules
 from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
@@ -210,6 +211,7 @@ def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, t
     for client_id, policy_id in zip(client_ids, policy_ids, strict=True):
         candidates = terms_by_policy[policy_id]
         clinician_id = clinicians[client_id % len(clinicians)].id
+        visits = []
         for _ in range(ENCOUNTERS_PER_CLIENT):
             day = FIRST_DAY + timedelta(days=rng.randrange(span))
             service, minutes = (
@@ -235,25 +237,33 @@ def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, t
                     "updated_at": now,
                 }
             )
-            amounts, _ = rules.allocate(
-                candidates,
-                client_insurance_id=policy_id,
-                day=day,
-                lines=[rules.ServiceLine(service.id, minutes, service.unit_minutes)],
-                rounding_profile="cms-8-minute",
+            visits.append(
+                allocation.Visit(
+                    encounter_id=next_id,
+                    starts_at=encounters[-1]["starts_at"],
+                    day=day,
+                    status=status,
+                    client_insurance_id=policy_id,
+                    rounding_profile="cms-8-minute",
+                    lines=(allocation.VisitLine(service.id, minutes, service.unit_minutes),),
+                )
             )
-            for auth_id, amount in amounts.items():
+            next_id += 1
+        for encounter_id, result in allocation.allocate_visits(candidates, visits).items():
+            for auth_id, placement in result.placements.items():
                 allocations.append(
                     {
                         "id": next_allocation,
                         "organization_id": org.id,
                         "authorization_id": auth_id,
-                        "encounter_id": next_id,
-                        "amount": amount,
+                        "encounter_id": encounter_id,
+                        "amount": placement.amount,
+                        "reason": placement.reason,
+                        "room_before": placement.room_before,
+                        "window_room_before": placement.window_room_before,
                     }
                 )
                 next_allocation += 1
-            next_id += 1
     return encounters, allocations
 
 

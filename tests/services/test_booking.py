@@ -74,7 +74,8 @@ def test_it_counts_a_kept_session_and_not_an_upcoming_one_by_default(setup):
         )[0]
         for when in (datetime(2026, 3, 2, 10), datetime(2026, 3, 9, 10))
     )
-    booking.set_status(first, rules.KEPT, actor=s["world"].admin)
+    # Kept before it starts (today is Mar 1): its date confirmed.
+    booking.set_status(first, rules.KEPT, actor=s["world"].admin, confirm_early="2026-03-02")
     summary = _summary(s, s["sessions"])
     assert (summary.ledger.kept, summary.ledger.upcoming, summary.ledger.remaining) == (1, 1, 1)
     assert summary.status == rules.ACTIVE
@@ -125,7 +126,7 @@ def test_it_warns_when_a_week_cap_would_be_exceeded(setup):
         s["org"], s["client"], _request(s, datetime(2026, 3, 2, 10), [(s["aba"].id, 90)]),
         actor=s["world"].admin,
     )[0]  # fmt: skip
-    booking.set_status(monday, rules.KEPT, actor=s["world"].admin)
+    booking.set_status(monday, rules.KEPT, actor=s["world"].admin, confirm_early="2026-03-02")
     check = booking.check_booking(
         s["org"], s["client"], _request(s, datetime(2026, 3, 4, 10), [(s["aba"].id, 45)])
     )

@@ -19,6 +19,7 @@ from tests.billing_support import (
     place_hold,
     utc,
     visit,
+    visit_day,
 )
 from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, PreAuthorization, User
@@ -120,7 +121,9 @@ def finalized_with_rule(world, v) -> AutomationRun:
     db.session.add(Automation(organization_id=world.org.id, event="encounter_finalized",
                               action="charge_preauth", position=1))  # fmt: skip
     db.session.commit()
-    return encounter_events.finalize(v.encounter, actor=world.clinician)
+    return encounter_events.finalize(
+        v.encounter, actor=world.clinician, confirm_early=visit_day(v.encounter)
+    )
 
 
 def test_an_automation_racing_a_person_charges_once_and_says_who_won(app, world, strict_gateway):

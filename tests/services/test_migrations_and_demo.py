@@ -57,3 +57,50 @@ def test_the_seed_command_prints_the_logins_and_skips_a_used_database(app):
     assert "admin@example.com" in first.output and "covered-demo" in first.output
     second = runner.invoke(args=["seed-demo", "--if-empty"])
     assert "demo not added" in second.output
+
+
+def test_the_0006_upgrade_reads_the_authorization_and_threshold_of_old_reminders(app):
+    """Reminders sent before 0006 name their authorization only in their link; the
+    upgrade reads it back, and the threshold from the user's reminder delivery."""
+    from datetime import datetime
+
+    from flask_migrate import downgrade
+    from sqlalchemy import text
+
+    from tests import factories
+    from webapp.models import Notification, ReminderDelivery
+
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    upgrade()
+    org = factories.organization()
+    user = factories.user(org, "biller")
+    client = factories.client(org)
+    policy = factories.insurance(org, client, factories.payer(org))
+    auth = factories.authorization(org, policy, [])
+    auth_id = auth.id
+    link = f"/authorizations/{auth_id}"
+    for threshold, day in ((30, 1), (7, 21)):  # claimed three weeks apart
+        when = datetime(2026, 3, day, 9)
+        db.session.add(ReminderDelivery(organization_id=org.id, authorization_id=auth.id,
+                                        user_id=user.id, kind="expiration", threshold=threshold,
+                                        created_at=when))  # fmt: skip
+        db.session.add(Notification(organization_id=org.id, user_id=user.id,
+                                    kind="reminder.expiration", title=f"{threshold} days",
+                                    link=link, created_at=when))  # fmt: skip
+    db.session.add(Notification(organization_id=org.id, user_id=user.id, kind="preauth.expired",
+                                title="Hold lapsed", link="/encounters/1"))  # fmt: skip
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0005_settlement")
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT title, authorization_id, threshold FROM notifications ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("30 days", auth_id, 30),
+        ("7 days", auth_id, 7),
+        ("Hold lapsed", None, None),
+    ]

@@ -225,21 +225,24 @@ def _usage_rows():
 def test_weekly_rows_show_the_weekly_cap_and_pro_rate_sessions(practice):
     rows = list(reports.iter_rows(practice.org, query(by="week"), today=TODAY))
     weekly = [row for row in rows if row.number == "ADA-W"]
-    # Mar 4 (Wed) – Mar 7 is a clipped first week; the range's weeks end on Apr 4.
-    assert [row.window.start for row in weekly] == [
-        D(2026, 3, 29), D(2026, 3, 22), D(2026, 3, 15), D(2026, 3, 8), D(2026, 3, 4),
+    # Mar 4 (Wed) – Mar 7 is a clipped first week (the authorization starts on Mar 4);
+    # the last week is clipped to the range: Mar 29 – Mar 31, nothing from April.
+    assert [(row.window.start, row.window.end) for row in weekly] == [
+        (D(2026, 3, 29), D(2026, 3, 31)), (D(2026, 3, 22), D(2026, 3, 28)),
+        (D(2026, 3, 15), D(2026, 3, 21)), (D(2026, 3, 8), D(2026, 3, 14)),
+        (D(2026, 3, 4), D(2026, 3, 7)),
     ]  # fmt: skip
-    assert {row.figures.allowed for row in weekly} == {8}
+    assert [row.figures.allowed for row in weekly] == [Fraction(24, 7), 8, 8, 8, 8]
     assert [(row.figures.kept, row.figures.upcoming) for row in weekly] == [
         (0, 0), (0, 0), (0, 4), (4, 0), (4, 0),
     ]  # fmt: skip
     assert [row.first_of_authorization for row in weekly] == [True, False, False, False, False]
-    assert all(row.figures.whole_share for row in weekly)
+    assert [row.figures.whole_share for row in weekly] == [False, True, True, True, True]
     sessions = [row for row in rows if row.number == "ADA-S"]
     assert sessions[0].figures.allowed == report.allowance_between(
-        terms_of(practice.sessions, practice.org), D(2026, 3, 29), D(2026, 4, 4)
+        terms_of(practice.sessions, practice.org), D(2026, 3, 29), D(2026, 3, 31)
     )
-    assert str(report.as_decimal(sessions[0].figures.allowed)) == "0.9"  # 24 × 7 / 181
+    assert str(report.as_decimal(sessions[0].figures.allowed)) == "0.4"  # 24 × 3 / 181
     assert not sessions[0].figures.whole_share
 
 
@@ -353,8 +356,9 @@ def test_the_csv_has_the_tables_columns_and_exactly_the_filtered_rows(practice):
     records = list(csv.reader(io.StringIO(text)))
     assert records[0] == list(report_csv.CSV_COLUMNS)
     assert records[1] == [
-        "Lovelace, Ada", "Blue Harbor", "ADA-W", "Units", "2026-03-29", "2026-04-04",
-        "8", "0", "0", "8", "0", "0", "Active", "Expires unused", "", "36",
+        "Lovelace, Ada", "Blue Harbor", "ADA-W", "Units", "2026-03-29", "2026-03-31",
+        "3.4", "yes", "0", "0", "3.4", "", "0", "0", "0", "Active", "",
+        "36 unused at end", "", "36",
     ]  # fmt: skip
     assert len(records) == 1 + 5
     assert report_csv.csv_filename(wanted) == (

@@ -21,15 +21,10 @@ from webapp.domain.authorizations import (
     AuthorizationTerms,
     CoverageWarning,
     Ledger,
-    ServiceLine,
     Usage,
-    allocate,
     authorization_status,
-    booking_warnings,
     build_ledger,
     counts_toward,
-    first_series_problem,
-    pick_authorization,
     uncovered_warning,
 )
 from webapp.domain.windows import Window
@@ -163,90 +158,6 @@ def test_it_totals_allowed_over_its_windows(kind, frequency, total, window_count
     assert len(auth.windows()) == window_count
 
 
-def test_it_picks_the_authorization_that_ends_first():
-    later = terms(id=1, end=D(2025, 12, 31))
-    sooner = terms(id=2, end=D(2025, 6, 30))
-    other_service = terms(id=3, end=D(2025, 2, 28), services=(ABA,))
-    picked = pick_authorization(
-        [later, sooner, other_service],
-        client_insurance_id=INS,
-        service_type_id=PSYCHOTHERAPY,
-        day=D(2025, 2, 1),
-    )
-    assert picked == sooner
-
-
-def test_it_breaks_ties_by_earlier_start_then_lower_id():
-    a = terms(id=5, start=D(2025, 2, 1))
-    b = terms(id=4, start=D(2025, 1, 1))
-    c = terms(id=3, start=D(2025, 1, 1))
-    pick = pick_authorization(
-        [a, b, c], client_insurance_id=INS, service_type_id=PSYCHOTHERAPY, day=D(2025, 3, 1)
-    )
-    assert pick == c
-
-
-def test_it_picks_nothing_when_nothing_covers():
-    pick = pick_authorization(
-        [terms()], client_insurance_id=INS, service_type_id=ABA, day=D(2025, 3, 1)
-    )
-    assert pick is None
-
-
-SESSION_AUTH = terms(id=1, kind=SESSIONS, services=(PSYCHOTHERAPY, ASSESSMENT))
-UNIT_AUTH = terms(id=2, kind=UNITS, allowed=40, frequency="week", services=(ABA,))
-
-
-@pytest.mark.parametrize(
-    ("lines", "amounts", "uncovered"),
-    [
-        ([ServiceLine(PSYCHOTHERAPY, 53, None)], {1: 1}, []),
-        # one session per encounter however many lines map to it
-        ([ServiceLine(PSYCHOTHERAPY, 53, None), ServiceLine(ASSESSMENT, 60, None)], {1: 1}, []),
-        # units add up line by line
-        ([ServiceLine(ABA, 60, 15), ServiceLine(ABA, 23, 15)], {2: 6}, []),
-        ([ServiceLine(ABA, 5, 15)], {2: 0}, []),
-        (
-            [ServiceLine(PSYCHOTHERAPY, 53, None), ServiceLine(ABA, 30, 15)],
-            {1: 1, 2: 2},
-            [],
-        ),
-        ([ServiceLine(999, 30, None)], {}, [ServiceLine(999, 30, None)]),
-    ],
-)
-def test_it_allocates_sessions_per_encounter_and_units_per_line(lines, amounts, uncovered):
-    result = allocate(
-        [SESSION_AUTH, UNIT_AUTH],
-        client_insurance_id=INS,
-        day=D(2025, 3, 3),
-        lines=lines,
-        rounding_profile="cms-8-minute",
-    )
-    assert result == (amounts, uncovered)
-
-
-def test_it_rounds_units_by_the_given_profile():
-    amounts, _ = allocate(
-        [UNIT_AUTH],
-        client_insurance_id=INS,
-        day=D(2025, 3, 3),
-        lines=[ServiceLine(ABA, 5, 15)],
-        rounding_profile="midpoint-min-1",
-    )
-    assert amounts == {2: 1}
-
-
-def test_it_allocates_nothing_for_self_pay():
-    result = allocate(
-        [SESSION_AUTH],
-        client_insurance_id=None,
-        day=D(2025, 3, 3),
-        lines=[ServiceLine(999, 30, None)],
-        rounding_profile="cms-8-minute",
-    )
-    assert result == ({}, [])
-
-
 def session_ledger(count_upcoming, allowed=3):
     auth = terms(allowed=allowed)
     usages = [
@@ -285,19 +196,24 @@ def test_it_orders_rows_at_the_same_time_by_encounter_id():
 
 
 @pytest.mark.parametrize(
-    ("kept", "upcoming", "total", "kept_percent", "upcoming_percent"),
+    ("kept", "upcoming", "total", "percents", "bar", "over_by"),
     [
-        (0, 0, 20, 0, 0),
-        (5, 5, 20, 25, 25),
-        (1, 1, 3, 33, 33),
-        (15, 10, 20, 75, 25),  # stacked bars never pass 100
-        (25, 0, 20, 100, 0),
-        (3, 2, 0, 0, 0),
+        (0, 0, 20, ("0%", "0%", "0%"), ("0%", "0%"), 0),
+        (5, 5, 20, ("25%", "25%", "50%"), ("25%", "25%"), 0),
+        (1, 1, 3, ("33%", "33%", "66%"), ("33.3333%", "33.3333%"), 0),
+        # booked is worked out from its own sum: 2 + 4 of 6 is full, not 33 + 66 = 99
+        (2, 4, 6, ("33%", "66%", "100%"), ("33.3333%", "66.6666%"), 0),
+        (15, 10, 20, ("75%", "50%", "125%"), ("75%", "25%"), 5),  # bars never pass 100
+        (25, 0, 20, ("125%", "0%", "125%"), ("100%", "0%"), 5),
+        (1, 0, 624, ("<1%", "0%", "<1%"), ("0.1602%", "0%"), 0),
+        (3, 2, 0, ("—", "—", "—"), ("0%", "0%"), 5),
     ],
 )
-def test_it_gives_bar_percentages(kept, upcoming, total, kept_percent, upcoming_percent):
+def test_it_gives_percentages_bars_and_over_use(kept, upcoming, total, percents, bar, over_by):
     ledger = Ledger(terms(), kept, upcoming, kept, total, total - kept, [], [])
-    assert (ledger.kept_percent, ledger.upcoming_percent) == (kept_percent, upcoming_percent)
+    assert (ledger.kept_percent, ledger.upcoming_percent, ledger.booked_percent) == percents
+    assert ledger.bar == bar
+    assert ledger.over_by == over_by
 
 
 WEEKLY = terms(
@@ -344,132 +260,6 @@ def test_it_leaves_upcoming_out_of_window_remaining_when_the_setting_is_off():
     assert (ledger.counted, ledger.remaining) == (16, 14)
 
 
-def check(ledger, *, status=ACTIVE, allocation, uncovered=(), day, exclude=None):
-    auth_id = ledger.terms.id
-    return booking_warnings(
-        ledger_by_auth={auth_id: ledger},
-        status_by_auth={auth_id: status},
-        number_by_auth={auth_id: "12345"},
-        allocation=allocation,
-        uncovered=list(uncovered),
-        day=day,
-        exclude_encounter_id=exclude,
-    )
-
-
-def test_it_warns_about_each_uncovered_service():
-    warnings = check(
-        session_ledger(False), allocation={}, uncovered=["97153", "97155"], day=D(2025, 3, 3)
-    )
-    assert warnings == [
-        CoverageWarning("none_covers", "No authorization covers 97153 on Mar 3, 2025."),
-        CoverageWarning("none_covers", "No authorization covers 97155 on Mar 3, 2025."),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("status", "code", "message"),
-    [
-        (
-            INACTIVE,
-            "inactive",
-            "Authorization 12345 is inactive: the client's insurance is not active.",
-        ),
-        (EXPIRED, "expired", "Authorization 12345 expired on Dec 31, 2025."),
-    ],
-)
-def test_it_warns_about_an_inactive_or_expired_authorization(status, code, message):
-    warnings = check(session_ledger(False), status=status, allocation={1: 1}, day=D(2025, 4, 1))
-    assert warnings == [CoverageWarning(code, message)]
-
-
-def test_it_warns_about_an_exhausted_authorization():
-    ledger = build_ledger(
-        terms(allowed=20), [usage(i, D(2025, 3, i)) for i in range(1, 21)], count_upcoming=False
-    )
-    warnings = check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 4, 1))
-    assert warnings == [
-        CoverageWarning("exhausted", "Authorization 12345 is exhausted: 20 of 20 sessions used.")
-    ]
-
-
-def test_it_does_not_warn_the_encounter_that_used_the_last_session_about_itself():
-    ledger = build_ledger(
-        terms(allowed=2), [usage(1, D(2025, 3, 3)), usage(2, D(2025, 3, 4))], count_upcoming=False
-    )
-    assert check(ledger, status=EXHAUSTED, allocation={1: 1}, day=D(2025, 3, 4), exclude=2) == []
-    assert [w.code for w in check(ledger, allocation={1: 1}, day=D(2025, 3, 5))] == ["exhausted"]
-
-
-@pytest.mark.parametrize(
-    ("count_upcoming", "codes"),
-    [(False, []), (True, ["exhausted"])],
-)
-def test_it_counts_upcoming_bookings_per_the_setting(count_upcoming, codes):
-    # 3 allowed: 2 kept, 2 upcoming
-    warnings = check(session_ledger(count_upcoming), allocation={1: 1}, day=D(2025, 4, 1))
-    assert [w.code for w in warnings] == codes
-
-
-def test_it_warns_when_a_booking_would_exceed_the_total():
-    ledger = build_ledger(
-        terms(kind=UNITS, allowed=10), [usage(1, D(2025, 3, 3), KEPT, 8)], count_upcoming=True
-    )
-    warnings = check(ledger, allocation={1: 4}, day=D(2025, 3, 4))
-    assert warnings == [
-        CoverageWarning(
-            "exceeds_total",
-            "This appointment would exceed authorization 12345 "
-            "(10 allowed, 8 already counted, this adds 4 units).",
-        )
-    ]
-
-
-def test_it_warns_when_a_booking_would_exceed_a_weekly_cap():
-    weekly = terms(id=2, kind=UNITS, allowed=10, frequency="week", services=(ABA,))
-    ledger = build_ledger(weekly, [usage(1, D(2025, 3, 3), KEPT, 8)], count_upcoming=True)
-    warnings = check(ledger, allocation={2: 4}, day=D(2025, 3, 6))
-    assert warnings == [
-        CoverageWarning(
-            "exceeds_window",
-            "This appointment would exceed the weekly cap of authorization 12345 "
-            "(Mar 2 – Mar 8, 2025: 10 allowed, 8 already counted, this adds 4 units).",
-        )
-    ]
-    assert check(ledger, allocation={2: 4}, day=D(2025, 3, 9)) == []
-    assert check(ledger, allocation={2: 2}, day=D(2025, 3, 6)) == []
-
-
-def test_it_does_not_count_an_existing_encounter_twice():
-    weekly = terms(id=2, kind=UNITS, allowed=10, frequency="week", services=(ABA,))
-    usages = [usage(1, D(2025, 3, 3), KEPT, 6), usage(2, D(2025, 3, 4), UPCOMING, 4)]
-    ledger = build_ledger(weekly, usages, count_upcoming=True)
-    assert check(ledger, allocation={2: 4}, day=D(2025, 3, 4), exclude=2) == []
-    assert [w.code for w in check(ledger, allocation={2: 4}, day=D(2025, 3, 5))] == [
-        "exceeds_window"
-    ]
-
-
-def test_it_warns_about_total_and_window_together():
-    daily = terms(
-        id=2,
-        kind=UNITS,
-        start=D(2025, 3, 3),
-        end=D(2025, 3, 4),
-        allowed=4,
-        frequency="day",
-        services=(ABA,),
-    )
-    ledger = build_ledger(
-        daily,
-        [usage(1, D(2025, 3, 3), KEPT, 4), usage(2, D(2025, 3, 4), KEPT, 3)],
-        count_upcoming=False,
-    )
-    warnings = check(ledger, allocation={2: 2}, day=D(2025, 3, 4))
-    assert [w.code for w in warnings] == ["exceeds_total", "exceeds_window"]
-    assert "daily cap" in warnings[1].message
-
-
 def test_it_explains_an_authorization_that_has_not_started():
     starts_later = terms(id=3, start=D(2025, 4, 1), services=(ABA,))
     ends_earlier = terms(id=4, end=D(2025, 2, 28), services=(ABA,))
@@ -497,22 +287,3 @@ def test_it_falls_back_to_none_covers():
         day=D(2025, 3, 3),
     )
     assert warning.code == "none_covers"
-
-
-WARN = CoverageWarning("exhausted", "Authorization 1 is exhausted: 2 of 2 sessions used.")
-
-
-@pytest.mark.parametrize(
-    ("occurrences", "expected"),
-    [
-        ([], None),
-        ([(D(2025, 3, 3), []), (D(2025, 3, 10), [])], None),
-        (
-            [(D(2025, 3, 3), []), (D(2025, 3, 10), [WARN]), (D(2025, 3, 17), [WARN])],
-            (2, D(2025, 3, 10), [WARN]),
-        ),
-        ([(D(2025, 3, 3), [WARN])], (1, D(2025, 3, 3), [WARN])),
-    ],
-)
-def test_it_finds_the_first_problem_in_a_series(occurrences, expected):
-    assert first_series_problem(occurrences) == expected

@@ -17,6 +17,7 @@ from webapp.domain.reminders import (
     expiration_threshold,
     headline,
     recipients,
+    still_due,
 )
 
 END = date(2026, 6, 30)
@@ -147,3 +148,23 @@ def test_headline_is_worded_for_the_day_it_is_read(kind, today, remaining, auth_
         )
         == text
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "end", "remaining", "due"),
+    [
+        ("expiration", 7, date(2026, 3, 8), 5, True),  # 7 days left
+        ("expiration", 7, date(2026, 3, 9), 5, False),  # end moved a day later
+        ("expiration", 0, date(2026, 2, 20), 5, True),  # expired: still due
+        ("expiration", 30, END, 5, False),  # extended by months
+        ("exhaustion", 0, END, 0, True),
+        ("exhaustion", 0, END, 3, False),  # more allowed
+        ("exhaustion", 1, END, 1, True),
+        ("exhaustion", 1, END, 2, False),
+    ],
+)
+def test_a_sent_reminder_stays_due_only_while_its_condition_holds(
+    kind, threshold, end, remaining, due
+):
+    today = date(2026, 3, 1)
+    assert still_due(kind, threshold, end=end, remaining=remaining, today=today) is due

@@ -142,14 +142,15 @@ def test_counting_windows_agrees_with_listing_them(start, days, frequency, week_
 @pytest.mark.parametrize(
     ("by", "expected"),
     [
-        # Authorization Feb 10 – Jun 30, range Mar 4 – Mar 20, 2026 (a Wednesday to a Friday).
+        # Authorization Feb 10 – Jun 30, range Mar 4 – Mar 20, 2026 (a Wednesday to a Friday):
+        # a breakdown never reaches outside the range, whatever its windows.
         ("period", Window(D(2026, 2, 10), D(2026, 6, 30))),
-        ("month", Window(D(2026, 3, 1), D(2026, 3, 31))),
-        ("week", Window(D(2026, 3, 1), D(2026, 3, 21))),
+        ("month", Window(D(2026, 3, 4), D(2026, 3, 20))),
+        ("week", Window(D(2026, 3, 4), D(2026, 3, 20))),
         ("day", Window(D(2026, 3, 4), D(2026, 3, 20))),
     ],
 )
-def test_a_span_covers_whole_windows_touching_the_range(by, expected):
+def test_a_span_is_the_range_clipped_to_the_authorization(by, expected):
     span = breakdown_span(D(2026, 2, 10), D(2026, 6, 30), D(2026, 3, 4), D(2026, 3, 20), by, SUNDAY)
     assert span == expected
 
@@ -299,11 +300,27 @@ def test_percentages_are_whole_numbers_rounded_down(part, whole, expected):
 def test_figures_follow_from_allowed_kept_and_upcoming():
     figures = Figures(allowed=20, kept=9, upcoming=6)
     assert (figures.available, figures.kept_percent, figures.upcoming_percent) == (5, 45, 30)
-    assert (figures.kept_bar, figures.upcoming_bar, figures.over) == (45, 30, False)
+    assert (figures.bar, figures.over, figures.over_by) == (("45%", "30%"), False, 0)
+    assert figures.booked_percent_text == "75%"
     over = Figures(allowed=10, kept=8, upcoming=5)
-    assert (over.available, over.kept_bar, over.upcoming_bar, over.over) == (-3, 80, 20, True)
+    assert (over.available, over.bar, over.over, over.over_by) == (-3, ("80%", "20%"), True, 3)
+    assert (over.kept_percent_text, over.upcoming_percent_text) == ("80%", "50%")
     nothing = Figures(allowed=0, kept=0, upcoming=0)
-    assert (nothing.kept_percent, nothing.kept_bar) == (None, 0)
+    assert (nothing.kept_percent, nothing.kept_percent_text, nothing.bar) == (
+        None,
+        "—",
+        ("0%", "0%"),
+    )
+    # A pro-rated share is a pace: over it is not "over by".
+    pace = Figures(allowed=Fraction(1, 2), kept=1, upcoming=0, whole_share=False)
+    assert (pace.over, pace.over_by, pace.kept_percent_text) == (False, 0, "200%")
+
+
+def test_a_full_bar_and_100_percent_only_when_full():
+    assert Figures(allowed=6, kept=2, upcoming=4).booked_percent_text == "100%"
+    assert Figures(allowed=200, kept=199, upcoming=0).kept_percent_text == "99%"
+    assert Figures(allowed=624, kept=108, upcoming=0).kept_percent_text == "17%"
+    assert Figures(allowed=1000, kept=1, upcoming=0).kept_percent_text == "<1%"
 
 
 def test_figures_add_up_for_the_totals_row():

@@ -15,6 +15,7 @@ from tests.billing_support import (
     kinds,
     place_hold,
     visit,
+    visit_day,
 )
 from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, Payment, ServiceType
@@ -202,13 +203,17 @@ def test_finalize_charges_through_the_automation(client, auth, world, strict_gat
     rule(world.org, "encounter_finalized", "charge_preauth")
     auth.login(world.clinician)
 
-    client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX)
+    # Tomorrow's visit: Finalize asks to confirm its date first.
+    refused = client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX)
+    assert refused.status_code == 409 and "has not started yet" in text(refused)
+    early = {"confirm_early": visit_day(v.encounter)}
+    client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX, data=early)
     work()
 
     assert db.session.get(Encounter, v.encounter.id).status == "kept"
     assert kinds(v.encounter.id) == [("hold_capture", 15000, "succeeded"),
                                      ("additional_charge", 4000, "succeeded")]  # fmt: skip
-    again = client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX)
+    again = client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX, data=early)
     assert again.status_code == 409 and "no longer upcoming" in text(again)
     assert db.session.scalar(select(func.count(AutomationRun.id))) == 1
 
@@ -323,7 +328,8 @@ def test_finalizing_before_the_hold_ran_calls_it_off_and_leaves_a_manual_invoice
     rule(world.org, "encounter_finalized", "charge_preauth")
     auth.login(world.biller)
 
-    client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX)
+    early = {"confirm_early": visit_day(v.encounter)}
+    client.post(f"/encounters/{v.encounter.id}/finalize", headers=HX, data=early)
     work()
 
     db.session.expire_all()

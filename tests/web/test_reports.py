@@ -70,6 +70,7 @@ def test_it_shows_this_month_by_default_period_end_newest_first(client, auth, wo
     totals = re.search(r'<tr class="totals" data-kind="sessions">(.*?)</tr>', html, re.S)[1]
     cells = re.findall(r'<td class="num">([^<]*)</td>', totals)
     assert cells == ["26", "2", "1", "23", "7%", "3%"]
+    assert "11% booked" in totals  # 3 of 26: its own sum, not 7% + 3%
 
 
 def test_the_nav_links_the_report_for_billers_and_admins_only(client, auth, world):
@@ -216,13 +217,15 @@ def test_the_csv_streams_exactly_the_filtered_rows_with_the_tables_columns(
         "Period start",
         "Period end",
     ]
+    # The last week is clipped to the range: no April days.
+    assert max(r[5] for r in records[1:]) == "2026-03-31"
     assert [r[4] for r in records[1:]] == [
         "2026-03-29", "2026-03-22", "2026-03-15", "2026-03-08", "2026-03-01",
     ]  # fmt: skip
     # The page shows the same rows in the same order.
     html = client.get(f"{REPORT}?{query}").get_data(as_text=True)
     assert len(records) - 1 == len(rows_of(html))
-    assert [(r[7], r[8]) for r in records[1:]] == [
+    assert [(r[8], r[9]) for r in records[1:]] == [
         ("0", "0"),
         ("0", "1"),
         ("0", "0"),

@@ -1,17 +1,17 @@
-"""Authorization rules: status, allocation of encounters, the ledger, warnings.
+"""Authorization rules: terms, status, the ledger, why nothing covers a service.
 
-`allocate()` maps an encounter's service lines to authorizations (the covering
-one that ends first) with an amount each (Sessions: 1 per encounter; Units:
-rounded units per line). `build_ledger()` turns one authorization's allocations
-into totals, per-window usage and chronological rows with running remainders.
-`booking_warnings()` checks a booking against those ledgers.
+Which authorization each visit uses is `webapp.domain.allocation`; what its
+warnings say is `webapp.domain.visit_warnings`. `build_ledger()` turns one
+authorization's allocations into totals, per-window usage and chronological rows
+with running remainders.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from webapp.domain.units import units_for_minutes
+from webapp.domain import figures
 from webapp.domain.windows import (
     DEFAULT_WEEK_START,
     FREQUENCIES,
@@ -21,6 +21,9 @@ from webapp.domain.windows import (
     window_containing,
     windows_for,
 )
+
+if TYPE_CHECKING:
+    from webapp.domain.allocation import Placement
 
 ACTIVE, INACTIVE, EXPIRED, EXHAUSTED = "active", "inactive", "expired", "exhausted"
 STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED)
@@ -129,63 +132,13 @@ class AuthorizationTerms:
         )
 
 
-def pick_authorization(
-    candidates: Iterable[AuthorizationTerms],
-    *,
-    client_insurance_id: int,
-    service_type_id: int,
-    day: date,
-) -> AuthorizationTerms | None:
-    """The covering authorization that ends first (ties: earlier start, lower id)."""
-    covering = [c for c in candidates if c.covers(client_insurance_id, service_type_id, day)]
-    return min(covering, key=lambda c: (c.end, c.start, c.id), default=None)
-
-
-@dataclass(frozen=True)
-class ServiceLine:
-    service_type_id: int
-    minutes: int
-    unit_minutes: int | None
-
-
-def allocate(
-    candidates: Iterable[AuthorizationTerms],
-    *,
-    client_insurance_id: int | None,
-    day: date,
-    lines: Sequence[ServiceLine],
-    rounding_profile: str,
-) -> tuple[dict[int, int], list[ServiceLine]]:
-    """({authorization id: amount}, uncovered lines) for one encounter.
-
-    Self-pay (`client_insurance_id` None) needs no cover: ({}, []). An amount can
-    be 0 (a Units line too short to round to a unit) and is still recorded.
-    """
-    if client_insurance_id is None:
-        return {}, []
-    candidates = list(candidates)
-    amounts: dict[int, int] = {}
-    uncovered: list[ServiceLine] = []
-    for line in lines:
-        terms = pick_authorization(
-            candidates,
-            client_insurance_id=client_insurance_id,
-            service_type_id=line.service_type_id,
-            day=day,
-        )
-        if terms is None:
-            uncovered.append(line)
-        elif terms.kind == SESSIONS:
-            amounts[terms.id] = 1
-        else:
-            units = units_for_minutes(line.minutes, line.unit_minutes, rounding_profile)
-            amounts[terms.id] = amounts.get(terms.id, 0) + units
-    return amounts, uncovered
-
-
 @dataclass(frozen=True)
 class Usage:
-    """One encounter's allocation to an authorization."""
+    """One encounter's allocation to an authorization.
+
+    `placement` is the allocation's record of it (`webapp.domain.allocation.Placement`:
+    why it went there, the room before it), when the caller has one.
+    """
 
     encounter_id: int
     day: date
@@ -193,10 +146,13 @@ class Usage:
     amount: int
     starts_at: datetime
     label: str = ""
+    placement: "Placement | None" = None
 
 
 @dataclass
 class WindowUsage:
+    """One day/week/month window of a capped authorization."""
+
     window: Window
     allowed: int
     kept: int
@@ -204,8 +160,17 @@ class WindowUsage:
     remaining: int  # allowed − counted (per the "count Upcoming" setting)
 
     @property
+    def booked(self) -> int:
+        return self.kept + self.upcoming
+
+    @property
+    def over_by(self) -> int:
+        """Booked (Kept + Upcoming) beyond the window's cap, whatever the setting."""
+        return int(figures.over_by(self.allowed, self.kept, self.upcoming))
+
+    @property
     def over(self) -> bool:
-        return self.remaining < 0
+        return self.over_by > 0
 
 
 @dataclass
@@ -215,11 +180,18 @@ class LedgerRow:
     running_remaining: int | None  # None when not counted
     window: Window | None
     window_remaining: int | None  # None when not counted or no window cap
-    over: bool
+    over: bool  # this visit did not fit (the allocation's verdict when known)
 
 
 @dataclass
 class Ledger:
+    """One authorization's figures.
+
+    `kept` and `upcoming` are "used" and "scheduled" whatever the setting;
+    `counted` and `remaining` (what is left: status, exhaustion) follow the
+    "count Upcoming" setting; `over_by` is what is booked beyond the total.
+    """
+
     terms: AuthorizationTerms
     kept: int
     upcoming: int
@@ -230,28 +202,34 @@ class Ledger:
     windows: list[WindowUsage]  # empty unless a day/week/month cap applies
 
     @property
-    def kept_percent(self) -> int:
-        """Share of the total that is kept, 0..100 (for bar widths)."""
-        return _percent(self.kept, self.total)
+    def booked(self) -> int:
+        return self.kept + self.upcoming
 
     @property
-    def upcoming_percent(self) -> int:
-        """Share that is upcoming, capped so it stacks with kept to at most 100."""
-        return min(_percent(self.upcoming, self.total), 100 - self.kept_percent)
+    def over_by(self) -> int:
+        return int(figures.over_by(self.total, self.kept, self.upcoming))
 
-    def counted_without(self, encounter_id: int | None, window: Window | None = None) -> int:
-        """Counted amount leaving out one encounter, optionally within one window."""
-        return sum(
-            row.usage.amount
-            for row in self.rows
-            if row.counted
-            and row.usage.encounter_id != encounter_id
-            and (window is None or window.contains(row.usage.day))
-        )
+    @property
+    def windows_over(self) -> list[WindowUsage]:
+        """The capped windows with more booked than their cap."""
+        return [w for w in self.windows if w.over]
 
+    @property
+    def kept_percent(self) -> str:
+        return figures.percent_text(self.kept, self.total)
 
-def _percent(part: int, whole: int) -> int:
-    return 0 if whole <= 0 else max(0, min(100, part * 100 // whole))
+    @property
+    def upcoming_percent(self) -> str:
+        return figures.percent_text(self.upcoming, self.total)
+
+    @property
+    def booked_percent(self) -> str:
+        return figures.percent_text(self.booked, self.total)
+
+    @property
+    def bar(self) -> tuple[str, str]:
+        """CSS widths of the kept and upcoming parts of the utilization bar."""
+        return figures.bar_widths(self.kept, self.upcoming, self.total)
 
 
 def build_ledger(
@@ -261,7 +239,9 @@ def build_ledger(
 
     `kept`/`upcoming` sum those statuses whatever the setting ("used" and
     "scheduled"); `counted`/`remaining` follow it. Other statuses appear as rows
-    with `counted` False.
+    with `counted` False. A row is over when the allocation found no room for it
+    (`Usage.placement`); without one, when it takes the running or window
+    remaining below zero.
     """
     ordered = sorted(usages, key=lambda u: (u.starts_at, u.encounter_id))
     total = terms.total
@@ -288,7 +268,10 @@ def build_ledger(
             if window is not None:
                 window_counted[window] = window_counted.get(window, 0) + usage.amount
                 window_left = terms.allowed - window_counted[window]
-        over = counted and (running < 0 or (window_left is not None and window_left < 0))
+        if usage.placement is not None:
+            over = usage.placement.over
+        else:
+            over = counted and (running < 0 or (window_left is not None and window_left < 0))
         rows.append(LedgerRow(usage, counted, running, window, window_left, over))
     windows = []
     if terms.cap_frequency is not None:
@@ -309,84 +292,6 @@ def build_ledger(
 class CoverageWarning:
     code: str  # one of WARNING_CODES
     message: str
-
-
-def _noun(terms: AuthorizationTerms, amount: int) -> str:
-    noun = "session" if terms.kind == SESSIONS else "unit"
-    return noun if amount == 1 else noun + "s"
-
-
-def booking_warnings(
-    *,
-    ledger_by_auth: Mapping[int, Ledger],
-    status_by_auth: Mapping[int, str],
-    number_by_auth: Mapping[int, str],
-    allocation: Mapping[int, int],
-    uncovered: Sequence[str],
-    day: date,
-    exclude_encounter_id: int | None = None,
-) -> list[CoverageWarning]:
-    """Warnings for booking an encounter on `day`, or for an existing one.
-
-    `allocation` is the encounter's {authorization id: amount} from `allocate()`;
-    `uncovered` names its services that nothing covers (one "none_covers" each).
-    Per authorization: "inactive" or "expired" from its status; else "exhausted"
-    when nothing was left before this encounter; else "exceeds_total" and/or
-    "exceeds_window" when this encounter's amount would go over.
-
-    The encounter's own amount is always added, whatever the "count Upcoming"
-    setting: a new booking is Upcoming, and the point is to warn *before*
-    over-scheduling ("once this is kept, will the authorization be over?"). The
-    setting still decides, through the ledgers, what every other encounter
-    counts. An existing encounter passes `exclude_encounter_id` so it is not
-    counted twice, and the one that used the last session does not warn itself.
-    """
-    warnings = [
-        CoverageWarning(NONE_COVERS, f"No authorization covers {name} on {format_day(day)}.")
-        for name in uncovered
-    ]
-    for auth_id, amount in allocation.items():
-        ledger = ledger_by_auth[auth_id]
-        status, number = status_by_auth[auth_id], number_by_auth[auth_id]
-        warnings += _authorization_warnings(
-            ledger, status, number, amount, day, exclude_encounter_id
-        )
-    return warnings
-
-
-def _authorization_warnings(
-    ledger: Ledger, status: str, number: str, amount: int, day: date, exclude: int | None
-) -> list[CoverageWarning]:
-    terms = ledger.terms
-    if status == INACTIVE:
-        text = f"Authorization {number} is inactive: the client's insurance is not active."
-        return [CoverageWarning(INACTIVE, text)]
-    if status == EXPIRED:
-        text = f"Authorization {number} expired on {format_day(terms.end)}."
-        return [CoverageWarning(EXPIRED, text)]
-    counted = ledger.counted_without(exclude)
-    if counted >= ledger.total:
-        noun = _noun(terms, ledger.total)
-        text = f"Authorization {number} is exhausted: {ledger.total} of {ledger.total} {noun} used."
-        return [CoverageWarning(EXHAUSTED, text)]
-    warnings = []
-    adds = f"this adds {amount} {_noun(terms, amount)}"
-    if counted + amount > ledger.total:
-        text = (
-            f"This appointment would exceed authorization {number} "
-            f"({ledger.total} allowed, {counted} already counted, {adds})."
-        )
-        warnings.append(CoverageWarning(EXCEEDS_TOTAL, text))
-    window = terms.window_for(day)
-    in_window = ledger.counted_without(exclude, window) if window else 0
-    if window and in_window + amount > terms.allowed:
-        text = (
-            f"This appointment would exceed the {_CAP_ADJECTIVES[terms.cap_frequency or '']} cap "
-            f"of authorization {number} ({window.label}: {terms.allowed} allowed, "
-            f"{in_window} already counted, {adds})."
-        )
-        warnings.append(CoverageWarning(EXCEEDS_WINDOW, text))
-    return warnings
 
 
 def uncovered_warning(
@@ -416,20 +321,3 @@ def uncovered_warning(
         f"{format_day(soonest.start)}; nothing covers {format_day(day)}."
     )
     return CoverageWarning(NOT_STARTED, message)
-
-
-SeriesOccurrence = tuple[date, list[CoverageWarning]]
-
-
-def first_series_problem(
-    occurrence_warnings: Sequence[SeriesOccurrence],
-) -> tuple[int, date, list[CoverageWarning]] | None:
-    """(1-based occurrence number, date, warnings) of the first occurrence with warnings.
-
-    Each occurrence should be checked with the earlier occurrences of the same
-    series already in its ledgers, or a long series slips under a cap one by one.
-    """
-    for number, (day, warnings) in enumerate(occurrence_warnings, start=1):
-        if warnings:
-            return number, day, warnings
-    return None

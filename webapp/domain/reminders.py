@@ -66,6 +66,21 @@ def exhaustion_threshold(remaining: int, end: date, today: date) -> int | None:
     return min(crossed) if crossed else None
 
 
+def still_due(kind: str, threshold: int, *, end: date, remaining: int, today: date) -> bool:
+    """Whether the condition a sent reminder warned about still holds today.
+
+    Expiration at t days: the end date is at most t days away (or past). Exhaustion
+    at t: at most t remain. When it no longer holds — the end date was moved later,
+    more was allowed, visits were cancelled — the reminder's notification is
+    marked resolved (and open again if the condition comes back).
+    """
+    if kind == EXPIRATION:
+        return (end - today).days <= threshold
+    if kind == EXHAUSTION:
+        return remaining <= threshold
+    raise ValueError(f"Unknown reminder kind {kind!r}")
+
+
 @dataclass(frozen=True)
 class Due:
     kind: str  # EXPIRATION | EXHAUSTION

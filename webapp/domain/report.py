@@ -12,8 +12,12 @@ Vocabulary (see DESIGN.md §3):
   otherwise (20 sessions over 200 days broken down by week: 0.7 a week). Amounts
   are `Fraction`s here and `Decimal`s with one place for people (`as_decimal`);
   never floats.
-- Percentages are whole numbers rounded down (99.6% shows 99, so nothing looks
-  used up before it is) and may exceed 100 when a window is over-used.
+- Percentages and over-use follow `webapp.domain.figures`, the rule of every page:
+  rounded down (99.6% shows 99, 100% only when full), "<1%" for a sliver, past
+  100 when over-used; "over by N" is what is booked beyond a real cap.
+- Every row's window is clipped to the chosen range as well as to the
+  authorization's dates: a week breakdown of Nov 1–30 ends on a "Nov 29 – Nov 30"
+  row that counts nothing from December, with its allowance pro-rated ("≈").
 - The **forecast** projects when an authorization runs out from the Upcoming
   encounters already booked and the recent pace of Kept ones (`forecast`).
 """
@@ -25,8 +29,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from webapp.domain import figures
 from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
-from webapp.domain.windows import ONE_DAY, Window
+from webapp.domain.windows import ONE_DAY, Window, format_day
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
 BREAKDOWNS = (PERIOD, MONTH, WEEK, DAY)
@@ -120,16 +125,16 @@ def breakdown_span(
 ) -> Window | None:
     """The days an authorization's report rows cover, or None when it misses the range.
 
-    "period": the authorization's whole dates. Otherwise the calendar windows of
-    `by` that touch [start, end], clipped to the authorization's dates.
+    "period": the authorization's whole dates. Otherwise the range [start, end]
+    clipped to the authorization's dates; its rows are the calendar windows of
+    `by` touching it, each clipped to it (`breakdown_windows`). `week_start` is
+    kept for callers that pass it; the span no longer widens to whole windows.
     """
     if auth_start > end or auth_end < start:
         return None
     if by == PERIOD:
         return Window(auth_start, auth_end)
-    first = calendar_window(start, by, week_start).start
-    last = calendar_window(end, by, week_start).end
-    return Window(max(auth_start, first), min(auth_end, last))
+    return Window(max(auth_start, start), min(auth_end, end))
 
 
 def breakdown_windows(span: Window, by: str, week_start: int) -> list[Window]:
@@ -211,16 +216,7 @@ def as_decimal(value: Amount) -> Decimal:
     return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def percent(part: Amount, whole: Amount) -> int | None:
-    """part/whole as a whole percentage, rounded down; None when nothing is allowed."""
-    if whole <= 0:
-        return None
-    # Integer arithmetic on numerators and denominators: the CSV asks a million times.
-    part_n, part_d = (part, 1) if isinstance(part, int) else (part.numerator, part.denominator)
-    whole_n, whole_d = (
-        (whole, 1) if isinstance(whole, int) else (whole.numerator, whole.denominator)
-    )
-    return (part_n * 100 * whole_d) // (part_d * whole_n)
+percent = figures.percent
 
 
 @dataclass(frozen=True)
@@ -237,6 +233,10 @@ class Figures:
         return self.allowed - self.kept - self.upcoming
 
     @property
+    def booked(self) -> int:
+        return self.kept + self.upcoming
+
+    @property
     def kept_percent(self) -> int | None:
         return percent(self.kept, self.allowed)
 
@@ -245,19 +245,35 @@ class Figures:
         return percent(self.upcoming, self.allowed)
 
     @property
-    def kept_bar(self) -> int:
-        """Width (0..100) of the kept part of the utilization bar."""
-        return max(0, min(100, self.kept_percent or 0))
+    def booked_percent(self) -> int | None:
+        return percent(self.booked, self.allowed)
 
     @property
-    def upcoming_bar(self) -> int:
-        """Width of the upcoming part, stacked after kept, the two at most 100."""
-        return max(0, min(self.upcoming_percent or 0, 100 - self.kept_bar))
+    def kept_percent_text(self) -> str:
+        return figures.percent_text(self.kept, self.allowed)
+
+    @property
+    def upcoming_percent_text(self) -> str:
+        return figures.percent_text(self.upcoming, self.allowed)
+
+    @property
+    def booked_percent_text(self) -> str:
+        return figures.percent_text(self.booked, self.allowed)
+
+    @property
+    def bar(self) -> tuple[str, str]:
+        """CSS widths of the kept and upcoming parts of the utilization bar."""
+        return figures.bar_widths(self.kept, self.upcoming, self.allowed)
+
+    @property
+    def over_by(self) -> Amount:
+        """Booked beyond a real cap; 0 for a pro-rated share (a pace, not a limit)."""
+        return figures.over_by(self.allowed, self.kept, self.upcoming) if self.whole_share else 0
 
     @property
     def over(self) -> bool:
         """Over a real cap (a pro-rated share is a pace, not a limit)."""
-        return self.whole_share and self.available < 0
+        return self.over_by > 0
 
     def __add__(self, other: "Figures") -> "Figures":
         allowed = self.allowed + other.allowed
@@ -288,6 +304,20 @@ class Forecast:
     def expires_unused(self) -> bool:
         """The flag: at this pace the authorization expires with units left."""
         return self.state == LASTS and self.unused_at_end > 0
+
+    @property
+    def text(self) -> str:
+        """What the report and its CSV both say: 'Runs out Mar 19, 2026', 'Used up',
+        '36 unused at end', 'Lasts to the end'; '' when there is no forecast."""
+        if self.state == RUNS_OUT and self.run_out is not None:
+            return f"Runs out {format_day(self.run_out)}"
+        if self.state == USED_UP:
+            return "Used up"
+        if self.expires_unused:
+            return f"{self.unused_at_end} unused at end"
+        if self.state == LASTS:
+            return "Lasts to the end"
+        return ""
 
 
 def forecast(

@@ -2,14 +2,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from webapp.domain.units import ROUNDING_PROFILES
+from webapp.domain.units import ROUNDING_PROFILE_LABELS, ROUNDING_PROFILES
 from webapp.forms.fields import MoneyField, choices
 
-ROUNDING_OPTIONS = [
-    ("cms-8-minute", "CMS 8-minute rule (8–22 min = 1 unit of 15; under 8 = 0)"),
-    ("midpoint-min-1", "Round at half a unit, never less than 1"),
-]
-assert {value for value, _ in ROUNDING_OPTIONS} == set(ROUNDING_PROFILES)
+ROUNDING_OPTIONS = [(profile, ROUNDING_PROFILE_LABELS[profile]) for profile in ROUNDING_PROFILES]
 
 
 class PayerForm(FlaskForm):

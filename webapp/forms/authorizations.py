@@ -1,7 +1,14 @@
 """The Add/Edit authorization dialog; every field answers with its own message."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -43,6 +50,7 @@ class AuthorizationForm(FlaskForm):
         choices=choices([("", "— choose —")] + [(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES]),
         default="",
     )
+    confirm_moves = BooleanField("Move these kept appointments")
 
     def validate_end_date(self, field):
         if self.start_date.data and field.data and field.data < self.start_date.data:

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -64,6 +64,12 @@ class Allocation(db.Model):
 
     Written for every encounter that an authorization covers, whatever its status;
     whether it counts (Kept always, Upcoming by setting) is decided when reading.
+    The allocation rule (`webapp.domain.allocation`) also records why the encounter
+    went here (`reason`), what was left before it (`room_before`, and in its
+    day/week/month window `window_room_before`) and the authorizations ending
+    sooner that had no room (`passed_over`: [{"id": …, "why": "total"|"window"}]),
+    and which of the encounter's service lines (by position) count here
+    (`line_indexes`), so a Kept visit's lines stay exactly where they were.
     """
 
     __tablename__ = "allocations"
@@ -78,3 +84,10 @@ class Allocation(db.Model):
         ForeignKey("encounters.id", ondelete="CASCADE"), index=True
     )
     amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(
+        String(20), default="ends_first", server_default="ends_first"
+    )
+    room_before: Mapped[int | None]
+    window_room_before: Mapped[int | None]
+    passed_over: Mapped[list | None] = mapped_column(JSON)
+    line_indexes: Mapped[list | None] = mapped_column(JSON)

@@ -43,7 +43,12 @@ class ReminderDelivery(db.Model):
 
 
 class Notification(db.Model):
-    """An in-app notification: the bell in the header and the list page."""
+    """An in-app notification: the bell in the header and the list page.
+
+    A reminder about an authorization carries its `authorization_id`; once the
+    condition it warned about clears (the end date moved, more allowed) it is
+    marked `resolved_at` and shown as resolved.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
@@ -55,5 +60,10 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(500))
+    authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="SET NULL"), index=True
+    )
+    threshold: Mapped[int | None]  # the reminder's threshold (days, or remaining)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]

@@ -13,17 +13,20 @@ from datetime import date, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from webapp.domain import authorizations as rules
-from webapp.domain.windows import to_utc_naive
+from webapp.domain import schedule
+from webapp.domain.windows import format_day, to_local, to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
+from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, Organization
-from webapp.services import audit, preauth
-from webapp.services.allocation import allocation_for, reallocate
-from webapp.services.coverage import Coverage, load_coverage
+from webapp.services import allocation, audit, preauth
+from webapp.services.coverage import Coverage, load_coverage, visit_warnings
 
 MAX_OCCURRENCES = 52
+MAX_DURATION_MINUTES = 600  # the booking form's limit: how far back an overlap can start
 REPEAT_STEPS = {"none": None, "weekly": 7, "biweekly": 14}
 
 
@@ -56,24 +59,51 @@ class BookingRequest:
 
 @dataclass
 class Occurrence:
+    """One appointment of a booking (or the one being edited) and what it would carry."""
+
     number: int
     local_start: datetime
     day: date
     warnings: list[rules.CoverageWarning] = field(default_factory=list)
+    conflicts: list[rules.CoverageWarning] = field(default_factory=list)  # double booking
+
+
+@dataclass
+class PushedOver:
+    """A saved appointment this booking or edit would leave over its authorization."""
+
+    encounter: Encounter
+    warnings: list[rules.CoverageWarning]
 
 
 @dataclass
 class BookingCheck:
+    """Every occurrence's authorization warnings (each judged with the earlier ones of
+    the same booking placed first, exactly as they will be once saved), the saved
+    appointments the booking would push over, and clinician double bookings."""
+
     occurrences: list[Occurrence]
     messaging_on: bool
+    pushed_over: list[PushedOver] = field(default_factory=list)
+
+    @property
+    def affected(self) -> list[Occurrence]:
+        """The occurrences with authorization warnings, all of them, in date order."""
+        return [o for o in self.occurrences if o.warnings]
 
     @property
     def first_problem(self) -> Occurrence | None:
-        return next((o for o in self.occurrences if o.warnings), None)
+        return next(iter(self.affected), None)
 
     @property
     def shows_warnings(self) -> bool:
-        return self.messaging_on and self.first_problem is not None
+        """Authorization warnings show (and Block over-scheduling applies) where the
+        payer's messaging is on."""
+        return self.messaging_on and bool(self.affected or self.pushed_over)
+
+    @property
+    def conflicts(self) -> list[Occurrence]:
+        return [o for o in self.occurrences if o.conflicts]
 
 
 class BookingRefused(Exception):
@@ -123,73 +153,109 @@ def _draft_encounter(
     return encounter
 
 
-def encounter_warnings(
-    encounter: Encounter, coverage: Coverage, *, extra_usages=None
+def judge(
+    org: Organization,
+    client: Client,
+    drafts: list[Encounter],
+    local_starts: list[datetime],
+) -> BookingCheck:
+    """Place the drafts with the client's saved appointments and read what each would carry.
+
+    The same allocation run as after saving (`allocation.plan`), so the warnings
+    on the form are the warnings the saved appointments show.
+    """
+    coverage = load_coverage(org, [client.id])
+    plan = allocation.plan(org, client.id, drafts=drafts)
+    occurrences = []
+    messaging_on = False
+    for number, (draft, local_start) in enumerate(zip(drafts, local_starts, strict=True), 1):
+        if draft.client_insurance is not None:
+            messaging_on = draft.client_insurance.payer.messaging_enabled
+        result = plan[draft.id]
+        occurrence = Occurrence(number, local_start, draft.service_date)
+        occurrence.warnings = visit_warnings(
+            coverage, draft, list(result.placements.values()), result.uncovered
+        )
+        occurrence.conflicts = clinician_conflicts(org, draft, drafts)
+        occurrences.append(occurrence)
+    return BookingCheck(occurrences, messaging_on, _pushed_over(coverage, plan, drafts))
+
+
+def _pushed_over(coverage: Coverage, plan, drafts: list[Encounter]) -> list[PushedOver]:
+    """Saved appointments over after the change that were not over before it."""
+    draft_ids = {d.id for d in drafts}
+    was_over = {
+        row.usage.encounter_id
+        for summary in coverage.summaries
+        for row in summary.ledger.rows
+        if row.over
+    }
+    pushed = []
+    for encounter_id, result in sorted(plan.items(), key=lambda item: item[1].visit.order):
+        if encounter_id in draft_ids or encounter_id in was_over or not result.over:
+            continue
+        encounter = db.session.get(Encounter, encounter_id)
+        warnings = visit_warnings(
+            coverage, encounter, list(result.placements.values()), result.uncovered
+        )
+        if warnings:
+            pushed.append(PushedOver(encounter, warnings))
+    return pushed
+
+
+def clinician_conflicts(
+    org: Organization, encounter: Encounter, drafts: list[Encounter] = ()
 ) -> list[rules.CoverageWarning]:
-    """Warnings for one encounter (saved or draft), judged against `coverage`."""
-    if encounter.billing_type != "insurance" or encounter.client_insurance is None:
+    """Warnings for the clinician's other appointments overlapping this one (saved, or
+    other drafts of the same booking)."""
+    if encounter.status not in schedule.TAKES_TIME:
         return []
-    summaries = coverage.for_client(encounter.client_id)
-    candidates = [s.terms for s in summaries]
-    amounts, uncovered = allocation_for(encounter, candidates)
-    ledgers = {}
-    for summary in summaries:
-        extra = (extra_usages or {}).get(summary.authorization.id)
-        ledgers[summary.authorization.id] = (
-            rules.build_ledger(
-                summary.terms,
-                [row.usage for row in summary.ledger.rows] + extra,
-                count_upcoming=coverage.org.count_upcoming_for_exhaustion,
-            )
-            if extra
-            else summary.ledger
+    slot = _slot(encounter)
+    longest = timedelta(minutes=MAX_DURATION_MINUTES)
+    saved = db.session.scalars(
+        select(Encounter)
+        .where(
+            Encounter.organization_id == org.id,
+            Encounter.clinician_id == encounter.clinician_id,
+            Encounter.starts_at < slot.ends_at,
+            Encounter.starts_at > slot.starts_at - longest,
+            Encounter.status.in_(schedule.TAKES_TIME),
         )
-    names = {line.service_type_id: line.service_type.cpt_code for line in encounter.lines}
-    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
-    warnings = [
-        rules.uncovered_warning(
-            candidates,
-            number_by_auth=numbers,
-            client_insurance_id=encounter.client_insurance_id,
-            service_type_id=line.service_type_id,
-            service_name=names[line.service_type_id],
-            day=encounter.service_date,
-        )
-        for line in uncovered
-    ]
-    warnings += rules.booking_warnings(
-        ledger_by_auth=ledgers,
-        status_by_auth={s.authorization.id: s.status for s in summaries},
-        number_by_auth=numbers,
-        allocation=amounts,
-        uncovered=[],
-        day=encounter.service_date,
-        exclude_encounter_id=encounter.id,
+        .options(joinedload(Encounter.client))
+    ).all()
+    others = {e.id: e for e in saved if e.id != encounter.id}
+    others.update({d.id: d for d in drafts if d.id != encounter.id})
+    found = schedule.conflicts(slot, [_slot(e) for e in others.values()])
+    return [_conflict_warning(org, others[s.encounter_id]) for s in found]
+
+
+def _slot(encounter: Encounter) -> schedule.Slot:
+    return schedule.Slot(
+        encounter.id,
+        encounter.clinician_id,
+        encounter.starts_at,
+        encounter.duration_minutes,
+        encounter.status,
     )
-    return warnings
+
+
+def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarning:
+    start = to_local(other.starts_at, org.timezone)
+    end = to_local(other.ends_at, org.timezone)
+    when = f"{format_day(start.date())}, {start:%-I:%M %p}–{end:%-I:%M %p}"
+    if other.id >= allocation.DRAFT_IDS_FROM:
+        text = f"The clinician is booked twice: this series also has {when}."
+    else:
+        who = other.client.full_name if other.client else "another client"
+        text = f"The clinician is already booked {when} (with {who})."
+    return rules.CoverageWarning(schedule.DOUBLE_BOOKED, text)
 
 
 def check_booking(org: Organization, client: Client, request: BookingRequest) -> BookingCheck:
-    """Warnings for every occurrence, each judged with the earlier ones counted."""
-    coverage = load_coverage(org, [client.id])
-    extra: dict[int, list[rules.Usage]] = {}
-    occurrences = []
-    messaging_on = False
-    candidates = coverage.terms_for_client(client.id)
-    for number, local_start in enumerate(request.local_starts(), start=1):
-        draft = _draft_encounter(org, client, request, local_start)
-        if draft.client_insurance is not None:
-            messaging_on = draft.client_insurance.payer.messaging_enabled
-        occurrence = Occurrence(number, local_start, draft.service_date)
-        occurrence.warnings = encounter_warnings(draft, coverage, extra_usages=extra)
-        occurrences.append(occurrence)
-        amounts, _ = allocation_for(draft, candidates)
-        for auth_id, amount in amounts.items():
-            # The booking's own earlier occurrences count as if kept, whatever the
-            # setting, just as the booked encounter's own amount always does.
-            usage = rules.Usage(-number, draft.service_date, rules.KEPT, amount, draft.starts_at)
-            extra.setdefault(auth_id, []).append(usage)
-    return BookingCheck(occurrences, messaging_on)
+    """Warnings for every occurrence, each judged with the earlier ones placed first."""
+    starts = request.local_starts()
+    drafts = [_draft_encounter(org, client, request, start) for start in starts]
+    return judge(org, client, drafts, starts)
 
 
 def lock_client_bookings(client_id: int) -> None:
@@ -238,7 +304,7 @@ def book(
         db.session.add(encounter)
         encounters.append(encounter)
     db.session.flush()
-    reallocate(org, client.id, encounters)
+    allocation.reallocate_client(org, client.id)
     for encounter in encounters:
         audit.record(
             organization_id=org.id,
@@ -256,9 +322,21 @@ def book(
             entity_type="encounters",
             entity_id=encounters[0].id,
             after={
-                "occurrence": problem.number,
-                "date": problem.day.isoformat(),
-                "warnings": [w.message for w in problem.warnings],
+                "occurrence": problem.number if problem else None,
+                "date": problem.day.isoformat() if problem else None,
+                "occurrences": [
+                    {
+                        "number": o.number,
+                        "date": o.day.isoformat(),
+                        "warnings": [w.message for w in o.warnings],
+                    }
+                    for o in check.affected
+                ],
+                "pushed_over": [
+                    {"encounter_id": p.encounter.id, "warnings": [w.message for w in p.warnings]}
+                    for p in check.pushed_over
+                ],
+                "warnings": [w.message for w in problem.warnings] if problem else [],
             },
             reason=override_reason,
         )
@@ -267,11 +345,33 @@ def book(
     return encounters
 
 
-def set_status(encounter: Encounter, status: str, *, actor: User) -> None:
+class StatusRefused(Exception):
+    """A correction to Kept of a visit that has not started, its date not confirmed."""
+
+
+def set_status(
+    encounter: Encounter, status: str, *, actor: User, confirm_early: str | None = None
+) -> None:
+    """Correct a closed appointment's status; the client's ledger is placed again.
+
+    Marking a visit Kept before it starts needs its local date (ISO) in
+    `confirm_early`, as Finalize does.
+
+    Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
+    """
     if status not in rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")
+    if status == rules.KEPT:
+        local_start = to_local(encounter.starts_at, actor.organization.timezone)
+        problem = schedule.early_keep_refusal(
+            encounter.starts_at, utcnow(), local_start.replace(tzinfo=None), confirm_early
+        )
+        if problem:
+            raise StatusRefused(problem)
+    lock_client_bookings(encounter.client_id)
     before = audit.snapshot(encounter)
     encounter.status = status
+    allocation.reallocate_client(actor.organization, encounter.client_id)
     audit.record(
         organization_id=actor.organization_id,
         user_id=actor.id,

@@ -12,7 +12,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from webapp.domain import allocation as rule
 from webapp.domain import authorizations as rules
+from webapp.domain import visit_warnings as words
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, ClientInsurance, Encounter, Organization
@@ -95,13 +97,8 @@ def load_coverage(
     client_ids: list[int],
     *,
     today: date | None = None,
-    extra_usages: dict[int, list[rules.Usage]] | None = None,
 ) -> Coverage:
-    """Summaries for the clients' authorizations (3 queries).
-
-    `extra_usages` adds not-yet-saved encounters (a series being checked) to the
-    ledgers, so each occurrence is judged with the earlier ones counted.
-    """
+    """Summaries for the clients' authorizations (3 queries)."""
     today = today or organization_today(org)
     if not client_ids:
         return Coverage(org, [])
@@ -122,9 +119,8 @@ def load_coverage(
     summaries = []
     for auth in authorizations:
         terms = terms_of(auth, org)
-        auth_usages = usages[auth.id] + (extra_usages or {}).get(auth.id, [])
         ledger = rules.build_ledger(
-            terms, auth_usages, count_upcoming=org.count_upcoming_for_exhaustion
+            terms, usages[auth.id], count_upcoming=org.count_upcoming_for_exhaustion
         )
         status = rules.authorization_status(
             insurance_active=auth.client_insurance.active,
@@ -136,6 +132,22 @@ def load_coverage(
     return Coverage(org, summaries)
 
 
+def placement_of(row, day: date, status: str) -> rule.Placement:
+    """A stored ledger row (an Allocation, or a query row with its columns) as the
+    allocation rule's Placement, for warnings and reasons."""
+    return rule.Placement(
+        authorization_id=row.authorization_id,
+        encounter_id=row.encounter_id,
+        day=day,
+        amount=row.amount,
+        reason=row.reason,
+        room_before=row.room_before if row.room_before is not None else row.amount,
+        window_room_before=row.window_room_before,
+        passed_over=[rule.PassedOver(p["id"], p["why"]) for p in row.passed_over or []],
+        counted=status in rule.CAN_COUNT,
+    )
+
+
 def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rules.Usage]]:
     usages: dict[int, list[rules.Usage]] = defaultdict(list)
     if not authorization_ids:
@@ -143,8 +155,12 @@ def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rul
     rows = db.session.execute(
         select(
             Allocation.authorization_id,
+            Allocation.encounter_id,
             Allocation.amount,
-            Encounter.id,
+            Allocation.reason,
+            Allocation.room_before,
+            Allocation.window_room_before,
+            Allocation.passed_over,
             Encounter.service_date,
             Encounter.status,
             Encounter.starts_at,
@@ -152,6 +168,133 @@ def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rul
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(Allocation.authorization_id.in_(authorization_ids))
     )
-    for auth_id, amount, encounter_id, day, status, starts_at in rows:
-        usages[auth_id].append(rules.Usage(encounter_id, day, status, amount, starts_at))
+    for row in rows:
+        usages[row.authorization_id].append(
+            rules.Usage(
+                row.encounter_id,
+                row.service_date,
+                row.status,
+                row.amount,
+                row.starts_at,
+                placement=placement_of(row, row.service_date, row.status),
+            )
+        )
     return usages
+
+
+def saved_placements(coverage: Coverage, encounter_id: int) -> list[rule.Placement]:
+    """The stored ledger rows of one encounter, as Placements (ends-first order)."""
+    found = [
+        (summary.terms, row.usage.placement)
+        for summary in coverage.summaries
+        for row in summary.ledger.rows
+        if row.usage.encounter_id == encounter_id and row.usage.placement is not None
+    ]
+    found.sort(key=lambda pair: (pair[0].end, pair[0].start, pair[0].id))
+    return [placement for _terms, placement in found]
+
+
+def uncovered_lines(coverage: Coverage, encounter: Encounter) -> list[int]:
+    """Indexes of the encounter's lines that no authorization covers on its date."""
+    if encounter.billing_type != "insurance" or encounter.client_insurance_id is None:
+        return []
+    terms = coverage.terms_for_client(encounter.client_id)
+    return [
+        index
+        for index, line in enumerate(encounter.lines)
+        if not any(
+            t.covers(encounter.client_insurance_id, line.service_type_id, encounter.service_date)
+            for t in terms
+        )
+    ]
+
+
+def visit_warnings(
+    coverage: Coverage,
+    encounter: Encounter,
+    placements: list[rule.Placement] | None = None,
+    uncovered: list[int] | None = None,
+) -> list[rules.CoverageWarning]:
+    """The warnings of one encounter (saved, or a draft with its planned placements).
+
+    Without `placements` the stored ledger rows are read from `coverage`; without
+    `uncovered` the lines nothing covers are worked out from its authorizations.
+    """
+    if encounter.billing_type != "insurance" or encounter.client_insurance_id is None:
+        return []
+    summaries = coverage.for_client(encounter.client_id)
+    terms = [s.terms for s in summaries]
+    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    if placements is None:
+        placements = saved_placements(coverage, encounter.id)
+    if uncovered is None:
+        uncovered = uncovered_lines(coverage, encounter)
+    missing = [
+        rules.uncovered_warning(
+            terms,
+            number_by_auth=numbers,
+            client_insurance_id=encounter.client_insurance_id,
+            service_type_id=encounter.lines[index].service_type_id,
+            service_name=encounter.lines[index].service_type.cpt_code,
+            day=encounter.service_date,
+        )
+        for index in uncovered
+    ]
+    known = [p for p in placements if p.authorization_id in numbers]
+    return words.visit_warnings(
+        known,
+        visit_status=encounter.status,
+        terms_by_id={s.authorization.id: s.terms for s in summaries},
+        status_by_auth={s.authorization.id: s.status for s in summaries},
+        number_by_auth=numbers,
+        uncovered=missing,
+    )
+
+
+@dataclass
+class Use:
+    """One authorization an encounter counts against, with why (for the encounter page)."""
+
+    summary: AuthorizationSummary
+    row: rules.LedgerRow
+    reason: str
+
+
+def uses_of(coverage: Coverage, encounter: Encounter) -> list[Use]:
+    """The encounter's ledger rows, ends-first, each with the allocation's reason in words."""
+    summaries = coverage.for_client(encounter.client_id)
+    terms = {s.authorization.id: s.terms for s in summaries}
+    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    uses = []
+    for summary in sorted(summaries, key=lambda s: (s.terms.end, s.terms.start, s.terms.id)):
+        for row in summary.ledger.rows:
+            if row.usage.encounter_id != encounter.id:
+                continue
+            reason = ""
+            if row.usage.placement is not None:
+                reason = words.placement_reason(
+                    row.usage.placement,
+                    visit_status=encounter.status,
+                    terms_by_id=terms,
+                    number_by_auth=numbers,
+                )
+            uses.append(Use(summary, row, reason))
+    return uses
+
+
+def reasons_by_encounter(coverage: Coverage, summary: AuthorizationSummary) -> dict[int, str]:
+    """{encounter id: why it counts against this authorization} for a ledger page."""
+    client_id = summary.authorization.client_insurance.client_id
+    summaries = coverage.for_client(client_id)
+    terms = {s.authorization.id: s.terms for s in summaries}
+    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    return {
+        row.usage.encounter_id: words.placement_reason(
+            row.usage.placement,
+            visit_status=row.usage.status,
+            terms_by_id=terms,
+            number_by_auth=numbers,
+        )
+        for row in summary.ledger.rows
+        if row.usage.placement is not None
+    }

@@ -21,7 +21,7 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services import automations
-from webapp.services.allocation import reallocate
+from webapp.services.allocation import reallocate_client
 
 DEMO_PASSWORD = "covered-demo"
 DEMO_ORGANIZATION = "Lakeside Behavioral Health (demo)"
@@ -192,4 +192,4 @@ def _demo_authorization_and_visits(org, client, policy, services, today: date, i
             )
     db.session.add_all(visits)
     db.session.flush()
-    reallocate(org, client.id, visits)
+    reallocate_client(org, client.id)

@@ -14,27 +14,28 @@ Like a booking (webapp/services/booking.py):
 from webapp.extensions import db
 from webapp.models import Encounter, EncounterService, User
 from webapp.models.organization import Organization
-from webapp.services import audit, booking, preauth
-from webapp.services.allocation import reallocate
-from webapp.services.coverage import load_coverage
+from webapp.services import allocation, audit, booking, preauth
 
 
 def _draft(org: Organization, encounter: Encounter, request: booking.BookingRequest) -> Encounter:
-    """The encounter as the edit would leave it (unsaved, carrying the real id)."""
+    """The encounter as the edit would leave it (unsaved, carrying the real id and status)."""
     draft = booking._draft_encounter(org, encounter.client, request, request.start_local)
     draft.id = encounter.id
+    draft.status = encounter.status
+    draft.clinician_id = encounter.clinician_id
     return draft
 
 
 def check_edit(
     org: Organization, encounter: Encounter, request: booking.BookingRequest
 ) -> booking.BookingCheck:
-    coverage = load_coverage(org, [encounter.client_id])
+    """What the edited appointment would carry, placed with the client's others (the same
+    run as after saving), and the saved appointments the change would push over."""
     draft = _draft(org, encounter, request)
-    occurrence = booking.Occurrence(1, request.start_local, draft.service_date)
-    occurrence.warnings = booking.encounter_warnings(draft, coverage)
+    check = booking.judge(org, encounter.client, [draft], [request.start_local])
     insurance = draft.client_insurance
-    return booking.BookingCheck([occurrence], bool(insurance and insurance.payer.messaging_enabled))
+    check.messaging_on = bool(insurance and insurance.payer.messaging_enabled)
+    return check
 
 
 def _snapshot(encounter: Encounter) -> dict:
@@ -71,7 +72,7 @@ def edit(
     ]
     db.session.flush()
     db.session.refresh(encounter)
-    reallocate(org, encounter.client_id, [encounter])
+    allocation.reallocate_client(org, encounter.client_id)
     audit.record(
         organization_id=org.id,
         user_id=actor.id,

@@ -6,14 +6,18 @@ still only scheduled, writes the audit record and the AutomationRun naming the
 rule that won. The rule's job is enqueued after the commit.
 """
 
+from datetime import datetime
+
 from sqlalchemy import update
 
 from webapp.domain import billing
 from webapp.domain import preauth as preauth_rules
+from webapp.domain.schedule import early_keep_label, early_keep_refusal, future_visit
+from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import audit, automations
+from webapp.services import allocation, audit, automations
 from webapp.services import preauth as preauth_service
 
 
@@ -23,8 +27,44 @@ class EventRefused(Exception):
         self.message = message
 
 
-def finalize(encounter: Encounter, *, actor: User) -> AutomationRun:
-    return _close(encounter, billing.ENCOUNTER_FINALIZED, billing.FINALIZED_STATUS, None, actor)
+def finalize(
+    encounter: Encounter,
+    *,
+    actor: User,
+    confirm_early: str | None = None,
+    now: datetime | None = None,
+) -> AutomationRun:
+    """Mark the encounter Kept and run the Encounter Finalized rule.
+
+    A visit that has not started yet needs `confirm_early`, its local date (ISO),
+    confirmed by the person (webapp.domain.schedule.early_keep_refusal).
+
+    Raises EventRefused when it is no longer upcoming or its date is not confirmed.
+    """
+    org = db.session.get(Organization, encounter.organization_id)
+    refusal = early_keep_problem(org, encounter, confirm_early, now)
+    if refusal:
+        raise EventRefused(refusal)
+    early = future_visit(encounter.starts_at, now or utcnow())
+    return _close(
+        encounter, billing.ENCOUNTER_FINALIZED, billing.FINALIZED_STATUS, None, actor, early
+    )
+
+
+def early_keep_problem(
+    org: Organization, encounter: Encounter, confirmed: str | None, now: datetime | None = None
+) -> str | None:
+    """Why the encounter cannot be marked Kept before it starts (its date unconfirmed)."""
+    local_start = to_local(encounter.starts_at, org.timezone).replace(tzinfo=None)
+    return early_keep_refusal(encounter.starts_at, now or utcnow(), local_start, confirmed)
+
+
+def early_keep(org: Organization, encounter: Encounter, now: datetime | None = None):
+    """(the local start, the confirmation label) when the visit has not started; else None."""
+    if not future_visit(encounter.starts_at, now or utcnow()):
+        return None
+    local_start = to_local(encounter.starts_at, org.timezone).replace(tzinfo=None)
+    return local_start, early_keep_label(local_start)
 
 
 def cancel(encounter: Encounter, disposition: str, *, actor: User) -> AutomationRun:
@@ -60,7 +100,9 @@ def _call_off_scheduled_hold(encounter: Encounter, actor: User) -> None:
                      after=audit.snapshot(row), reason=reason)  # fmt: skip
 
 
-def _close(encounter: Encounter, event: str, status: str, disposition, actor) -> AutomationRun:
+def _close(
+    encounter: Encounter, event: str, status: str, disposition, actor, early: bool = False
+) -> AutomationRun:
     problem = billing.event_refusal(event, encounter.status)
     if problem:
         raise EventRefused(problem)
@@ -81,6 +123,7 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
         )
     db.session.refresh(encounter)
     org = db.session.get(Organization, encounter.organization_id)
+    allocation.reallocate_client(org, encounter.client_id)
     preauth_service.sync_encounters(org, [encounter], actor=actor)
     if status == billing.FINALIZED_STATUS:
         _call_off_scheduled_hold(encounter, actor)
@@ -91,6 +134,7 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
         row=encounter,
         before=before,
         after=audit.snapshot(encounter),
+        reason="Kept before it started; its date was confirmed." if early else None,
     )
     run = automations.record_event(encounter, event, actor=actor)
     db.session.commit()

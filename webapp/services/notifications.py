@@ -24,11 +24,14 @@ def notify(
     title: str,
     body: str = "",
     link: str | None = None,
+    authorization_id: int | None = None,
+    threshold: int | None = None,
 ) -> list[Notification]:
     """Add one unread notification per user (no commit: the caller commits).
 
     `kind` is a short machine name ("reminder.expiration", "preauth.expired", …),
-    `link` a path inside the app the notification points to.
+    `link` a path inside the app the notification points to; a reminder names its
+    `authorization_id` and `threshold`, so it can be marked resolved later.
     """
     if not title:
         raise ValueError("A notification needs a title")
@@ -45,6 +48,8 @@ def notify(
             title=title,
             body=body,
             link=link,
+            authorization_id=authorization_id,
+            threshold=threshold,
         )
         for user in users
     ]
@@ -53,11 +58,15 @@ def notify(
 
 
 def unread_count(user: User) -> int:
-    """Unread notifications of one user (one indexed COUNT)."""
+    """Unread notifications of one user that still need attention (not resolved)."""
     return db.session.scalar(
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(
+            Notification.user_id == user.id,
+            Notification.read_at.is_(None),
+            Notification.resolved_at.is_(None),
+        )
     )
 
 

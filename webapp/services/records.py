@@ -4,13 +4,27 @@ Each function copies validated form data onto a row, keeps an audit event with
 the row before and after, and commits.
 """
 
+from collections.abc import Callable
+
+from sqlalchemy import select
+
 from webapp.extensions import db
-from webapp.models import Client, ClientInsurance, Payer, ServiceType, User
+from webapp.models import (
+    Client,
+    ClientInsurance,
+    Encounter,
+    EncounterService,
+    Payer,
+    ServiceType,
+    User,
+)
 from webapp.services import audit
+from webapp.services.allocation import reallocate_clients
 
 
-def save_row(row, values: dict, *, actor: User, action: str):
-    """Apply `values` to `row` (new or existing), audit, commit; returns the row."""
+def save_row(row, values: dict, *, actor: User, action: str, before_commit: Callable | None = None):
+    """Apply `values` to `row` (new or existing), audit, run `before_commit(row)` (in the
+    same transaction), commit; returns the row."""
     is_new = row.id is None
     before = None if is_new else audit.snapshot(row)
     for key, value in values.items():
@@ -26,6 +40,8 @@ def save_row(row, values: dict, *, actor: User, action: str):
         before=before,
         after=audit.snapshot(row),
     )
+    if before_commit is not None:
+        before_commit(row)
     db.session.commit()
     return row
 
@@ -43,8 +59,38 @@ def save_insurance(
 
 
 def save_payer(payer: Payer | None, values: dict, *, actor: User) -> Payer:
-    return save_row(payer or Payer(), values, actor=actor, action="payer")
+    """Save a payer; a new rounding profile re-places the visits of its clients (their
+    units change), in the same transaction."""
+    old_profile = payer.rounding_profile if payer else None
+
+    def reallocate(row: Payer) -> None:
+        if old_profile is not None and row.rounding_profile != old_profile:
+            client_ids = db.session.scalars(
+                select(ClientInsurance.client_id).where(ClientInsurance.payer_id == row.id)
+            )
+            reallocate_clients(actor.organization, client_ids)
+
+    return save_row(payer or Payer(), values, actor=actor, action="payer", before_commit=reallocate)
 
 
 def save_service_type(service: ServiceType | None, values: dict, *, actor: User) -> ServiceType:
-    return save_row(service or ServiceType(), values, actor=actor, action="service_type")
+    """Save a service type; a new unit length re-places the visits that use it."""
+    old_unit = service.unit_minutes if service else None
+
+    def reallocate(row: ServiceType) -> None:
+        if service is not None and row.unit_minutes != old_unit:
+            client_ids = db.session.scalars(
+                select(Encounter.client_id)
+                .join(EncounterService, EncounterService.encounter_id == Encounter.id)
+                .where(EncounterService.service_type_id == row.id)
+                .distinct()
+            )
+            reallocate_clients(actor.organization, client_ids)
+
+    return save_row(
+        service or ServiceType(),
+        values,
+        actor=actor,
+        action="service_type",
+        before_commit=reallocate,
+    )

@@ -33,6 +33,7 @@ from webapp.models import (
     Client,
     ClientInsurance,
     Encounter,
+    Notification,
     Organization,
     Payer,
     ReminderDelivery,
@@ -236,6 +237,7 @@ def run_for_organization(org: Organization, *, today: date | None = None) -> Run
                 wanted.append(key)
     claimed = _claim(org, _not_yet_claimed(org, wanted), channels)
     notified = _notify(claimed, facts, channels, today)
+    resolve_cleared(org, today=today)
     db.session.commit()
     return RunResult(len(claimed), notified, users_with_pending_email(org))
 
@@ -328,8 +330,52 @@ def _notify(claimed: list[tuple], facts: dict, channels: dict, today: date) -> i
             title=fact.title(kind, threshold, today),
             body=fact.summary(today),
             link=paths[auth_id],
+            authorization_id=auth_id,
+            threshold=threshold,
         )
     return len(in_app)
+
+
+def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | None = None) -> int:
+    """Mark reminder notifications resolved whose condition cleared (the end date moved
+    later, more allowed, visits cancelled), and open again those whose condition came
+    back (`rules.still_due`). No commit: the caller's transaction carries it.
+
+    Returns how many notifications changed.
+    """
+    today = today or organization_today(org)
+    query = select(Notification).where(
+        Notification.organization_id == org.id,
+        Notification.kind.in_([f"reminder.{kind}" for kind in rules.REMINDER_KINDS]),
+        Notification.authorization_id.is_not(None),
+        Notification.threshold.is_not(None),
+    )
+    if authorization_ids is not None:
+        ids = list(authorization_ids)
+        if not ids:
+            return 0
+        query = query.where(Notification.authorization_id.in_(ids))
+    rows = list(db.session.scalars(query))
+    if not rows:
+        return 0
+    facts = load_facts(org, authorization_ids={row.authorization_id for row in rows})
+    now, changed = utcnow(), 0
+    for row in rows:
+        fact = facts.get(row.authorization_id)
+        if fact is None:
+            continue
+        due = rules.still_due(
+            row.kind.split(".", 1)[1],
+            row.threshold,
+            end=fact.end,
+            remaining=fact.remaining,
+            today=today,
+        )
+        if due and row.resolved_at is not None:
+            row.resolved_at, changed = None, changed + 1
+        elif not due and row.resolved_at is None:
+            row.resolved_at, changed = now, changed + 1
+    return changed
 
 
 def claimable_email(now):

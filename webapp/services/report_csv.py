@@ -5,6 +5,7 @@ import io
 from collections.abc import Iterable, Iterator
 
 from webapp.domain import report
+from webapp.domain.figures import percent_cell
 from webapp.services.reports import ReportQuery, ReportRow
 
 CSV_COLUMNS = (
@@ -15,35 +16,35 @@ CSV_COLUMNS = (
     "Period start",
     "Period end",
     "Allowed",
+    "Pro-rated",
     "Kept",
     "Upcoming",
     "Available",
-    "% kept",
-    "% upcoming",
+    "Over by",
+    "% Kept",
+    "% Upcoming",
+    "% Booked",
     "Status",
+    "Over cap",
     "Forecast",
     "Run-out date",
     "Unused at end",
 )
-FORECAST_LABELS = {
-    report.USED_UP: "Used up",
-    report.RUNS_OUT: "Runs out",
-    report.LASTS: "Lasts to end",
-    report.NOT_APPLICABLE: "",
-}
 CSV_FLUSH_ROWS = 200
 
 
 def forecast_label(outlook: report.Forecast) -> str:
-    if outlook.expires_unused:
-        return "Expires unused"
-    return FORECAST_LABELS[outlook.state]
+    """The Forecast column: the words the report's Forecast column shows."""
+    return outlook.text
 
 
 def csv_record(row: ReportRow) -> list:
-    """A row as the table shows it; dates ISO, amounts as numbers, no thousands separators."""
+    """A row as the table shows it: the same figures and words, dates ISO (with the
+    year), amounts as numbers with one place at most, percentages without the % sign
+    ("<1" for a sliver), no thousands separators. "Pro-rated" marks an allowance the
+    table shows with "≈"; "Over by" is the table's "over by N"."""
     figures, outlook = row.figures, row.forecast
-    kept_percent, upcoming_percent = figures.kept_percent, figures.upcoming_percent
+    over_by = figures.over_by
     return [
         _safe_cell(row.client_name),
         _safe_cell(row.payer),
@@ -52,12 +53,16 @@ def csv_record(row: ReportRow) -> list:
         row.window.start.isoformat(),
         row.window.end.isoformat(),
         report.as_decimal(figures.allowed),
+        "" if figures.whole_share else "yes",
         figures.kept,
         figures.upcoming,
         report.as_decimal(figures.available),
-        "" if kept_percent is None else kept_percent,
-        "" if upcoming_percent is None else upcoming_percent,
+        report.as_decimal(over_by) if over_by else "",
+        percent_cell(figures.kept, figures.allowed),
+        percent_cell(figures.upcoming, figures.allowed),
+        percent_cell(figures.booked, figures.allowed),
         row.status_label,
+        row.cap_over_text,
         forecast_label(outlook),
         outlook.run_out.isoformat() if outlook.run_out else "",
         outlook.unused_at_end if outlook.expires_unused else "",

@@ -62,6 +62,7 @@ SORTS = (
     "status",
 )
 DEFAULT_SORT = "end"
+CAP_WORDS = {"day": "daily cap", "week": "weekly cap", "month": "monthly cap"}
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,20 @@ class ReportRow:
     status: str
     forecast: report.Forecast
     first_of_authorization: bool = True
+    cap: str | None = None  # "day", "week" or "month" for a capped Units authorization
+    windows_over: int = 0  # its capped windows with more booked than the cap (all its dates)
 
     @property
     def status_label(self) -> str:
         return rules.STATUS_LABELS[self.status]
+
+    @property
+    def cap_over_text(self) -> str:
+        """'Over the weekly cap in 2 weeks' (the client's page says the same); '' if none."""
+        if not self.windows_over or self.cap is None:
+            return ""
+        unit = self.cap if self.windows_over == 1 else f"{self.cap}s"
+        return f"Over the {CAP_WORDS[self.cap]} in {self.windows_over} {unit}"
 
     @property
     def display_number(self) -> str:
@@ -248,12 +259,9 @@ def _filters(query: ReportQuery) -> list:
 
 
 def _range_span(org: Organization, query: ReportQuery) -> tuple[date, date]:
-    """The days of every window the report can show (the range widened to whole windows)."""
-    if query.by == report.PERIOD:
-        return query.start, query.end
-    first = report.calendar_window(query.start, query.by, org.week_start)
-    last = report.calendar_window(query.end, query.by, org.week_start)
-    return first.start, last.end
+    """The days the report's window rows cover: the chosen range itself (each window is
+    clipped to it, so nothing outside the range is counted)."""
+    return query.start, query.end
 
 
 def _span(row, bounds: tuple[date, date], by: str) -> Window:
@@ -370,6 +378,7 @@ def _expand(
     bounds = _range_span(org, query)
     booked, recent_kept = _forecast_inputs(ids, today)
     buckets = _buckets(org, query, ids) if query.by != report.PERIOD else {}
+    over_caps = _windows_over(org, rows)
     for row in rows:
         terms = terms_of_columns(row, org)
         outlook = report.forecast(
@@ -389,6 +398,8 @@ def _expand(
             kind=row.kind,
             status=row.status,
             forecast=outlook,
+            cap=terms.cap_frequency,
+            windows_over=over_caps.get(row.id, 0),
         )
         if query.by == report.PERIOD:
             figures = report.Figures(row.total, row.kept, row.upcoming)
@@ -412,6 +423,31 @@ def _expand(
                 )
             )
         yield row.id, chunk
+
+
+def _windows_over(org: Organization, rows: Sequence) -> dict[int, int]:
+    """{authorization id: its day/week/month windows with more booked (Kept + Upcoming)
+    than the cap}, for the capped Units authorizations among `rows`: one GROUP BY per
+    cap frequency, as the client's page counts them (`Ledger.windows_over`)."""
+    capped: dict[str, dict[int, int]] = defaultdict(dict)
+    for row in rows:
+        terms = terms_of_columns(row, org)
+        if terms.cap_frequency is not None:
+            capped[terms.cap_frequency][row.id] = row.allowed
+    found: dict[int, int] = defaultdict(int)
+    booked = Encounter.status.in_((rules.KEPT, rules.UPCOMING))
+    for frequency, allowed in capped.items():
+        bucket = sql.bucket(frequency, org.week_start).label("bucket")
+        sums = db.session.execute(
+            select(Allocation.authorization_id, bucket, _amount_when(booked))
+            .join(Encounter, Encounter.id == Allocation.encounter_id)
+            .where(Allocation.authorization_id.in_(list(allowed)))
+            .group_by(Allocation.authorization_id, bucket)
+        )
+        for auth_id, _key, amount in sums:
+            if int(amount) > allowed[auth_id]:
+                found[auth_id] += 1
+    return found
 
 
 def _forecast_inputs(

@@ -11,6 +11,7 @@ from webapp.access import (
     organization_service_types,
     role_required,
 )
+from webapp.domain.units import ROUNDING_PROFILE_DESCRIPTIONS, ROUNDING_PROFILE_LABELS
 from webapp.extensions import db
 from webapp.forms.admin import PayerForm, ServiceTypeForm
 from webapp.models import Payer, ServiceType
@@ -35,7 +36,13 @@ def _taken(model, column, value: str, exclude_id: int | None) -> bool:
 @bp.get("/payers")
 @role_required(ADMIN)
 def payers():
-    return render_page("admin/payers.html", "content", payers=organization_payers())
+    return render_page(
+        "admin/payers.html",
+        "content",
+        payers=organization_payers(),
+        rounding_labels=ROUNDING_PROFILE_LABELS,
+        rounding_descriptions=ROUNDING_PROFILE_DESCRIPTIONS,
+    )
 
 
 @bp.route("/payers/new", methods=["GET", "POST"])
@@ -56,7 +63,14 @@ def edit_payer(payer_id: int | None = None):
             records.save_payer(payer, values, actor=current_user)
             flash("Payer saved.", "success")
             return redirect(url_for("admin.payers"))
-    return render_page("admin/payer_form.html", "content", form=form, payer=payer)
+    return render_page(
+        "admin/payer_form.html",
+        "content",
+        form=form,
+        payer=payer,
+        rounding_labels=ROUNDING_PROFILE_LABELS,
+        rounding_descriptions=ROUNDING_PROFILE_DESCRIPTIONS,
+    )
 
 
 @bp.get("/service-types")

@@ -2,7 +2,6 @@
 
 from flask import Blueprint, abort, flash, make_response, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp.access import (
     ALL_ROLES,
@@ -12,16 +11,28 @@ from webapp.access import (
     organization_service_types,
     role_required,
 )
+from webapp.domain.units import describe_day, describe_line
 from webapp.domain.windows import FREQUENCY_LABELS
-from webapp.extensions import db
 from webapp.forms.authorizations import AuthorizationForm
 from webapp.forms.fields import choices
-from webapp.models import EncounterService, ServiceType
+from webapp.services import allocation
 from webapp.services import authorizations as service
-from webapp.services.coverage import load_coverage, organization_today
+from webapp.services.coverage import load_coverage, organization_today, reasons_by_encounter
 from webapp.views.rendering import render_page
 
 bp = Blueprint("authorizations", __name__)
+
+
+@bp.app_template_filter("units_how")
+def units_how(line, profile: str) -> str:
+    """'33 min = 2 whole units of 15, 3 min left over' (webapp.domain.units.describe_line)."""
+    return describe_line(line, profile)
+
+
+@bp.app_template_filter("claim_how")
+def claim_how(day) -> str:
+    """'40 timed min (15-min units) = 3 units.' (webapp.domain.units.describe_day)."""
+    return describe_day(day)
 
 
 def _form(client, auth=None) -> AuthorizationForm:
@@ -35,7 +46,7 @@ def _form(client, auth=None) -> AuthorizationForm:
     return form
 
 
-def _dialog(form, client, auth, status=200):
+def _dialog(form, client, auth, status=200, moves=()):
     return render_page(
         "authorizations/_dialog.html",
         "dialog",
@@ -43,6 +54,7 @@ def _dialog(form, client, auth, status=200):
         form=form,
         client=client,
         auth=auth,
+        moves=moves,
     )
 
 
@@ -67,17 +79,25 @@ def edit(auth_id: int):
 
 
 def _add_or_edit(client, auth):
-    """The dialog: shown, or saved and the page reloaded, or shown again with messages."""
+    """The dialog: shown, or saved and the page reloaded, or shown again with messages.
+
+    A change that would move Kept visits off this authorization is shown again
+    with those visits listed, and saved once "Move these kept appointments" is ticked.
+    """
     form = _form(client, auth)
+    moves = []
     if form.validate_on_submit():
         exclude_id = auth.id if auth else None
         if service.number_taken(form.client_insurance_id.data, form.number.data, exclude_id):
             form.number.errors.append("This insurance already has an authorization with this #.")
         else:
-            service.save_authorization(
-                auth, client, form.values(), form.service_type_ids.data, actor=current_user
-            )
-            return _saved(client, "Authorization saved." if auth else "Authorization added.")
+            org = current_user.organization
+            values, services = form.values(), form.service_type_ids.data
+            moves = service.kept_moves(org, client, auth, values, services)
+            if not moves or form.confirm_moves.data:
+                service.save_authorization(auth, client, values, services, actor=current_user)
+                return _saved(client, "Authorization saved." if auth else "Authorization added.")
+            return _dialog(form, client, auth, 409, moves)
     return _dialog(form, client, auth, 422 if form.errors else 200)
 
 
@@ -97,21 +117,16 @@ def ledger(auth_id: int):
     client = auth.client_insurance.client
     coverage = load_coverage(current_user.organization, [client.id])
     summary = coverage.by_id().get(auth.id) or abort(404)
-    encounter_ids = [row.usage.encounter_id for row in summary.ledger.rows]
-    lines = db.session.execute(
-        select(EncounterService.encounter_id, ServiceType.cpt_code, EncounterService.minutes)
-        .join(ServiceType)
-        .where(EncounterService.encounter_id.in_(encounter_ids))
-    ).all()
-    services_by_encounter: dict[int, list[str]] = {}
-    for encounter_id, code, minutes in lines:
-        services_by_encounter.setdefault(encounter_id, []).append(f"{code} ({minutes} min)")
+    days = {row.usage.day for row in summary.ledger.rows}
+    units = allocation.units_explained(client.id, days)
     return render_page(
         "authorizations/ledger.html",
         "content",
         client=client,
         summary=summary,
-        services_by_encounter=services_by_encounter,
+        units=units,
+        service_codes={s.id: s.cpt_code for s in organization_service_types()},
+        reasons=reasons_by_encounter(coverage, summary),
         frequency_labels=FREQUENCY_LABELS,
         today=organization_today(current_user.organization),
     )

@@ -151,7 +151,10 @@ def _close(encounter, event: str, form: CancelForm | None):
     if request.method == "POST" and (form is None or form.validate()):
         try:
             if form is None:
-                run = encounter_events.finalize(encounter, actor=current_user)
+                confirmed = request.form.get("confirm_early")
+                run = encounter_events.finalize(
+                    encounter, actor=current_user, confirm_early=confirmed
+                )
             else:
                 run = encounter_events.cancel(encounter, form.disposition.data, actor=current_user)
         except encounter_events.EventRefused as refused:
@@ -174,6 +177,9 @@ def _close(encounter, event: str, form: CancelForm | None):
         match=match,
         message=message,
         refusal=billing.event_refusal(event, encounter.status),
+        early=encounter_events.early_keep(current_user.organization, encounter)
+        if form is None
+        else None,
     )
 
 

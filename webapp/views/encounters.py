@@ -16,6 +16,7 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
+from webapp.domain import schedule as schedule_rules
 from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
 from webapp.domain.billing import correction_refusal
 from webapp.domain.windows import to_local
@@ -24,8 +25,16 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
-from webapp.services import billing_panel, booking, encounter_edit, preauth, preauth_notice
-from webapp.services.coverage import load_coverage, organization_today
+from webapp.services import (
+    allocation,
+    billing_panel,
+    booking,
+    encounter_edit,
+    encounter_events,
+    preauth,
+    preauth_notice,
+)
+from webapp.services.coverage import load_coverage, organization_today, uses_of, visit_warnings
 from webapp.views.rendering import render_page
 
 bp = Blueprint("encounters", __name__)
@@ -112,27 +121,26 @@ def check(client_id: int):
 @role_required(*ALL_ROLES)
 def show(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
-    coverage = load_coverage(current_user.organization, [encounter.client_id])
-    warnings = booking.encounter_warnings(encounter, coverage)
+    org = current_user.organization
+    coverage = load_coverage(org, [encounter.client_id])
+    warnings = visit_warnings(coverage, encounter)
     messaging_on = bool(
         encounter.client_insurance and encounter.client_insurance.payer.messaging_enabled
     )
     form = StatusForm(status=encounter.status)
-    allocations = [
-        (s, row)
-        for s in coverage.for_client(encounter.client_id)
-        for row in s.ledger.rows
-        if row.usage.encounter_id == encounter.id
-    ]
+    units = allocation.units_explained(encounter.client_id, [encounter.service_date])
     return render_page(
         "encounters/show.html",
         "content",
         encounter=encounter,
         warnings=warnings if messaging_on else [],
+        conflicts=booking.clinician_conflicts(org, encounter),
         form=form,
-        allocations=allocations,
+        uses=uses_of(coverage, encounter),
+        units=units.get(encounter.id),
         status_labels=ENCOUNTER_STATUS_LABELS,
         notice=preauth_notice.notice(encounter, current_user.organization),
+        early=encounter_events.early_keep(org, encounter),
         panel=billing_panel.panel(encounter),
     )
 
@@ -147,8 +155,18 @@ def change_status(encounter_id: int):
     elif refusal := correction_refusal(encounter.status, form.status.data):
         flash(refusal, "danger")
     else:
-        booking.set_status(encounter, form.status.data, actor=current_user)
-        flash(f"Status corrected to {ENCOUNTER_STATUS_LABELS[form.status.data]}.", "success")
+        try:
+            booking.set_status(
+                encounter,
+                form.status.data,
+                actor=current_user,
+                confirm_early=request.form.get("confirm_early"),
+            )
+        except booking.StatusRefused as refused:
+            flash(str(refused), "danger")
+        else:
+            label = ENCOUNTER_STATUS_LABELS[form.status.data]
+            flash(f"Status corrected to {label}.", "success")
     return redirect(url_for("encounters.show", encounter_id=encounter.id))
 
 
@@ -297,10 +315,11 @@ def schedule():
     encounters = db.session.scalars(query.where(Encounter.client_id.in_(visible_ids))).all()
     coverage = load_coverage(org, sorted({e.client_id for e in encounters}))
     warnings = {
-        e.id: booking.encounter_warnings(e, coverage)
+        e.id: visit_warnings(coverage, e)
         for e in encounters
         if e.client_insurance and e.client_insurance.payer.messaging_enabled
     }
+    double = schedule_rules.double_booked(_slots(org, days, {e.clinician_id for e in encounters}))
     clinicians = organization_clinicians()
     step = timedelta(days=7 if view == "week" else 1)
     return render_page(
@@ -313,7 +332,32 @@ def schedule():
         following=anchor + step,
         encounters=encounters,
         warnings=warnings,
+        double_booked=double,
         clinicians=clinicians,
         clinician_id=clinician_id,
         status_labels=ENCOUNTER_STATUS_LABELS,
     )
+
+
+def _slots(org, days: list[date], clinician_ids: set[int]) -> list[schedule_rules.Slot]:
+    """Every appointment of these clinicians that can overlap the shown days (any client,
+    so a clinician sees a clash with a client they do not follow too). A day either
+    side: an appointment lasts at most 10 hours, so it can cross midnight."""
+    if not clinician_ids:
+        return []
+    rows = db.session.execute(
+        select(
+            Encounter.id,
+            Encounter.clinician_id,
+            Encounter.starts_at,
+            Encounter.duration_minutes,
+            Encounter.status,
+        ).where(
+            Encounter.organization_id == org.id,
+            Encounter.clinician_id.in_(clinician_ids),
+            Encounter.service_date >= days[0] - timedelta(days=1),
+            Encounter.service_date <= days[-1] + timedelta(days=1),
+            Encounter.status.in_(schedule_rules.TAKES_TIME),
+        )
+    )
+    return [schedule_rules.Slot(*row) for row in rows]

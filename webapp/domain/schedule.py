@@ -1,0 +1,97 @@
+"""A clinician booked twice at once, and finalizing a visit before it starts.
+
+- Two appointments of one clinician **overlap** when each starts before the other
+  ends (back to back — one ending at 11:00, the next starting at 11:00 — is fine).
+  Only appointments that still take the clinician's time conflict: Upcoming and
+  Kept; cancelled, late-cancelled and no-show ones free the slot.
+- A visit **in the future** (its start after now) cannot be marked Kept — by
+  Finalize or by a status correction — without a confirmation that names its
+  date; confirmed, it counts as Kept like any other.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from webapp.domain.authorizations import KEPT, UPCOMING
+from webapp.domain.windows import format_day
+
+TAKES_TIME = (UPCOMING, KEPT)
+DOUBLE_BOOKED = "double_booked"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One appointment's time: naive UTC start, minutes, status."""
+
+    encounter_id: int
+    clinician_id: int
+    starts_at: datetime
+    minutes: int
+    status: str
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+    def overlaps(self, other: "Slot") -> bool:
+        return (
+            self.encounter_id != other.encounter_id
+            and self.clinician_id == other.clinician_id
+            and self.status in TAKES_TIME
+            and other.status in TAKES_TIME
+            and self.starts_at < other.ends_at
+            and other.starts_at < self.ends_at
+        )
+
+
+def conflicts(slot: Slot, others: Iterable[Slot]) -> list[Slot]:
+    """The other appointments of the same clinician that overlap `slot`, in start order."""
+    found = [other for other in others if slot.overlaps(other)]
+    return sorted(found, key=lambda s: (s.starts_at, s.encounter_id))
+
+
+def double_booked(slots: Sequence[Slot]) -> dict[int, list[Slot]]:
+    """{encounter id: the slots it overlaps} for every slot that overlaps another."""
+    by_clinician: dict[int, list[Slot]] = defaultdict(list)
+    for slot in slots:
+        by_clinician[slot.clinician_id].append(slot)
+    found: dict[int, list[Slot]] = {}
+    for own in by_clinician.values():
+        own.sort(key=lambda s: (s.starts_at, s.encounter_id))
+        for index, slot in enumerate(own):
+            for other in own[index + 1 :]:
+                if other.starts_at >= slot.ends_at:
+                    break
+                if slot.overlaps(other):
+                    found.setdefault(slot.encounter_id, []).append(other)
+                    found.setdefault(other.encounter_id, []).append(slot)
+    return found
+
+
+def future_visit(starts_at: datetime, now: datetime) -> bool:
+    """Whether a visit has not started yet (both naive UTC)."""
+    return starts_at > now
+
+
+def early_keep_label(local_start: datetime) -> str:
+    """What the person ticks to keep a visit before it starts: it names the date."""
+    return f"Yes, mark the appointment of {format_day(local_start.date())} Kept before it starts"
+
+
+def early_keep_refusal(
+    starts_at: datetime, now: datetime, local_start: datetime, confirmed: str | None
+) -> str | None:
+    """Why a visit cannot be marked Kept yet, or None.
+
+    `starts_at` and `now` are naive UTC; `local_start` the start in the
+    organization's zone; `confirmed` the date (ISO) the person confirmed. A visit
+    that has started needs nothing; a future one needs its own date confirmed.
+    """
+    if not future_visit(starts_at, now) or confirmed == local_start.date().isoformat():
+        return None
+    return (
+        f"This appointment is on {format_day(local_start.date())} at {local_start:%-I:%M %p} "
+        "and has not started yet. To mark it Kept now, confirm its date."
+    )
