@@ -1,5 +1,5 @@
-"""Flask CLI commands: `flask seed-demo`, `flask create-user`,
-`flask authorizations import-legacy FILE.csv`."""
+"""Flask CLI commands: `flask seed-demo`, `flask authorizations import-legacy FILE.csv`,
+`flask users unlock EMAIL`."""
 
 import click
 from flask import Flask
@@ -11,6 +11,20 @@ from webapp.models import Organization
 from webapp.services import demo
 
 authorizations_cli = AppGroup("authorizations", help="Authorization maintenance.")
+users_cli = AppGroup("users", help="People who sign in.")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+@click.option("--address", help="Also forget the failed sign-ins from this client address.")
+def unlock_command(email: str, address: str | None):
+    """Lift the sign-in lockout of an account (too many failed sign-ins)."""
+    from webapp.services import sign_in
+
+    was_locked = sign_in.is_locked_out(email)
+    sign_in.lift_lockout(email, address=address)
+    state = "was locked out; unlocked" if was_locked else "was not locked out; counts cleared"
+    click.echo(f"{sign_in.normalized_email(email)} {state}.")
 
 
 @authorizations_cli.command("import-legacy")
@@ -63,6 +77,7 @@ def import_legacy_command(file: str, organization_id: int | None):
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(authorizations_cli)
+    app.cli.add_command(users_cli)
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only when the database has no organization.")

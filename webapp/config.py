@@ -6,6 +6,7 @@ typo stops start-up instead of running with a surprise.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -187,9 +188,50 @@ def mail_settings() -> dict:
     }
 
 
+def env_policy(name: str) -> str | None:
+    """A Content-Security-Policy from the environment: one line of `directive value;` parts."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if any(c in raw for c in "\r\n") or "frame-ancestors" not in raw:
+        raise ConfigError(
+            f"{name} must be one line and keep a frame-ancestors directive, got {raw!r}"
+        )
+    return raw
+
+
+def session_settings(public_url: str) -> dict:
+    """Cookies, sign-in throttling and session lifetimes (see webapp/services/sessions.py).
+
+    Cookies are Secure by default when PUBLIC_URL is https (production behind TLS);
+    SESSION_COOKIE_SECURE overrides it for both the session and the remember-me
+    cookie. IDLE_TIMEOUT_MINUTES (default 30: HIPAA automatic logoff) ends every
+    session of a user who did nothing for that long; REMEMBER_COOKIE_DAYS bounds
+    "Keep me signed in" (default 7).
+    """
+    secure = env_bool("SESSION_COOKIE_SECURE", public_url.startswith("https://"))
+    return {
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(
+            days=env_int("REMEMBER_COOKIE_DAYS", 7, minimum=1, maximum=30)
+        ),
+        "IDLE_TIMEOUT_MINUTES": env_int("IDLE_TIMEOUT_MINUTES", 30, minimum=1, maximum=1440),
+        # Failed sign-ins (Flask-Limiter syntax), per account and per client address.
+        "SIGN_IN_ACCOUNT_LIMIT": "5 per 15 minutes",
+        "SIGN_IN_ADDRESS_LIMIT": "30 per 15 minutes",
+    }
+
+
 def load_settings(instance_path: Path) -> dict:
     """Everything the app reads from the environment, as Flask config keys."""
     sqlite_default = f"sqlite:///{instance_path / 'covered.sqlite3'}"
+    stripe = stripe_settings()
+    mail = mail_settings()
     return {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": env_url(
@@ -197,12 +239,15 @@ def load_settings(instance_path: Path) -> dict:
         ),
         "REDIS_URL": env_url("REDIS_URL", None, ("redis", "rediss", "unix")),
         "PORT": env_int("PORT", 5000, minimum=1),
-        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_HTTPONLY": True,
+        **session_settings(mail["PUBLIC_URL"]),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        **stripe_settings(),
-        **mail_settings(),
+        # Uploads are at most 5 MB (legacy import); the rest of a request fits in 1 MB.
+        "MAX_CONTENT_LENGTH": 6 * 1024 * 1024,
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=5),
+        "HSTS_SECONDS": 31_536_000,  # one year, sent only over HTTPS
+        # None: the policy the pages need today (webapp/security.py), from the payment gateway.
+        "CONTENT_SECURITY_POLICY": env_policy("CONTENT_SECURITY_POLICY"),
+        **stripe,
+        **mail,
     }

@@ -21,12 +21,12 @@ Vocabulary (see DESIGN.md §3):
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
-from webapp.domain.windows import ONE_DAY, Window
+from webapp.domain.windows import ONE_DAY, Window, last_of_month, shift
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
 BREAKDOWNS = (PERIOD, MONTH, WEEK, DAY)
@@ -42,13 +42,16 @@ Amount = int | Fraction
 
 def month_range(today: date) -> tuple[date, date]:
     """The calendar month containing `today`: the report's default range."""
-    first = today.replace(day=1)
-    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-    return first, following - ONE_DAY
+    return today.replace(day=1), last_of_month(today)
 
 
 def add_years(day: date, years: int) -> date:
-    """The same date `years` later; Feb 29 becomes Mar 1 in a common year."""
+    """The same date `years` later; Feb 29 becomes Mar 1 in a common year.
+
+    Past year 9999 (the calendar's end): date.max.
+    """
+    if day.year + years > date.max.year:
+        return date.max
     try:
         return day.replace(year=day.year + years)
     except ValueError:
@@ -68,7 +71,7 @@ def range_problem(start: date, end: date) -> str | None:
 
 
 def week_start_of(day: date, week_start: int) -> date:
-    return day - timedelta(days=(day.weekday() - week_start) % 7)
+    return shift(day, -((day.weekday() - week_start) % 7))
 
 
 def calendar_window(day: date, frequency: str, week_start: int) -> Window:
@@ -78,11 +81,10 @@ def calendar_window(day: date, frequency: str, week_start: int) -> Window:
     for hundreds of thousands of them.
     """
     if frequency == WEEK:
-        first = week_start_of(day, week_start)
-        return Window(first, first + timedelta(days=6))
+        offset = (day.weekday() - week_start) % 7
+        return Window(shift(day, -offset), shift(day, 6 - offset))
     if frequency == MONTH:
-        following = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        return Window(day.replace(day=1), following - ONE_DAY)
+        return Window(day.replace(day=1), last_of_month(day))
     if frequency == DAY:
         return Window(day, day)
     raise ValueError(f"Unknown calendar window {frequency!r}.")
@@ -141,6 +143,8 @@ def breakdown_windows(span: Window, by: str, week_start: int) -> list[Window]:
     while day >= span.start:
         window = calendar_window(day, by, week_start)
         windows.append(Window(max(window.start, span.start), day))
+        if window.start == date.min:
+            break
         day = window.start - ONE_DAY
     return windows
 
@@ -325,15 +329,13 @@ def forecast(
         if used >= total:
             return Forecast(RUNS_OUT, run_out=max(day, today), pace=pace)
     remaining = total - used
-    base = max(today, terms.start - ONE_DAY, last_booked or today)
+    base = max(today, shift(terms.start, -1), last_booked or today)
     days_left = max(0, (terms.end - base).days)
     projected = pace * days_left
     if terms.cap_frequency is not None and days_left:
-        projected = min(projected, Fraction(allowance_between(terms, base + ONE_DAY, terms.end)))
+        projected = min(projected, Fraction(allowance_between(terms, shift(base, 1), terms.end)))
     if pace > 0 and remaining <= projected:
-        return Forecast(
-            RUNS_OUT, run_out=base + timedelta(days=math.ceil(remaining / pace)), pace=pace
-        )
+        return Forecast(RUNS_OUT, run_out=shift(base, math.ceil(remaining / pace)), pace=pace)
     return Forecast(LASTS, unused_at_end=math.floor(remaining - projected), pace=pace)
 
 
@@ -344,4 +346,4 @@ def _pace(start: date, today: date, recent_kept: int) -> Fraction:
 
 def pace_window(today: date) -> Window:
     """The days whose Kept amounts make the forecast's pace."""
-    return Window(today - timedelta(days=PACE_DAYS - 1), today)
+    return Window(shift(today, -(PACE_DAYS - 1)), today)
