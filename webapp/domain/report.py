@@ -110,8 +110,10 @@ def count_windows(start: date, end: date, frequency: str | None, week_start: int
         return 0
     if frequency == DAY:
         return (end - start).days + 1
-    if frequency == WEEK:
-        return (week_start_of(end, week_start) - week_start_of(start, week_start)).days // 7 + 1
+    if frequency == WEEK:  # day numbers, not dates: a week may begin before date.min
+        first = start.toordinal() - (start.weekday() - week_start) % 7
+        last = end.toordinal() - (end.weekday() - week_start) % 7
+        return (last - first) // 7 + 1
     if frequency == MONTH:
         return month_number(end) - month_number(start) + 1
     return 1
