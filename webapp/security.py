@@ -13,7 +13,9 @@
   `default_content_security_policy`), `X-Content-Type-Options: nosniff`,
   `Referrer-Policy`, `X-Frame-Options: DENY` (with CSP's frame-ancestors 'none'),
   `Cross-Origin-Opener-Policy`, `Permissions-Policy`, HSTS when the request came
-  over HTTPS, and a `Server` header naming no software version.
+  over HTTPS. The `Server` header is the WSGI server's: werkzeug's (`flask run`, the
+  Procfile's web process) is told to say "Covered" instead of its and Python's
+  versions; gunicorn says "gunicorn" without a version.
 """
 
 import re
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_MESSAGE = (
@@ -28,6 +31,14 @@ CONTROL_MESSAGE = (
     "Nothing was saved."
 )
 SERVER_NAME_HEADER = "Covered"
+
+
+def _server_header(_handler) -> str:
+    return SERVER_NAME_HEADER
+
+
+# werkzeug's server sends "Server: Werkzeug/3.1.x Python/3.11.x" before any app header.
+WSGIRequestHandler.version_string = _server_header
 
 
 def _origin(url: str) -> str:
@@ -117,5 +128,4 @@ def init_app(app: Flask) -> None:
                 "Strict-Transport-Security",
                 f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
             )
-        headers["Server"] = SERVER_NAME_HEADER  # the WSGI server adds its version otherwise
         return response
