@@ -24,7 +24,8 @@ def stripe():
     signature = request.headers.get("Stripe-Signature", "")
     try:
         event = stripe_sdk.Webhook.construct_event(request.get_data(), signature, secret)
-    except (ValueError, stripe_sdk.SignatureVerificationError) as error:
+    except (ValueError, TypeError, AttributeError, stripe_sdk.SignatureVerificationError) as error:
+        # a bad signature, or a signed body that is not a JSON object
         log.warning("refused a Stripe webhook: %s", error)
         return jsonify(error="invalid signature or payload"), 400
     try:
