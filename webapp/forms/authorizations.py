@@ -41,10 +41,7 @@ class AuthorizationForm(FlaskForm):
     end_date = DateField(
         "End date",
         validators=[InputRequired(message="Enter an end date.")],
-        description=(
-            f"From {DATE_RANGE_TEXT}. "
-            f"Open-ended (written 12/31/9999)? Enter {LATEST_DATE:%m/%d/%Y}."
-        ),
+        description=f"Open-ended (written 12/31/9999)? Enter {LATEST_DATE:%m/%d/%Y}.",
     )
     service_type_ids = CheckboxListField("Services", coerce=int)
     allowed = StringField(
