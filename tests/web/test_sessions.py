@@ -325,3 +325,21 @@ def test_a_page_asked_for_while_signed_out_is_where_sign_in_lands(client, world)
     landed = client.post(response.headers["Location"],
                          data={"email": world.biller.email, "password": PASSWORD})  # fmt: skip
     assert landed.headers["Location"] == "/schedule?view=day"
+
+
+def test_the_throttle_counts_in_memory_while_redis_is_unreachable(client, world, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class Unreachable:
+        def __getattr__(self, _name):
+            def fail(*_args):
+                raise RedisConnectionError("redis is down")
+
+            return fail
+
+    monkeypatch.setattr(sign_in, "_strategy", Unreachable)
+    sign_in._fallback.storage.reset()
+    for _ in range(5):
+        assert _sign_in(client, world.biller, "wrong").status_code == 401
+    assert _sign_in(client, world.biller).status_code == 429
+    sign_in._fallback.storage.reset()

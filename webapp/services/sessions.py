@@ -57,8 +57,8 @@ def _lifetime() -> timedelta:
 
 def start(user: User, *, remember: bool) -> None:
     """Sign `user` in on this browser: a new session and, with `remember`, a new cookie."""
-    had_remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-    had_remember_cookie = had_remember_cookie in request.cookies
+    cookie_name = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    had_remember_cookie = cookie_name in request.cookies
     session.clear()  # renewed: nothing of the signed-out session carries over
     g.pop("csrf_token", None)  # and a new CSRF token (Flask-WTF caches it on g)
     now = utcnow().replace(microsecond=0)
