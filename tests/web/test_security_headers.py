@@ -9,6 +9,7 @@ from werkzeug.serving import make_server
 from tests.web.test_access import ROUTES, _path
 from tests.web.test_access import rows as rows  # the fixture
 from webapp.config import ConfigError, load_settings
+from webapp.extensions import db
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -66,13 +67,18 @@ def test_behind_one_trusted_proxy_the_forwarded_scheme_and_address_count(app, wo
     proxied = create_app({**app.config, "TRUSTED_PROXIES": 1})
     browser = proxied.test_client()
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
-    response = browser.get("/login", headers=forwarded)
-    assert "Strict-Transport-Security" in response.headers
     seen = []
     monkeypatch.setattr(
         "webapp.services.sign_in._refusal", lambda email, address: seen.append(address)
     )
-    browser.post("/login", data={"email": "a@example.com", "password": "x"}, headers=forwarded)
+    try:
+        response = browser.get("/login", headers=forwarded)
+        assert "Strict-Transport-Security" in response.headers
+        browser.post("/login", data={"email": "a@example.com", "password": "x"}, headers=forwarded)
+    finally:
+        with proxied.app_context():  # its own engine: close its connections
+            db.session.remove()
+            db.engine.dispose()
     assert seen == ["203.0.113.5"]
 
 
