@@ -8,7 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from webapp.config import load_settings
-from webapp.extensions import csrf, db, htmx, login_manager, migrate
+from webapp.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from webapp.forms.urls import RowIdConverter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,21 +30,34 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.setdefault("OUTBOX_PATH", str(instance_path / "outbox"))
     if overrides:
         app.config.update(overrides)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config["REDIS_URL"]))
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    # Ids in paths: 1 … 2^31-1, else 404 (webapp/forms/urls.py); before any route exists.
+    app.url_map.converters["int"] = RowIdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    limiter.init_app(app)
     _tune_sqlite()
 
-    from webapp import cli, payments, templating, views
+    from webapp import cli, payments, security, templating, views
 
+    security.init_app(app)
     templating.init_app(app)
     views.init_app(app)
     cli.init_app(app)
     payments.init_app(app)
     return app
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """REDIS_URL in the form Flask-Limiter's storage reads (unix:// → redis+unix://)."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://") :]
+    return redis_url
 
 
 _sqlite_tuned = False

@@ -8,7 +8,8 @@
   database (`services.demo.seeding_refusal`);
 - `flask authorizations import-legacy FILE.csv`;
 - `flask authorizations reallocate`: place every visit again by the current rule
-  (once after upgrading past revision 0006).
+  (once after upgrading past revision 0006);
+- `flask users unlock EMAIL`: lift a sign-in lockout (too many failed sign-ins).
 """
 
 import click
@@ -23,6 +24,20 @@ from webapp.models.base import utcnow
 from webapp.services import demo, password_links, practices
 
 authorizations_cli = AppGroup("authorizations", help="Authorization maintenance.")
+users_cli = AppGroup("users", help="People who sign in.")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+@click.option("--address", help="Also forget the failed sign-ins from this client address.")
+def unlock_command(email: str, address: str | None):
+    """Lift the sign-in lockout of an account (too many failed sign-ins)."""
+    from webapp.services import sign_in
+
+    was_locked = sign_in.is_locked_out(email)
+    sign_in.lift_lockout(email, address=address)
+    state = "was locked out; unlocked" if was_locked else "was not locked out; counts cleared"
+    click.echo(f"{sign_in.normalized_email(email)} {state}.")
 
 
 @authorizations_cli.command("import-legacy")
@@ -97,6 +112,7 @@ def reallocate_command():
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(authorizations_cli)
+    app.cli.add_command(users_cli)
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only when the database has no organization.")

@@ -7,6 +7,7 @@ typo stops start-up instead of running with a surprise.
 import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -266,12 +267,28 @@ def require_production_environment() -> None:
         raise ConfigError(f"COVERED_ENV=production needs {', '.join(missing)}")
 
 
-def cookie_settings(environment: str, public_url: str) -> dict:
-    """Session and remember-me cookies: Secure by default when PUBLIC_URL is https.
+def env_policy(name: str) -> str | None:
+    """A Content-Security-Policy from the environment: one line of `directive value;` parts."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    if any(c in raw for c in "\r\n") or "frame-ancestors" not in raw:
+        raise ConfigError(
+            f"{name} must be one line and keep a frame-ancestors directive, got {raw!r}"
+        )
+    return raw
 
-    In production an https PUBLIC_URL makes them Secure whatever
-    SESSION_COOKIE_SECURE says, and PUBLIC_URL must be https unless it is a loopback
-    address (trying production on one machine, as `make try-production` does).
+
+def session_settings(environment: str, public_url: str) -> dict:
+    """Cookies, sign-in throttling and session lifetimes (see webapp/services/sessions.py).
+
+    Cookies are Secure by default when PUBLIC_URL is https (production behind TLS);
+    SESSION_COOKIE_SECURE overrides it for both the session and the remember-me
+    cookie, except that in production an https PUBLIC_URL makes them Secure whatever
+    it says, and PUBLIC_URL must be https unless it is a loopback address (trying
+    production on one machine, as `make try-production` does). IDLE_TIMEOUT_MINUTES
+    (default 30: HIPAA automatic logoff) ends every session of a user who did nothing
+    for that long; REMEMBER_COOKIE_DAYS bounds "Keep me signed in" (default 7).
     """
     https = public_url.startswith("https://")
     secure = env_bool("SESSION_COOKIE_SECURE", https)
@@ -290,6 +307,14 @@ def cookie_settings(environment: str, public_url: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(
+            days=env_int("REMEMBER_COOKIE_DAYS", 7, minimum=1, maximum=30)
+        ),
+        "IDLE_TIMEOUT_MINUTES": env_int("IDLE_TIMEOUT_MINUTES", 30, minimum=1, maximum=1440),
+        # Failed sign-ins (Flask-Limiter syntax), per account and per client address.
+        "SIGN_IN_ACCOUNT_LIMIT": "5 per 15 minutes",
+        "SIGN_IN_ADDRESS_LIMIT": "30 per 15 minutes",
     }
 
 
@@ -299,7 +324,7 @@ def load_settings(instance_path: Path) -> dict:
     COVERED_ENV: `development` (default: one machine, embedded Redis, localstripe,
     the demo on an empty default database), `test` (the test suite: development
     defaults, never the demo) or `production` (see `require_production_environment`
-    and `cookie_settings`; PostgreSQL only; never the demo).
+    and `session_settings`; PostgreSQL only; never the demo).
     """
     environment = env_choice("COVERED_ENV", DEVELOPMENT, ENVIRONMENTS)
     if environment == PRODUCTION:
@@ -317,9 +342,15 @@ def load_settings(instance_path: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": env_url("REDIS_URL", None, ("redis", "rediss", "unix")),
         "PORT": env_int("PORT", 5000, minimum=1),
-        **cookie_settings(environment, mail["PUBLIC_URL"]),
+        **session_settings(environment, mail["PUBLIC_URL"]),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Uploads are at most 5 MB (legacy import); the rest of a request fits in 1 MB.
+        "MAX_CONTENT_LENGTH": 6 * 1024 * 1024,
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=5),
+        "HSTS_SECONDS": 31_536_000,  # one year, sent only over HTTPS
+        # None: the policy the pages need today (webapp/security.py), from the payment gateway.
+        "CONTENT_SECURITY_POLICY": env_policy("CONTENT_SECURITY_POLICY"),
         **stripe_settings(),
         **gateway_network_settings(),
         **mail,

@@ -1,6 +1,8 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
+# Storage: the app's Redis (RATELIMIT_STORAGE_URI, set in create_app). Only sign-in
+# is throttled today, through webapp/services/sign_in.py; no default limits.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window")

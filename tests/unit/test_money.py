@@ -57,6 +57,8 @@ def test_it_parses_dollars_to_cents(text, cents):
         ("1e3", "not an amount"),
         ("١٢", "not an amount"),
         ("12 USD", "not an amount"),
+        ("9" * 13, "too large"),
+        ("9" * 5000, "too large"),
     ],
 )
 def test_it_rejects_what_is_not_a_sum_of_money(text, message):
@@ -64,7 +66,7 @@ def test_it_rejects_what_is_not_a_sum_of_money(text, message):
         parse_dollars(text)
 
 
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=10**13))  # parse_dollars reads up to 12 digits
 @settings(database=None)
 def test_it_round_trips_formatted_amounts(cents):
     assert parse_dollars(format_cents(cents)) == cents

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from webapp.domain.authorizations import SESSIONS
+from webapp.domain.limits import MAX_ALLOWED, date_problem
 
 CSV_HEADERS = ("client", "payer", "authorization_number", "end_date", "sessions_allowed")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
@@ -65,12 +66,16 @@ def convert_legacy(row: LegacyRow, *, release_date: date) -> ConvertedTerms:
 
 
 def parse_date(text: str) -> date:
-    """YYYY-MM-DD or MM/DD/YYYY."""
+    """YYYY-MM-DD or MM/DD/YYYY, in the supported range (webapp.domain.limits)."""
     for fmt in DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        problem = date_problem(day)
+        if problem:
+            raise LegacyRowError(f"End date {text!r} is out of range. {problem}")
+        return day
     raise LegacyRowError(f"End date {text!r} is not a date (use YYYY-MM-DD or MM/DD/YYYY).")
 
 
@@ -101,6 +106,8 @@ def parse_legacy_row(raw: Mapping[str, str]) -> LegacyRow:
     sessions = row["sessions_allowed"]
     if not (sessions.isascii() and sessions.isdigit()) or int(sessions) == 0:
         raise LegacyRowError(f"Sessions allowed {sessions!r} is not a positive whole number.")
+    if len(sessions) > 6 or int(sessions) > MAX_ALLOWED:
+        raise LegacyRowError(f"Sessions allowed {sessions} is more than {MAX_ALLOWED:,}.")
     end_text = row.get("end_date", "")
     return LegacyRow(
         client_ref=row["client"],

@@ -27,5 +27,8 @@ def parse_dollars(text: str) -> int:
     cents = match["cents"] or ""
     if len(cents) > 2:
         raise ValueError("Use at most two decimal places (whole cents).")
-    whole = int(match["whole"].replace(",", "") or "0")
+    digits = match["whole"].replace(",", "").lstrip("0")
+    if len(digits) > 12:  # beyond any limit a caller checks, and int() of long text is slow
+        raise ValueError("That amount is too large.")
+    whole = int(digits or "0")
     return whole * 100 + int(cents.ljust(2, "0"))

@@ -25,13 +25,13 @@ Vocabulary (see DESIGN.md §3):
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from webapp.domain import figures
 from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
-from webapp.domain.windows import ONE_DAY, Window, format_day
+from webapp.domain.windows import ONE_DAY, Window, format_day, last_of_month, shift
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
 BREAKDOWNS = (PERIOD, MONTH, WEEK, DAY)
@@ -47,13 +47,16 @@ Amount = int | Fraction
 
 def month_range(today: date) -> tuple[date, date]:
     """The calendar month containing `today`: the report's default range."""
-    first = today.replace(day=1)
-    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-    return first, following - ONE_DAY
+    return today.replace(day=1), last_of_month(today)
 
 
 def add_years(day: date, years: int) -> date:
-    """The same date `years` later; Feb 29 becomes Mar 1 in a common year."""
+    """The same date `years` later; Feb 29 becomes Mar 1 in a common year.
+
+    Past year 9999 (the calendar's end): date.max.
+    """
+    if day.year + years > date.max.year:
+        return date.max
     try:
         return day.replace(year=day.year + years)
     except ValueError:
@@ -73,7 +76,7 @@ def range_problem(start: date, end: date) -> str | None:
 
 
 def week_start_of(day: date, week_start: int) -> date:
-    return day - timedelta(days=(day.weekday() - week_start) % 7)
+    return shift(day, -((day.weekday() - week_start) % 7))
 
 
 def calendar_window(day: date, frequency: str, week_start: int) -> Window:
@@ -83,11 +86,10 @@ def calendar_window(day: date, frequency: str, week_start: int) -> Window:
     for hundreds of thousands of them.
     """
     if frequency == WEEK:
-        first = week_start_of(day, week_start)
-        return Window(first, first + timedelta(days=6))
+        offset = (day.weekday() - week_start) % 7
+        return Window(shift(day, -offset), shift(day, 6 - offset))
     if frequency == MONTH:
-        following = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        return Window(day.replace(day=1), following - ONE_DAY)
+        return Window(day.replace(day=1), last_of_month(day))
     if frequency == DAY:
         return Window(day, day)
     raise ValueError(f"Unknown calendar window {frequency!r}.")
@@ -113,8 +115,10 @@ def count_windows(start: date, end: date, frequency: str | None, week_start: int
         return 0
     if frequency == DAY:
         return (end - start).days + 1
-    if frequency == WEEK:
-        return (week_start_of(end, week_start) - week_start_of(start, week_start)).days // 7 + 1
+    if frequency == WEEK:  # day numbers, not dates: a week may begin before date.min
+        first = start.toordinal() - (start.weekday() - week_start) % 7
+        last = end.toordinal() - (end.weekday() - week_start) % 7
+        return (last - first) // 7 + 1
     if frequency == MONTH:
         return month_number(end) - month_number(start) + 1
     return 1
@@ -146,6 +150,8 @@ def breakdown_windows(span: Window, by: str, week_start: int) -> list[Window]:
     while day >= span.start:
         window = calendar_window(day, by, week_start)
         windows.append(Window(max(window.start, span.start), day))
+        if window.start == date.min:
+            break
         day = window.start - ONE_DAY
     return windows
 
@@ -355,15 +361,13 @@ def forecast(
         if used >= total:
             return Forecast(RUNS_OUT, run_out=max(day, today), pace=pace)
     remaining = total - used
-    base = max(today, terms.start - ONE_DAY, last_booked or today)
+    base = max(today, shift(terms.start, -1), last_booked or today)
     days_left = max(0, (terms.end - base).days)
     projected = pace * days_left
     if terms.cap_frequency is not None and days_left:
-        projected = min(projected, Fraction(allowance_between(terms, base + ONE_DAY, terms.end)))
+        projected = min(projected, Fraction(allowance_between(terms, shift(base, 1), terms.end)))
     if pace > 0 and remaining <= projected:
-        return Forecast(
-            RUNS_OUT, run_out=base + timedelta(days=math.ceil(remaining / pace)), pace=pace
-        )
+        return Forecast(RUNS_OUT, run_out=shift(base, math.ceil(remaining / pace)), pace=pace)
     return Forecast(LASTS, unused_at_end=math.floor(remaining - projected), pace=pace)
 
 
@@ -374,4 +378,4 @@ def _pace(start: date, today: date, recent_kept: int) -> Fraction:
 
 def pace_window(today: date) -> Window:
     """The days whose Kept amounts make the forecast's pace."""
-    return Window(today - timedelta(days=PACE_DAYS - 1), today)
+    return Window(shift(today, -(PACE_DAYS - 1)), today)

@@ -60,10 +60,23 @@ def _check(frequency: str | None, week_start: int) -> str:
     return frequency
 
 
-def _first_of_next_month(day: date) -> date:
+def shift(day: date, days: int) -> date:
+    """`day` moved by `days`, stopping at the ends of the calendar (date.min, date.max).
+
+    Windows are clipped to an authorization's dates afterwards, so a window that
+    would run past the last representable day is exactly right once clipped.
+    """
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+def last_of_month(day: date) -> date:
+    """The last day of `day`'s calendar month."""
     if day.month == 12:
-        return date(day.year + 1, 1, 1)
-    return date(day.year, day.month + 1, 1)
+        return day.replace(day=31)
+    return date(day.year, day.month + 1, 1) - ONE_DAY
 
 
 def window_containing(
@@ -86,11 +99,10 @@ def window_containing(
     if frequency == "day":
         first = last = day
     elif frequency == "week":
-        first = day - timedelta(days=(day.weekday() - week_start) % 7)
-        last = first + timedelta(days=6)
+        offset = (day.weekday() - week_start) % 7
+        first, last = shift(day, -offset), shift(day, 6 - offset)
     elif frequency == "month":
-        first = day.replace(day=1)
-        last = _first_of_next_month(day) - ONE_DAY
+        first, last = day.replace(day=1), last_of_month(day)
     else:
         first, last = start, end
     return Window(max(first, start), min(last, end))
@@ -105,6 +117,8 @@ def windows_for(
     while day <= end:
         window = window_containing(day, frequency, start=start, end=end, week_start=week_start)
         windows.append(window)
+        if window.end == date.max:
+            break
         day = window.end + ONE_DAY
     return windows
 

@@ -1,20 +1,14 @@
 """The Add/Edit authorization dialog; every field answers with its own message."""
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-)
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.domain.authorizations import SESSIONS, UNITS
+from webapp.domain.limits import DATE_RANGE_TEXT, LATEST_DATE, allowed_problem
 from webapp.domain.windows import FREQUENCIES, FREQUENCY_LABELS
-from webapp.forms.fields import choices
+from webapp.forms.fields import DateField, choices
 
 
 class CheckboxListField(SelectMultipleField):
@@ -39,8 +33,16 @@ class AuthorizationForm(FlaskForm):
         choices=choices([(SESSIONS, "Sessions"), (UNITS, "Units")]),
         validators=[InputRequired(message="Choose Sessions or Units.")],
     )
-    start_date = DateField("Start date", validators=[InputRequired(message="Enter a start date.")])
-    end_date = DateField("End date", validators=[InputRequired(message="Enter an end date.")])
+    start_date = DateField(
+        "Start date",
+        validators=[InputRequired(message="Enter a start date.")],
+        description=f"From {DATE_RANGE_TEXT}.",
+    )
+    end_date = DateField(
+        "End date",
+        validators=[InputRequired(message="Enter an end date.")],
+        description=f"Open-ended (written 12/31/9999)? Enter {LATEST_DATE:%m/%d/%Y}.",
+    )
     service_type_ids = CheckboxListField("Services", coerce=int)
     allowed = StringField(
         "Allowed", validators=[InputRequired(message="Enter how many are allowed.")]
@@ -61,10 +63,10 @@ class AuthorizationForm(FlaskForm):
             raise ValidationError("Choose at least one service.")
 
     def validate_allowed(self, field):
-        text = (field.data or "").strip()
-        if not text.isdigit() or int(text) <= 0:
-            noun = "Units" if self.kind.data == UNITS else "Sessions"
-            raise ValidationError(f"{noun} allowed must be a positive whole number.")
+        noun = "Units" if self.kind.data == UNITS else "Sessions"
+        problem = allowed_problem(field.data or "", noun)
+        if problem:
+            raise ValidationError(problem)
 
     def validate_frequency(self, field):
         if self.kind.data == UNITS and not field.data:

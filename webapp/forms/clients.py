@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from webapp.forms.fields import MoneyField
+from webapp.forms.fields import DateField, MoneyField
 
 
 class ClientForm(FlaskForm):

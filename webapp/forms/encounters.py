@@ -2,7 +2,6 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FieldList,
     Form,
     FormField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS, ENCOUNTER_STATUSES
-from webapp.forms.fields import choices
+from webapp.forms.fields import DateField, choices
 from webapp.models.encounters import BILLING_TYPE_LABELS, BILLING_TYPES
 
 REPEAT_OPTIONS = [

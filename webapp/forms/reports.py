@@ -1,11 +1,11 @@
 """The Authorizations Report's filter form, read from the query string (a GET form, no CSRF)."""
 
-from wtforms import DateField, Form, RadioField, SearchField, SelectField
+from wtforms import Form, RadioField, SearchField, SelectField
 from wtforms.validators import Length, StopValidation, ValidationError
 
 from webapp.domain import report
 from webapp.domain.authorizations import KINDS, STATUS_LABELS, STATUSES
-from webapp.forms.fields import choices
+from webapp.forms.fields import DateField, choices
 
 
 class ReportDateField(DateField):
@@ -24,6 +24,7 @@ class ReportDateField(DateField):
     def pre_validate(self, form) -> None:
         if not self.process_errors and self.data is None:
             raise StopValidation(self.missing_message)
+        super().pre_validate(form)  # the supported range
 
 
 class ReportFilterForm(Form):

@@ -48,6 +48,10 @@ class User(UserMixin, db.Model):
     remind_expiration_in_app: Mapped[bool] = mapped_column(default=False)
     remind_exhaustion_email: Mapped[bool] = mapped_column(default=False)
     remind_exhaustion_in_app: Mapped[bool] = mapped_column(default=False)
+    # Sessions (webapp/services/sessions.py): bumping the version ends every session and
+    # remember-me cookie of the user; last_seen_at (naive UTC) drives the idle timeout.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="users")

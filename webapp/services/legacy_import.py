@@ -109,6 +109,24 @@ def _header_names(cells: list[str]) -> list[str]:
     return [next(iter(_normalise({cell: ""})), "") for cell in cells]
 
 
+def _numbered(records):
+    """(row number from 1, cells); a cell past the csv module's limit (131,072
+    characters) becomes a ValueError naming the row, like every other file problem."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(records)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ValueError(
+                f"Row {number} cannot be read ({error}). A cell holds at most "
+                f"{csv.field_size_limit():,} characters; check the file's quotes."
+            ) from None
+        yield number, cells
+
+
 def parse_csv(text: str) -> list[dict]:
     """The rows of a CSV text as dicts keyed by its headers.
 
@@ -116,10 +134,14 @@ def parse_csv(text: str) -> list[dict]:
     spreadsheet (header = row 1; blank rows count but yield nothing). Raises
     ValueError naming the expected headers when a required one is missing.
     """
+    if "\x00" in text:
+        raise ValueError(
+            "The file holds NUL characters, so it is not CSV text. Save it as CSV UTF-8."
+        )
     records = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     headers: list[str] | None = None
     rows = []
-    for number, cells in enumerate(records, start=1):
+    for number, cells in _numbered(records):
         if not any(cell.strip() for cell in cells):
             continue
         if headers is None:

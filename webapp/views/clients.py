@@ -13,6 +13,7 @@ from webapp.access import (
     visible_clients,
 )
 from webapp.domain.authorizations import STATUSES
+from webapp.domain.limits import MAX_SEARCH_LENGTH
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
@@ -30,7 +31,7 @@ PAGE_SIZE = 50
 @bp.get("")
 @role_required(*ALL_ROLES)
 def index():
-    search = request.args.get("q", "").strip()
+    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
     query = visible_clients().order_by(Client.last_name, Client.first_name).limit(PAGE_SIZE)
     if search:
         like = f"%{search.lower()}%"

@@ -1,6 +1,6 @@
 """Encounters: booking (with live authorization warnings), the encounter page, the schedule."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
@@ -19,10 +19,12 @@ from webapp.access import (
 from webapp.domain import schedule as schedule_rules
 from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
 from webapp.domain.billing import correction_refusal
+from webapp.domain.limits import date_problem
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
+from webapp.forms.urls import arg_date, arg_row_id
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
 from webapp.services import (
@@ -282,11 +284,9 @@ def schedule():
     org = current_user.organization
     view = request.args.get("view", "week")
     view = view if view in ("day", "week") else "week"
-    try:
-        anchor = date.fromisoformat(request.args.get("date", ""))
-    except ValueError:
-        anchor = organization_today(org)
-    clinician_id = request.args.get("clinician", type=int)
+    anchor, date_error = arg_date("date")
+    anchor = anchor or organization_today(org)
+    clinician_id = arg_row_id("clinician")
     if current_user.role == CLINICIAN:
         clinician_id = current_user.id
     if view == "week":
@@ -325,11 +325,13 @@ def schedule():
     return render_page(
         "encounters/schedule.html",
         "schedule_body",
+        http_status=422 if date_error else 200,
         view=view,
         days=days,
         anchor=anchor,
-        previous=anchor - step,
-        following=anchor + step,
+        date_error=date_error,
+        previous=anchor - step if date_problem(anchor - step) is None else None,
+        following=anchor + step if date_problem(anchor + step) is None else None,
         encounters=encounters,
         warnings=warnings,
         double_booked=double,

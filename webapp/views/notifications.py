@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.access import ALL_ROLES, role_required
 from webapp.extensions import htmx
+from webapp.forms.urls import arg_page, row_id
 from webapp.services import notifications as service
 from webapp.views.rendering import render_page
 
@@ -25,7 +26,7 @@ def bell_count():
 
 
 def _list(http_status: int = 200, error: str | None = None, *, changed: bool = False):
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = arg_page()
     total = service.count(current_user)
     rows = service.recent(current_user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     response = render_page(
@@ -59,7 +60,7 @@ def bell():
 @role_required(*ALL_ROLES)
 def mark_read():
     """Mark the notifications named by `id` (one or more) read; only the user's own."""
-    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    ids = [i for i in map(row_id, request.form.getlist("id")) if i is not None]
     if not ids:
         return _list(422, "Choose a notification to mark as read.")
     service.mark_read(current_user, ids)

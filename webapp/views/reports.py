@@ -12,6 +12,7 @@ from webapp.access import (
 from webapp.domain import report
 from webapp.extensions import htmx
 from webapp.forms.reports import ReportFilterForm
+from webapp.forms.urls import arg_page
 from webapp.services import report_csv, reports
 from webapp.services.coverage import organization_today
 from webapp.views.rendering import render_page
@@ -48,9 +49,7 @@ def _ordering() -> dict:
     sort = sort if sort in reports.SORTS else reports.DEFAULT_SORT
     direction = request.args.get("dir")
     descending = direction == "desc" if direction in ("asc", "desc") else _natural_descending(sort)
-    page = request.args.get("page", "")
-    page_number = max(1, int(page)) if page.isdigit() else 1
-    return {"sort": sort, "descending": descending, "page": page_number}
+    return {"sort": sort, "descending": descending, "page": arg_page()}
 
 
 def query_args(query: reports.ReportQuery, **changes) -> dict:

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import role_required
+from webapp.domain.limits import date_problem
 from webapp.models.organization import ADMIN
 from webapp.services import settings as service
 from webapp.views.rendering import render_page
@@ -26,12 +27,13 @@ def organization():
 def release_date():
     """Save the enhanced-authorizations release date (legacy conversion starts from it)."""
     org = current_user.organization
-    error = None
+    text = request.form.get("release_date", "").strip()
     try:
-        value = date.fromisoformat(request.form.get("release_date", "").strip())
+        value = date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
-        error = "Enter a date such as 2026-01-01."
-    else:
+        value = None
+    error = "Enter a date such as 2026-01-01." if value is None else date_problem(value)
+    if error is None:
         service.set_release_date(org, value, actor=current_user)
     return render_page(
         "settings/organization.html",

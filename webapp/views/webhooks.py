@@ -24,10 +24,16 @@ def stripe():
     signature = request.headers.get("Stripe-Signature", "")
     try:
         event = stripe_sdk.Webhook.construct_event(request.get_data(), signature, secret)
-    except (ValueError, stripe_sdk.SignatureVerificationError) as error:
+    except (ValueError, TypeError, AttributeError, stripe_sdk.SignatureVerificationError) as error:
+        # a bad signature, or a signed body that is not a JSON object
         log.warning("refused a Stripe webhook: %s", error)
         return jsonify(error="invalid signature or payload"), 400
-    obj = event["data"]["object"]
-    payload = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-    outcome = preauth_runs.handle_gateway_event(event["id"], event["type"], payload)
+    try:
+        obj = event["data"]["object"]
+        payload = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        event_id, event_type = str(event["id"]), str(event["type"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        log.warning("refused a signed Stripe webhook without a usable event: %r", error)
+        return jsonify(error="the event has no id, type or data.object"), 400
+    outcome = preauth_runs.handle_gateway_event(event_id, event_type, payload)
     return jsonify(received=True, outcome=outcome), 200
