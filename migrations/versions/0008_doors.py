@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_doors'
-down_revision = '0005_settlement'
+down_revision = '0006_authorization_truth'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Encounters: booking (with live authorization warnings), the encounter page, the schedule."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
