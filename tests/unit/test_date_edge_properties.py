@@ -16,6 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from webapp.domain import report
+from webapp.domain.allocation import Visit, VisitLine, allocate_visits
 from webapp.domain.authorizations import (
     ENCOUNTER_STATUSES,
     KEPT,
@@ -23,9 +24,7 @@ from webapp.domain.authorizations import (
     UNITS,
     UPCOMING,
     AuthorizationTerms,
-    ServiceLine,
     Usage,
-    allocate,
     authorization_status,
     build_ledger,
 )
@@ -193,8 +192,10 @@ def test_a_ledger_adds_up_whatever_the_dates(data, count_upcoming):
     assert ledger.remaining == ledger.total - ledger.counted
     assert ledger.kept == sum(u.amount for u in rows if u.status == KEPT)
     assert ledger.upcoming == sum(u.amount for u in rows if u.status == UPCOMING)
-    assert 0 <= ledger.kept_percent <= 100 and 0 <= ledger.upcoming_percent <= 100
-    assert ledger.kept_percent + ledger.upcoming_percent <= 100
+    kept_width, upcoming_width = (Fraction(w.rstrip("%")) for w in ledger.bar)
+    assert 0 <= kept_width and 0 <= upcoming_width and kept_width + upcoming_width <= 100
+    for text in (ledger.kept_percent, ledger.upcoming_percent, ledger.booked_percent):
+        assert text.endswith("%")
     for row in ledger.rows:
         assert row.window is None or row.window.contains(row.usage.day)
     if auth.cap_frequency:
@@ -221,22 +222,27 @@ def test_status_is_one_of_four_for_any_today(data, today):
 def test_allocation_only_uses_authorizations_that_cover_the_day(data):
     candidates = data.draw(st.lists(terms(), min_size=0, max_size=3, unique_by=lambda t: t.id))
     day = data.draw(ANY_DAY)
-    lines = [
-        ServiceLine(
-            service_type_id=data.draw(st.sampled_from((1, 2, 3))), minutes=m, unit_minutes=u
-        )
+    lines = tuple(
+        VisitLine(service_type_id=data.draw(st.sampled_from((1, 2, 3))), minutes=m, unit_minutes=u)
         for m, u in data.draw(
             st.lists(st.tuples(st.integers(1, 600), st.sampled_from((None, 15, 60))), max_size=3)
         )
-    ]
-    amounts, uncovered = allocate(
-        candidates, client_insurance_id=1, day=day, lines=lines, rounding_profile="cms-8-minute"
     )
+    visit = Visit(
+        encounter_id=1,
+        starts_at=datetime.combine(day, datetime.min.time()),
+        day=day,
+        status=data.draw(st.sampled_from(ENCOUNTER_STATUSES)),
+        client_insurance_id=1,
+        rounding_profile="cms-8-minute",
+        lines=lines,
+    )
+    result = allocate_visits(candidates, [visit])[1]
     by_id = {c.id: c for c in candidates}
-    assert all(by_id[auth_id].start <= day <= by_id[auth_id].end for auth_id in amounts)
-    assert all(amount >= 0 for amount in amounts.values())
-    for line in uncovered:
-        assert not any(c.covers(1, line.service_type_id, day) for c in candidates)
+    assert all(by_id[auth_id].start <= day <= by_id[auth_id].end for auth_id in result.amounts)
+    assert all(amount >= 0 for amount in result.amounts.values())
+    for index in result.uncovered:
+        assert not any(c.covers(1, lines[index].service_type_id, day) for c in candidates)
 
 
 # --- the report ------------------------------------------------------------------------------
