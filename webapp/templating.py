@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from webapp.domain.holds import RENEW_AHEAD
 from webapp.domain.money import format_cents
 
 UTC = ZoneInfo("UTC")
@@ -31,5 +32,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda cents: format_cents(cents or 0)
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.globals["renew_ahead"] = RENEW_AHEAD  # how early a lapsing hold is renewed
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -50,6 +50,7 @@ ROUTES = {
     "preauth.preview": ("POST", "/encounters/{encounter}/preauth/preview", BILLING),
     "preauth.cancel": ("POST", "/encounters/{encounter}/preauth/cancel", BILLING),
     "preauth.retry": ("POST", "/encounters/{failed_preauth_encounter}/preauth/retry", BILLING),
+    "preauth.renew": ("GET", "/encounters/{encounter}/preauth/renew", BILLING),
     "payments_settings.show": ("GET", "/admin/payments", ADMIN),
     "payments_settings.edit": ("GET", "/admin/payments/edit", ADMIN),
     "payments_settings.check": ("POST", "/admin/payments/check", ADMIN),

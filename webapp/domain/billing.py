@@ -6,10 +6,13 @@ Decisions where the seed is silent:
   insurance, once per encounter whatever the number of services (the payer is
   billed the service prices, not the client). This is also what the hold is
   placed for, so charging an unchanged encounter captures exactly the hold.
-- **Self-pay / Unknown**: the sum of the service prices, one line per service.
+- **Self-pay / Unknown**: the sum of the service prices, one line per service. A
+  timed service (one with a unit length) is priced per unit: its line is
+  units × price per unit (seed: "a timed service priced per unit"); an untimed one
+  is priced per visit (1 × price). The units come from `webapp.domain.units`.
 - **Cancellation fee**: the sum of the services' cancellation fees, one line per
   service with a fee, whatever the billing type (insurance never pays for a
-  missed visit).
+  missed visit). A fee is per visit unless the service type sets it per unit.
 - A cost of zero captures nothing: the whole hold is released.
 """
 
@@ -103,20 +106,58 @@ def event_refusal(event: str, encounter_status: str) -> str | None:
 
 @dataclass(frozen=True)
 class ServiceCharge:
-    """One service line of an encounter with what it costs."""
+    """One service line of an encounter with what it costs.
+
+    `price_cents` is per unit when the service is timed (`unit_minutes` set), else per
+    visit; `units` are the line's billable units (1 for an untimed service). The
+    cancellation fee is per visit unless `fee_per_unit`.
+    """
 
     service_type_id: int | None
     code: str
     name: str
     price_cents: int
     cancellation_fee_cents: int = 0
+    units: int = 1
+    unit_minutes: int | None = None
+    fee_per_unit: bool = False
+
+    @property
+    def per_unit(self) -> bool:
+        return self.unit_minutes is not None
+
+    @property
+    def quantity(self) -> int:
+        """What the price is multiplied by: the units of a timed service, else 1."""
+        return self.units if self.per_unit else 1
+
+    @property
+    def amount_cents(self) -> int:
+        """Price × units for a timed service; the price for an untimed one (cents)."""
+        return self.price_cents * self.quantity
+
+    @property
+    def fee_quantity(self) -> int:
+        return self.units if self.per_unit and self.fee_per_unit else 1
+
+    @property
+    def fee_cents(self) -> int:
+        return self.cancellation_fee_cents * self.fee_quantity
 
 
 @dataclass(frozen=True)
 class Line:
+    """An invoice line: `quantity` × `unit_price_cents` = `amount_cents`."""
+
     service_type_id: int | None
     description: str
     amount_cents: int
+    quantity: int = 1
+    unit_price_cents: int | None = None
+
+    @property
+    def unit_price(self) -> int:
+        return self.amount_cents if self.unit_price_cents is None else self.unit_price_cents
 
 
 def cost_lines(
@@ -129,26 +170,49 @@ def cost_lines(
     """The client's share of an encounter, as invoice lines.
 
     Insurance with a policy → one copay line; Self-pay, Unknown, or Insurance
-    without a policy → one line per service at its price.
+    without a policy → one line per service: units × price per unit for a timed
+    service, 1 × price per visit for an untimed one.
     """
     if billing_type == "insurance" and copay_cents is not None:
         codes = ", ".join(s.code for s in services)
         payer = f" ({payer_name})" if payer_name else ""
         description = f"Copay{payer}" + (f" for {codes}" if codes else "")
-        return [Line(None, description, copay_cents)]
-    return [Line(s.service_type_id, f"{s.code} · {s.name}", s.price_cents) for s in services]
+        return [Line(None, description, copay_cents, 1, copay_cents)]
+    return [
+        Line(s.service_type_id, _service_description(s), s.amount_cents, s.quantity, s.price_cents)
+        for s in services
+    ]
+
+
+def _service_description(s: ServiceCharge) -> str:
+    if not s.per_unit:
+        return f"{s.code} · {s.name}"
+    return f"{s.code} · {s.name} ({units_label(s.units, s.unit_minutes)})"
+
+
+def units_label(units: int, unit_minutes: int | None) -> str:
+    """'4 units of 15 min', '1 unit of 15 min'."""
+    return f"{units} unit{'' if units == 1 else 's'} of {unit_minutes} min"
 
 
 def cancellation_fee_lines(
     services: Sequence[ServiceCharge], disposition: str | None
 ) -> list[Line]:
-    """One line per service that has a cancellation fee."""
+    """One line per service that has a cancellation fee (per visit, or × units when
+    the service type charges it per unit)."""
     reason = DISPOSITION_LABELS.get(disposition or "", "Cancellation")
-    return [
-        Line(s.service_type_id, f"{reason} fee · {s.code} {s.name}", s.cancellation_fee_cents)
-        for s in services
-        if s.cancellation_fee_cents > 0
-    ]
+    lines = []
+    for s in services:
+        if s.fee_cents <= 0:
+            continue
+        description = f"{reason} fee · {s.code} {s.name}"
+        if s.per_unit and s.fee_per_unit:
+            description += f" ({units_label(s.units, s.unit_minutes)})"
+        lines.append(
+            Line(s.service_type_id, description, s.fee_cents, s.fee_quantity,
+                 s.cancellation_fee_cents)
+        )  # fmt: skip
+    return lines
 
 
 def total(lines: Iterable[Line]) -> int:

@@ -13,7 +13,7 @@ from webapp.domain import preauth as preauth_rules
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import audit, automations
+from webapp.services import audit, automations, hold_checks
 from webapp.services import preauth as preauth_service
 
 
@@ -64,6 +64,12 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
     problem = billing.event_refusal(event, encounter.status)
     if problem:
         raise EventRefused(problem)
+    # Holds the gateway may have that the row does not show: a finalized visit adopts
+    # its lost hold (the rule then charges it); a cancelled one has them released.
+    row = preauth_service.for_encounter(encounter.id)
+    finalizing = status == billing.FINALIZED_STATUS
+    hold_checks.check_if_needed(row, found_by=f"{event.replace('_', ' ')}", wants_hold=finalizing)
+    db.session.expire_all()
     before = audit.snapshot(encounter)
     # Compare-and-set: of two people finalizing/cancelling at once, one wins.
     won = db.session.execute(
@@ -93,6 +99,10 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
         after=audit.snapshot(encounter),
     )
     run = automations.record_event(encounter, event, actor=actor)
+    if row is not None:
+        db.session.refresh(row)
+        if row.gateway_check_due:
+            preauth_service.after_commit("check", row.id, 0)
     db.session.commit()
     automations.enqueue(run)
     return run

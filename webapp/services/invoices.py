@@ -24,7 +24,7 @@ from webapp.models import (
     PreAuthorization,
     User,
 )
-from webapp.services import audit
+from webapp.services import audit, pricing
 
 VISIT, CANCELLATION = "visit", "cancellation_fee"
 SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
@@ -39,36 +39,11 @@ class InvoiceRefused(Exception):
         self.invoice = invoice
 
 
-def service_charges(encounter: Encounter) -> list[billing.ServiceCharge]:
-    return [
-        billing.ServiceCharge(
-            line.service_type_id,
-            line.service_type.cpt_code,
-            line.service_type.name,
-            line.service_type.price_cents,
-            line.service_type.cancellation_fee_cents,
-        )
-        for line in encounter.lines
-    ]
-
-
-def cost_lines(encounter: Encounter) -> list[billing.Line]:
-    """The client's share of the encounter as it stands now."""
-    insurance = encounter.client_insurance if encounter.billing_type == "insurance" else None
-    return billing.cost_lines(
-        encounter.billing_type,
-        service_charges(encounter),
-        copay_cents=insurance.copay_cents if insurance else None,
-        payer_name=insurance.payer.name if insurance else None,
-    )
-
-
-def cost_total(encounter: Encounter) -> int:
-    return billing.total(cost_lines(encounter))
-
-
-def fee_lines(encounter: Encounter) -> list[billing.Line]:
-    return billing.cancellation_fee_lines(service_charges(encounter), encounter.disposition)
+# What an encounter costs lives in services.pricing; these names stay for callers.
+service_charges = pricing.service_charges
+cost_lines = pricing.cost_lines
+cost_total = pricing.cost_total
+fee_lines = pricing.fee_lines
 
 
 def for_encounter(encounter_id: int) -> Invoice | None:
@@ -81,6 +56,13 @@ def preauth_state(encounter_id: int) -> str | None:
     )
 
 
+def hold_block(encounter: Encounter) -> str | None:
+    """Why the pre-authorization stops a manual invoice now (None: it does not)."""
+    state = preauth_state(encounter.id)
+    amount = pricing.hold_amount(encounter) if state == "scheduled" else None
+    return invoice_block_reason(state, amount)
+
+
 def manual_invoice_refusal(encounter: Encounter) -> str | None:
     """Why Create invoice is refused for this encounter now, or None."""
     existing = for_encounter(encounter.id)
@@ -88,7 +70,7 @@ def manual_invoice_refusal(encounter: Encounter) -> str | None:
         return f"This appointment already has invoice {existing.number}; open it instead."
     if not encounter.lines:
         return "The appointment has no services to invoice. Add a service first."
-    return invoice_block_reason(preauth_state(encounter.id))
+    return hold_block(encounter)
 
 
 def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
@@ -166,6 +148,8 @@ def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
         InvoiceLine(
             service_type_id=line.service_type_id,
             description=line.description[:300],
+            quantity=line.quantity,
+            unit_price_cents=line.unit_price,
             amount_cents=line.amount_cents,
         )
         for line in lines
@@ -174,7 +158,13 @@ def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
 
 def _line_snapshot(invoice: Invoice) -> list[dict]:
     return [
-        {"description": ln.description, "amount_cents": ln.amount_cents} for ln in invoice.lines
+        {
+            "description": ln.description,
+            "quantity": ln.quantity,
+            "unit_price_cents": ln.unit_price_cents,
+            "amount_cents": ln.amount_cents,
+        }
+        for ln in invoice.lines
     ]
 
 

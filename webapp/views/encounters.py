@@ -24,7 +24,7 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
-from webapp.services import billing_panel, booking, encounter_edit, preauth, preauth_notice
+from webapp.services import billing_panel, booking, encounter_edit, hold_moves, preauth_notice
 from webapp.services.coverage import load_coverage, organization_today
 from webapp.views.rendering import render_page
 
@@ -218,7 +218,7 @@ def edit(encounter_id: int):
         form=form,
         check=check,
         refused=refused,
-        preauth=preauth.for_encounter(encounter.id),
+        move=hold_moves.standing_note(current_user.organization, encounter),
     )
 
 
@@ -228,12 +228,17 @@ def check_edit(encounter_id: int):
     """Live warnings for the edit form (HTMX, on every change)."""
     encounter = get_encounter_or_404(encounter_id)
     form = _edit_form(encounter)
-    result = None
+    result = move = None
     if form.validate():
         edit_request = _edit_request(form, encounter)
         result = encounter_edit.check_edit(current_user.organization, encounter, edit_request)
+        move = encounter_edit.move_preview(current_user.organization, encounter, edit_request)
     return render_page(
-        "encounters/_booking_warnings.html", "booking_warnings", check=result, refused=False
+        "encounters/_booking_warnings.html",
+        "booking_warnings",
+        check=result,
+        refused=False,
+        move=move,
     )
 
 
