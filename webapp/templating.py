@@ -10,6 +10,12 @@ from webapp.domain.holds import RENEW_AHEAD
 from webapp.domain.money import format_cents
 
 UTC = ZoneInfo("UTC")
+FINDING_LABELS = {
+    "adopted": "Tracked a lost hold",
+    "released": "Released",
+    "expired": "Marked expired",
+    "reported": "Reported",
+}
 
 
 def organization_zone() -> ZoneInfo:
@@ -24,6 +30,11 @@ def local_datetime(value: datetime | None, fmt: str = "%b %-d, %Y %-I:%M %p") ->
     return value.replace(tzinfo=UTC).astimezone(organization_zone()).strftime(fmt)
 
 
+def iso_local(value: str | None, fmt: str = "%b %-d, %Y %-I:%M %p") -> str:
+    """An ISO timestamp (naive UTC, as kept in Redis) in the organization's zone."""
+    return local_datetime(datetime.fromisoformat(value), fmt) if value else ""
+
+
 def short_date(value: date | None) -> str:
     return value.strftime("%b %-d, %Y") if value else ""
 
@@ -32,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda cents: format_cents(cents or 0)
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.filters["iso_local"] = iso_local
+    app.jinja_env.globals["finding_labels"] = FINDING_LABELS
     app.jinja_env.globals["renew_ahead"] = RENEW_AHEAD  # how early a lapsing hold is renewed
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -8,8 +8,8 @@ before the lapse (`webapp.domain.holds.needs_renewal`, RENEW_AHEAD), seed:
 1. claim the row (`renewal_started_at`, compare-and-set on state held and attempt A);
 2. a replacement left by an earlier try whose answer was lost (reference of attempt
    A+1) is taken as it is; otherwise place the new hold for the same amount on the
-   hold's card (or the default card when it is gone or expired), with the
-   idempotency key of attempt A+1;
+   client's default card (the hold's card if there is no default; never an expired
+   one), with the idempotency key of attempt A+1;
 3. compare-and-set the row onto attempt A+1 with the new hold, and write the old
    hold's release as a pending payment in the same transaction; then release it
    (the settle job finishes it if the gateway does not answer);
@@ -139,10 +139,11 @@ def _claim(row: PreAuthorization, now: datetime) -> bool:
 
 
 def _card(row: PreAuthorization, now: datetime) -> PaymentCard | None:
-    """The hold's card while it is on file and unexpired, else the default card."""
+    """The client's default card (as for any new hold), else the hold's card if it is
+    still on file; never an expired one."""
     org = db.session.get(Organization, row.organization_id)
     today = local_date(now, org.timezone)
-    for card in (row.card, state.default_card(row.encounter.client_id)):
+    for card in (state.default_card(row.encounter.client_id), row.card):
         if card is not None and not rules.card_expired(card.exp_month, card.exp_year, today):
             return card
     return None
@@ -175,7 +176,9 @@ def renew(row_id: int, now: datetime | None = None, *, actor: User | None = None
             organization_id=row.organization_id,
         )
     except PermanentGatewayError as error:
-        return _failed(row, hold_rules.staff_message(error.code, error.message))
+        # Attempt A+1 is spent (its key answers with this refusal from now on): the
+        # next try, once the card is fixed, is attempt A+2.
+        return _failed(row, hold_rules.staff_message(error.code, error.message), spent=True)
     except TransientGatewayError:
         _unclaim(row, check_due=True)
         return "later"
@@ -256,8 +259,9 @@ def _unclaim(row: PreAuthorization, *, check_due: bool = False) -> None:
     db.session.commit()
 
 
-def _failed(row: PreAuthorization, why: str) -> str:
-    """Keep the old hold; say why on the row and to the billers."""
+def _failed(row: PreAuthorization, why: str, *, spent: bool = False) -> str:
+    """Keep the old hold; say why on the row and to the billers. `spent`: the
+    renewal's attempt reached the gateway, so the row moves past it."""
     tz = db.session.get(Organization, row.organization_id).timezone
     lapses = to_local(row.lapses_at, tz).strftime("%a %b %-d, %-I:%M %p")
     reason = (
@@ -267,7 +271,12 @@ def _failed(row: PreAuthorization, why: str) -> str:
     db.session.execute(
         update(PreAuthorization)
         .where(PreAuthorization.id == row.id, PreAuthorization.state == HELD)
-        .values(renewal_started_at=None, failure_code=RENEWAL_FAILED, failure_reason=reason[:500]),
+        .values(
+            renewal_started_at=None,
+            failure_code=RENEWAL_FAILED,
+            failure_reason=reason[:500],
+            attempt=PreAuthorization.attempt + (1 if spent else 0),
+        ),
         execution_options={"synchronize_session": False},
     )
     state.record(row.id, "renewal_failed", None, reason=reason[:500])
