@@ -104,6 +104,7 @@ def _unexpected_state(intent: Intent, action: str) -> PermanentGatewayError:
 class StrictGateway:
     publishable_key: str = "pk_test_strict"
     js_url: str = "http://127.0.0.1:9/js.stripe.com/v3/"
+    replays_idempotency_keys: bool = True
 
     calls: Counter = field(default_factory=Counter)
     customers: dict[str, dict] = field(default_factory=dict)

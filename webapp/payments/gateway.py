@@ -118,6 +118,9 @@ def parse_hold_reference(reference: str | None) -> tuple[int, int] | None:
 class PaymentGateway(Protocol):
     publishable_key: str
     js_url: str  # where the page loads Stripe.js from
+    # Whether a repeated idempotency key answers with the first result (Stripe does;
+    # localstripe does not, so a rerun after a lost answer must look before it asks).
+    replays_idempotency_keys: bool
 
     def create_customer(self, *, name: str, email: str | None, reference: str) -> str: ...
 

@@ -152,6 +152,8 @@ class StripeGateway:
         # Stripe's search API answers "find our hold" directly; localstripe has no
         # search, so elsewhere we list payment intents and match the metadata.
         self.has_search = self.api_base == STRIPE_API_BASE
+        # Stripe replays idempotency keys; localstripe (and anything else) is not trusted to.
+        self.replays_idempotency_keys = self.has_search
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base},

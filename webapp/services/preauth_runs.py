@@ -7,7 +7,8 @@
    attempt's answer was lost), ask the gateway (`hold_checks`): earlier attempts'
    holds are released. A rerun of the *same* attempt (RQ's retry after a transient
    error, amount already fixed) asks with the same idempotency key instead, which
-   answers with the hold the lost answer was about;
+   answers with the hold the lost answer was about, on a gateway that replays keys
+   (Stripe); on one that does not (localstripe) it asks the gateway first, too;
 3. compute the amount from the services as they are now ($0 → not_needed);
 4. find the client's default card (none → failed "no card on file");
 5. ask the gateway for the hold with the idempotency key of (id, attempt), so a
@@ -179,7 +180,8 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     if encounter.status in schedule.CANCELLING_STATUSES:
         return _withdraw(preauth_id, attempt, now)
     # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
-    if hold_checks.may_have_holds(row) and row.amount_cents is None:
+    rerun = row.amount_cents is not None  # this attempt reached the gateway before
+    if hold_checks.may_have_holds(row) and (not rerun or not _gateway().replays_idempotency_keys):
         found = hold_checks.check(preauth_id, found_by="a new attempt", wants_hold=True, now=now)
         if found.adopted is not None:
             return "adopted"
