@@ -75,6 +75,7 @@ ROUTES = {
     "billing.finalize": ("GET", "/encounters/{encounter}/finalize", ALL),
     "billing.cancel": ("GET", "/encounters/{encounter}/cancel", ALL),
     "billing.client_billing": ("GET", "/clients/{client}/billing", BILLING),
+    "billing.client_billing_csv": ("GET", "/clients/{client}/billing.csv", BILLING),
     "billing.invoice": ("GET", "/invoices/{invoice}", BILLING),
     "billing.charge_balance": ("GET", "/invoices/{invoice}/charge-balance", BILLING),
     "automations.index": ("GET", "/admin/automations", ADMIN),

@@ -86,6 +86,7 @@ def edit_service_type(service_type_id: int | None = None):
                 "price_cents": form.price.data,
                 "cancellation_fee_cents": form.cancellation_fee.data,
                 "unit_minutes": form.unit_minutes.data,
+                "cancellation_fee_per_unit": form.cancellation_fee_per_unit.data,
             }
             records.save_service_type(service, values, actor=current_user)
             flash("Service type saved.", "success")

@@ -5,7 +5,7 @@ Every money action opens a confirmation dialog (GET) showing the amounts, and ac
 on POST; a refusal answers 409 with the reason in the dialog and changes nothing.
 """
 
-from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.access import (
@@ -20,7 +20,7 @@ from webapp.domain import billing
 from webapp.extensions import htmx
 from webapp.forms.billing import CancelForm
 from webapp.models.base import utcnow
-from webapp.services import automations, charges, encounter_events, invoices
+from webapp.services import automations, billing_csv, charges, encounter_events, invoices
 from webapp.services.billing_panel import panel
 from webapp.views.rendering import render_page
 
@@ -189,6 +189,18 @@ def client_billing(client_id: int):
         summaries=invoices.client_invoices(client.id),
         releases=invoices.client_releases(client.id),
         kind_labels=billing.PAYMENT_KIND_LABELS,
+    )
+
+
+@bp.get("/clients/<int:client_id>/billing.csv")
+@role_required(*BILLING_ROLES)
+def client_billing_csv(client_id: int):
+    """The client's invoice lines as CSV (quantity × unit price = amount)."""
+    client = get_client_or_404(client_id)
+    return Response(
+        billing_csv.client_invoice_lines(client),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{billing_csv.filename(client)}"'},
     )
 
 

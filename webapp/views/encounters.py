@@ -24,7 +24,14 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
 from webapp.models.organization import CLINICIAN
-from webapp.services import billing_panel, booking, encounter_edit, hold_moves, preauth_notice
+from webapp.services import (
+    billing_panel,
+    booking,
+    encounter_edit,
+    hold_moves,
+    preauth_notice,
+    pricing,
+)
 from webapp.services.coverage import load_coverage, organization_today
 from webapp.views.rendering import render_page
 
@@ -134,6 +141,7 @@ def show(encounter_id: int):
         status_labels=ENCOUNTER_STATUS_LABELS,
         notice=preauth_notice.notice(encounter, current_user.organization),
         panel=billing_panel.panel(encounter),
+        charges=pricing.service_charges(encounter),
     )
 
 
