@@ -193,7 +193,10 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
     expect(dialog).to_be_visible()
     dialog.get_by_label("Disposition").select_option(label="Late cancellation")
     expect(page.locator("#automation-preview")).to_contain_text(
-        "Rule 1 matched; Rule 2 also matched but the first listed wins."
+        "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies"
+    )
+    expect(page.locator("#automation-effect")).to_have_text(
+        "For this appointment: Capture $50.00 from the hold. Release $100.00 back to the client."
     )
     screenshot(page, "billing-cancel-dialog")
     page.locator("dialog#close-dialog").get_by_role("button", name="Cancel appointment").click()
@@ -205,9 +208,13 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
         "Captured $50.00 from the hold; released $100.00.", timeout=AUTOMATION_DONE_MS
     )
     expect(page.locator("#automation-explanation")).to_have_text(
-        "Rule 1 matched; Rule 2 also matched but the first listed wins."
+        "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies; "
+        "“Encounter Cancelled → Release Pre-authorization” also matches, but the first listed wins."
     )
-    expect(page.locator("#preauth-message")).to_have_text("The hold of $150.00 was charged.")
+    # Not "The hold of $150.00 was charged": the fee was captured, the rest released.
+    expect(page.locator("#preauth-message")).to_have_text(
+        "Captured $50.00 of the $150.00 hold and released $100.00."
+    )
     screenshot(page, "billing-after-late-cancellation")
 
     with page.expect_navigation():  # load: htmx has processed the page

@@ -346,17 +346,17 @@ class Match:
     also: tuple[tuple[int, Rule], ...] = field(default_factory=tuple)
 
     def explanation(self) -> str:
+        """Which rule applies, by its description (staff read rules by what they do)."""
         if self.winner is None:
             return "No automation rule matches."
-        text = f"Rule {self.number} matched"
+        text = f"“{rule_label(self.winner)}” applies"
         if self.also:
-            numbers = [str(n) for n, _ in self.also]
+            labels = [f"“{rule_label(rule)}”" for _, rule in self.also]
             others = (
-                f"Rule {numbers[0]} also matched"
-                if len(numbers) == 1
-                else f"Rules {', '.join(numbers[:-1])} and {numbers[-1]} also matched"
+                labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" and {labels[-1]}"
             )
-            text += f"; {others} but the first listed wins"
+            verb = "matches" if len(labels) == 1 else "match"
+            text += f"; {others} also {verb}, but the first listed wins"
         return text + "."
 
 

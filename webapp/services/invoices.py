@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from webapp.domain import billing
+from webapp.domain.holds import HoldMoney
 from webapp.domain.preauth import invoice_block_reason
 from webapp.extensions import db
 from webapp.models import (
@@ -196,6 +197,23 @@ class InvoiceSummary:
     @property
     def due_cents(self) -> int:
         return max(0, self.invoice.total_cents - self.paid_cents - self.pending_cents)
+
+
+def hold_money(invoice: Invoice):
+    """What the invoice's payments took from a hold and let go of it (None: no hold)."""
+    from_hold = [p for p in invoice.payments if p.from_hold and p.status == SUCCEEDED]
+    if not from_hold:
+        return None
+    captured = sum(p.amount_cents for p in from_hold if p.kind in billing.COLLECTING_KINDS)
+    released = sum(p.amount_cents for p in from_hold if p.kind == billing.HOLD_RELEASE)
+    extra = sum(
+        p.amount_cents
+        for p in invoice.payments
+        if not p.from_hold
+        and p.status == SUCCEEDED
+        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+    )
+    return HoldMoney(captured + released, captured, released, extra)
 
 
 def summarize(invoice: Invoice) -> InvoiceSummary:

@@ -214,7 +214,7 @@ def _capture_call(row: PreAuthorization, payment: Payment, reference: str):
     except PermanentGatewayError as error:
         status = _gateway_hold_status(reference)
         if status != "succeeded":  # not captured, and now it cannot be
-            _undo_claim(row, error.message, status)
+            _undo_claim(row, hold_rules.staff_message(error.code, error.message), status)
         return reference, None  # captured before; our answer was lost
     return result.reference, result.fee_cents
 
@@ -229,9 +229,10 @@ def _release(payment: Payment, now: datetime, replay: bool) -> None:
             _gateway().release(hold_reference=reference, idempotency_key=payment.idempotency_key)
             status = "canceled"
         except PermanentGatewayError as error:
-            status, error_message = _gateway_hold_status(reference), error.message
+            error_message = hold_rules.staff_message(error.code, error.message)
+            status = _gateway_hold_status(reference)
             if status == "requires_capture":
-                _undo_claim(row, error.message, status)
+                _undo_claim(row, error_message, status)
     if status == "succeeded":
         _fail(payment, error_message, now)
         return

@@ -163,7 +163,7 @@ def _close(encounter, event: str, form: CancelForm | None):
     elif form is not None and form.errors:
         status = 422
     disposition = form.disposition.data if form else None
-    match = automations.preview_match(encounter.organization_id, event, disposition)
+    effect = automations.preview_effect(encounter, event, disposition)
     return render_page(
         "billing/_close_dialog.html",
         "dialog",
@@ -171,7 +171,8 @@ def _close(encounter, event: str, form: CancelForm | None):
         encounter=encounter,
         event=event,
         form=form,
-        match=match,
+        match=effect.match,
+        effect=effect,
         message=message,
         refusal=billing.event_refusal(event, encounter.status),
     )
@@ -236,6 +237,7 @@ def invoice(invoice_id: int):
         "billing/invoice.html",
         "content",
         summary=invoices.summarize(found),
+        hold=invoices.hold_money(found),
         kind_labels=billing.PAYMENT_KIND_LABELS,
         status_labels=billing.INVOICE_STATUS_LABELS,
     )
