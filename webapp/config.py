@@ -144,7 +144,7 @@ def mail_settings() -> dict:
     MAIL_USE_TLS is STARTTLS (port 587 by default), MAIL_USE_SSL implicit TLS (465).
     With MAIL_SERVER set, MAIL_DEFAULT_SENDER is required; the other MAIL_* values
     without MAIL_SERVER are a mistake and stop start-up. PUBLIC_URL is the address
-    people open the app at, used for links in emails.
+    people open the app at, used for links in emails (see `public_url`).
     """
     server = (os.environ.get("MAIL_SERVER") or "").strip() or None
     use_tls = env_bool("MAIL_USE_TLS", False)
@@ -181,10 +181,21 @@ def mail_settings() -> dict:
             "MAIL_DEFAULT_SENDER", sender or "Covered <covered@localhost>"
         ),
         "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", 30, minimum=1, maximum=600),
-        "PUBLIC_URL": env_url(
-            "PUBLIC_URL", f"http://127.0.0.1:{env_int('PORT', 5000, minimum=1)}", ("http", "https")
-        ).rstrip("/"),
+        "PUBLIC_URL": public_url(),
     }
+
+
+def public_url() -> str:
+    """Where people open the app: the base of every link in an email.
+
+    PUBLIC_URL when set (`make run` sets it once for every process). Otherwise the web
+    server's own address, from COVERED_PORT, the web port `make run` exports to every
+    process: not PORT, which honcho gives each process of the Procfile a different value
+    of, so a worker would write links to a port nobody serves. Plain PORT is the last
+    resort for a web server started on its own.
+    """
+    port = env_int("COVERED_PORT", 0, minimum=0) or env_int("PORT", 5000, minimum=1)
+    return env_url("PUBLIC_URL", f"http://127.0.0.1:{port}", ("http", "https")).rstrip("/")
 
 
 def load_settings(instance_path: Path) -> dict:
