@@ -7,6 +7,7 @@ from flask import Flask
 from flask_login import current_user
 
 from webapp.domain.holds import RENEW_AHEAD
+from webapp.domain.ledger import INVOICE_STATUS_LABELS
 from webapp.domain.money import format_cents
 
 UTC = ZoneInfo("UTC")
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.filters["iso_local"] = iso_local
     app.jinja_env.globals["finding_labels"] = FINDING_LABELS
+    app.jinja_env.globals["invoice_status_labels"] = INVOICE_STATUS_LABELS
     app.jinja_env.globals["renew_ahead"] = RENEW_AHEAD  # how early a lapsing hold is renewed
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

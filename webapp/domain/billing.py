@@ -21,6 +21,33 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.ledger import (  # noqa: F401 (the ledger's names, kept for callers)
+    ADDITIONAL_CHARGE,
+    BALANCE_PAYMENT,
+    CANCELLATION_FEE,
+    COLLECTING_KINDS,
+    HOLD_CAPTURE,
+    HOLD_RELEASE,
+    INVOICE_OPEN,
+    INVOICE_PAID,
+    INVOICE_PARTLY_REFUNDED,
+    INVOICE_REFUNDED,
+    INVOICE_STATUS_LABELS,
+    INVOICE_VOID,
+    PAYMENT_KIND_LABELS,
+    REFUND,
+    REFUND_REASONS,
+    Movement,
+    balance_refusal,
+    collected,
+    gross_paid,
+    hold_problem,
+    invoice_problem,
+    invoice_status,
+    refund_refusal,
+    refunded,
+    void_refusal,
+)
 from webapp.domain.money import format_cents
 
 # --- events, actions, dispositions ---------------------------------------------------
@@ -386,85 +413,3 @@ def shadowing(rules: Sequence[Rule]) -> dict[int, int]:
                 shadowed[rule.id] = number
                 break
     return shadowed
-
-
-# --- ledger --------------------------------------------------------------------------
-
-HOLD_CAPTURE = "hold_capture"
-ADDITIONAL_CHARGE = "additional_charge"
-CANCELLATION_FEE = "cancellation_fee"
-HOLD_RELEASE = "hold_release"
-BALANCE_PAYMENT = "balance_payment"
-REFUND = "refund"
-PAYMENT_KIND_LABELS = {
-    HOLD_CAPTURE: "Captured from hold",
-    ADDITIONAL_CHARGE: "Additional charge",
-    CANCELLATION_FEE: "Cancellation fee",
-    HOLD_RELEASE: "Released",
-    BALANCE_PAYMENT: "Balance payment",
-    REFUND: "Refund",
-}
-COLLECTING_KINDS = (HOLD_CAPTURE, ADDITIONAL_CHARGE, CANCELLATION_FEE, BALANCE_PAYMENT)
-
-INVOICE_OPEN, INVOICE_PAID, INVOICE_VOID = "open", "paid", "void"
-INVOICE_STATUS_LABELS = {INVOICE_OPEN: "Open", INVOICE_PAID: "Paid", INVOICE_VOID: "Void"}
-
-
-@dataclass(frozen=True)
-class Movement:
-    """One settled payment row, as the ledger sees it."""
-
-    kind: str
-    amount_cents: int
-    from_hold: bool
-
-
-def collected(movements: Iterable[Movement]) -> int:
-    """Money taken from the client (captures, charges, fees) less refunds."""
-    paid = sum(m.amount_cents for m in movements if m.kind in COLLECTING_KINDS)
-    return paid - sum(m.amount_cents for m in movements if m.kind == REFUND)
-
-
-def invoice_status(total_cents: int, movements: Iterable[Movement]) -> str:
-    return INVOICE_PAID if collected(movements) >= total_cents else INVOICE_OPEN
-
-
-def hold_problem(held_cents: int, movements: Iterable[Movement]) -> str | None:
-    """A settled hold must add up: held = captured + released."""
-    moves = list(movements)
-    captured = sum(m.amount_cents for m in moves if m.from_hold and m.kind in COLLECTING_KINDS)
-    released = sum(m.amount_cents for m in moves if m.kind == HOLD_RELEASE)
-    if captured + released != held_cents:
-        return (
-            f"Held {format_cents(held_cents)} but captured {format_cents(captured)} "
-            f"and released {format_cents(released)}."
-        )
-    return None
-
-
-def balance_refusal(
-    status: str, due_cents: int, pending_cents: int, card_label: str | None, card_expired: bool
-) -> str | None:
-    """Why the balance of an invoice cannot be charged to the card on file, or None."""
-    if status == INVOICE_VOID:
-        return "This invoice is void; nothing can be charged on it."
-    if pending_cents:
-        return (
-            f"{format_cents(pending_cents)} on this invoice is still being charged. "
-            "Wait for the result, then reload the page."
-        )
-    if due_cents <= 0:
-        return "Nothing is due on this invoice."
-    if card_label is None:
-        return "This client has no card on file. Add one on Bill To & Insurance, then try again."
-    if card_expired:
-        return f"{card_label} has expired. Add a new card or make another one the default."
-    return None
-
-
-def invoice_problem(total_cents: int, status: str, movements: Iterable[Movement]) -> str | None:
-    """A paid invoice's payments add up to its total; none ever exceed it."""
-    paid = collected(movements)
-    if paid > total_cents or (status == INVOICE_PAID and paid != total_cents):
-        return f"Invoice total {format_cents(total_cents)} but payments {format_cents(paid)}."
-    return None

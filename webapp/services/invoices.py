@@ -119,6 +119,15 @@ def write_for_encounter(
             "nothing was charged.",
             invoice,
         )
+    if invoice.status == billing.INVOICE_VOID:
+        audit.record(
+            organization_id=invoice.organization_id,
+            user_id=actor.id if actor else None,
+            action="invoice.reopened",
+            row=invoice,
+            before=audit.snapshot(invoice),
+            reason="A charge of the appointment reopened the voided invoice, nothing paid on it.",
+        )
     invoice.lines.clear()
     db.session.flush()
     invoice.lines.extend(_rows(lines))
@@ -188,15 +197,33 @@ def refresh_status(invoice: Invoice) -> None:
 
 @dataclass
 class InvoiceSummary:
+    """What an invoice was paid (before refunds), given back, let go of from a hold,
+    what is being charged, and what the gateway kept in fees. All cents."""
+
     invoice: Invoice
     paid_cents: int
     released_cents: int
     pending_cents: int
     problem: str | None
+    refunded_cents: int = 0
+    fee_cents: int = 0
+    fees_unknown: bool = False  # a payment whose fee the gateway did not report
 
     @property
     def due_cents(self) -> int:
+        if self.invoice.status == billing.INVOICE_VOID:
+            return 0
         return max(0, self.invoice.total_cents - self.paid_cents - self.pending_cents)
+
+    @property
+    def kept_cents(self) -> int:
+        """Paid less refunded: what the client paid and did not get back."""
+        return self.paid_cents - self.refunded_cents
+
+    @property
+    def net_cents(self) -> int:
+        """What the practice receives: kept less the gateway's fees."""
+        return self.kept_cents - self.fee_cents
 
 
 def hold_money(invoice: Invoice):
@@ -223,9 +250,17 @@ def summarize(invoice: Invoice) -> InvoiceSummary:
         for p in invoice.payments
         if p.status == PENDING and p.kind in billing.COLLECTING_KINDS
     )
+    charged = [
+        p
+        for p in invoice.payments
+        if p.status == SUCCEEDED and p.kind in billing.COLLECTING_KINDS
+    ]
     return InvoiceSummary(
         invoice=invoice,
-        paid_cents=billing.collected(settled),
+        paid_cents=billing.gross_paid(settled),
+        refunded_cents=billing.refunded(settled),
+        fee_cents=sum(p.fee_cents or 0 for p in charged),
+        fees_unknown=any(p.fee_cents is None for p in charged),
         released_cents=sum(m.amount_cents for m in settled if m.kind == billing.HOLD_RELEASE),
         pending_cents=pending,
         problem=billing.invoice_problem(invoice.total_cents, invoice.status, settled),

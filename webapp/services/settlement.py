@@ -354,6 +354,8 @@ def _summary(payments: list[Payment]) -> str:
                          f"failed ({reason})")  # fmt: skip
         elif p.kind == billing.HOLD_RELEASE:
             parts.append(f"released {amount}")
+        elif p.kind == billing.REFUND:
+            parts.append(f"refunded {amount} to the card")
         elif p.from_hold:
             parts.append(f"captured {amount} from the hold")
         else:
