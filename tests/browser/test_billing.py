@@ -83,7 +83,9 @@ def test_a_biller_adds_a_service_to_a_held_visit_and_charges_one_invoice_with_tw
     with page.expect_navigation(url=encounter_url):
         page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#billing-cost")).to_contain_text("$190.00")
-    expect(page.locator("#billing-hold")).to_contain_text("Charge adds a second payment")
+    expect(page.locator("#billing-hold-note")).to_have_text(
+        "less than the cost now ($190.00): Charge captures it and charges $40.00 more to the card."
+    )
 
     # --- Charge: the dialog shows the amounts first. ---
     page.locator("#billing").get_by_role("button", name="Charge", exact=True).click()
@@ -222,7 +224,7 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
     line = page.locator("#invoice-lines tbody tr")
     expect(line).to_have_count(1)
     expect(line.locator("td")).to_have_text(
-        ["Late cancellation fee · 90837 Psychotherapy", "$50.00"]
+        ["Late cancellation fee · 90837 Psychotherapy", "1", "$50.00", "$50.00"]
     )
     expect(page.locator("#invoice-paid")).to_have_text("$50.00")
     expect(page.locator("#invoice-released")).to_have_text("$100.00")

@@ -29,6 +29,7 @@ class BillingPanel:
     fee_cents: int
     invoice_refusal: str | None
     money: HoldMoney | None = None  # a charged or released hold: what became of it
+    pending_release_cents: int = 0  # only releases under way (a moved or renewed hold)
     per_unit: bool = False  # a timed service priced per unit is on the visit
 
     @property
@@ -88,7 +89,7 @@ def panel(encounter: Encounter) -> BillingPanel:
     invoice = invoices.for_encounter(encounter.id)
     row = preauth_service.for_encounter(encounter.id)
     pending = db.session.scalars(
-        select(Payment.id).where(
+        select(Payment).where(
             Payment.encounter_id == encounter.id, Payment.status == invoices.PENDING
         )
     ).all()
@@ -98,6 +99,11 @@ def panel(encounter: Encounter) -> BillingPanel:
         invoice=invoices.summarize(invoice) if invoice else None,
         run=automations.latest_run(encounter.id),
         pending_payments=len(pending),
+        pending_release_cents=(
+            sum(p.amount_cents for p in pending)
+            if pending and all(p.kind == billing.HOLD_RELEASE for p in pending)
+            else 0
+        ),
         cost_cents=pricing.cost_total(encounter),
         fee_cents=pricing.fee_total(encounter),
         invoice_refusal=invoices.manual_invoice_refusal(encounter),

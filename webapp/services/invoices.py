@@ -251,9 +251,7 @@ def summarize(invoice: Invoice) -> InvoiceSummary:
         if p.status == PENDING and p.kind in billing.COLLECTING_KINDS
     )
     charged = [
-        p
-        for p in invoice.payments
-        if p.status == SUCCEEDED and p.kind in billing.COLLECTING_KINDS
+        p for p in invoice.payments if p.status == SUCCEEDED and p.kind in billing.COLLECTING_KINDS
     ]
     return InvoiceSummary(
         invoice=invoice,

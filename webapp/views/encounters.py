@@ -246,7 +246,7 @@ def check_edit(encounter_id: int):
         "booking_warnings",
         check=result,
         refused=False,
-        move=move,
+        move_oob=move,
     )
 
 
