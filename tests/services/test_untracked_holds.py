@@ -24,7 +24,7 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, HoldFinding
 from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
-from webapp.services import charges, encounter_events, hold_reconciliation
+from webapp.services import booking, charges, encounter_events, hold_reconciliation
 from webapp.services import preauth as service
 from webapp.services.preauth_runs import place_hold
 from webapp.services.queue import queue
@@ -364,3 +364,22 @@ def test_the_reconciliation_reports_holds_it_must_not_touch(world, p, strict_gat
     again = hold_reconciliation.reconcile(now=utcnow() + timedelta(minutes=12))
     assert again.reported == 1
     assert db.session.scalar(select(func.count(HoldFinding.id))) == 1  # reported once
+
+
+def test_a_status_correction_to_cancelled_releases_the_lost_hold(world, p, strict_gateway):
+    """Any path that cancels the visit asks first, the status correction too."""
+    encounter = _scheduled_lost(p, world, strict_gateway)
+    booking.set_status(encounter, "cancelled", actor=world.biller)
+    row = preauth_of(encounter)
+    assert row.state == "cancelled" and _live(strict_gateway, row) == []
+
+
+def test_a_path_that_could_not_ask_leaves_a_check_job_that_asks(world, p, strict_gateway):
+    encounter = _scheduled_lost(p, world, strict_gateway)
+    strict_gateway.go_down(1, only={"holds_for"})
+    booking.set_status(encounter, "cancelled", actor=world.biller)
+    row = preauth_of(encounter)
+    assert row.state == "cancelled" and len(_live(strict_gateway, row)) == 1
+    assert f"hold-check-{row.id}" in queue().job_ids
+    work()  # the check job
+    assert _live(strict_gateway, preauth_of(encounter)) == []

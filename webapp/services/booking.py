@@ -19,7 +19,7 @@ from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
 from webapp.models.organization import ADMIN, Organization
-from webapp.services import audit, preauth
+from webapp.services import audit, hold_checks, preauth
 from webapp.services.allocation import allocation_for, reallocate
 from webapp.services.coverage import Coverage, load_coverage
 
@@ -268,8 +268,16 @@ def book(
 
 
 def set_status(encounter: Encounter, status: str, *, actor: User) -> None:
+    """Correct an encounter's status; its pre-authorization follows (services.preauth).
+
+    A pre-authorization that may have an untracked hold is checked at the gateway
+    first (services.hold_checks). Raises ValueError for an unknown status.
+    """
     if status not in rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")
+    row = preauth.for_encounter(encounter.id)
+    hold_checks.check_if_needed(row, found_by="a status change", wants_hold=status == rules.KEPT)
+    db.session.refresh(encounter)
     before = audit.snapshot(encounter)
     encounter.status = status
     audit.record(

@@ -108,10 +108,6 @@ def edit(
     preauth.sync_encounters(
         org, [encounter], actor=actor, previous_starts={encounter.id: before_start}
     )
-    if row is not None:
-        db.session.refresh(row)
-        if row.gateway_check_due:
-            preauth.after_commit("check", row.id, 0)
     db.session.commit()
     return encounter
 

@@ -99,10 +99,6 @@ def _close(encounter: Encounter, event: str, status: str, disposition, actor) ->
         after=audit.snapshot(encounter),
     )
     run = automations.record_event(encounter, event, actor=actor)
-    if row is not None:
-        db.session.refresh(row)
-        if row.gateway_check_due:
-            preauth_service.after_commit("check", row.id, 0)
     db.session.commit()
     automations.enqueue(run)
     return run

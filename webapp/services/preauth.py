@@ -84,6 +84,11 @@ def sync_encounters(
     for encounter in encounters:
         moved_from = (previous_starts or {}).get(encounter.id)
         _sync(org, encounter, actor, now, moved_from)
+        row = for_encounter(encounter.id)
+        if row is not None and row.gateway_check_due:
+            # Holds the gateway may have: asked after the commit (hold_checks), since
+            # nothing here may wait on the gateway inside the booking's transaction.
+            after_commit("check", row.id, 0)
 
 
 def _moved(row: PreAuthorization, encounter: Encounter, moved_from: datetime | None) -> bool:
