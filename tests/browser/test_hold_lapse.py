@@ -41,6 +41,8 @@ def test_a_held_visit_moved_past_its_lapse_gets_a_new_hold_scheduled(
     encounter_url = page.url
     notice = page.locator("#preauth")
     expect(notice).to_have_attribute("data-state", "held", timeout=PLACED_WITHIN_MS)
+    # The Billing panel follows the notice once the hold is placed: both say $25.00 held.
+    expect(page.locator("#billing-hold")).to_contain_text("$25.00 Held")
     expect(notice.locator("#preauth-lapse")).to_contain_text("That is after the appointment")
     with live_server.seed() as session:
         lapses_at = session.query(PreAuthorization).one().lapses_at
