@@ -131,15 +131,27 @@ def check_if_needed(row: PreAuthorization | None, *, found_by: str, wants_hold: 
     return check(row.id, found_by=found_by, wants_hold=wants_hold)
 
 
-def check(row_id: int, *, found_by: str, wants_hold: bool, now: datetime | None = None) -> Check:
+def check(
+    row_id: int,
+    *,
+    found_by: str,
+    wants_hold: bool,
+    now: datetime | None = None,
+    owns_processing: bool = False,
+) -> Check:
     """Ask the gateway for every hold of pre-authorization `row_id` and act (see the
     module's steps). Commits. Never raises for the gateway: `reached` says whether it
-    answered. `found_by` names the action for the findings ("Retry", "reconciliation")."""
+    answered. `found_by` names the action for the findings ("Retry", "reconciliation").
+    A row being placed (processing) belongs to its job: only that job or the sweeper
+    (`owns_processing`) checks it; anyone else leaves it marked."""
     now = now or utcnow()
     result = Check()
     row = db.session.get(PreAuthorization, row_id)
     customer = row.encounter.client.gateway_customer_id if row else None
     if row is None or not customer:
+        return result
+    if row.state == PROCESSING and not owns_processing:
+        result.reached = False  # the job placing it will tell; it stays marked
         return result
     try:
         found = _gateway().holds_for(

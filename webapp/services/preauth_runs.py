@@ -182,7 +182,9 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
     rerun = row.amount_cents is not None  # this attempt reached the gateway before
     if hold_checks.may_have_holds(row) and (not rerun or not _gateway().replays_idempotency_keys):
-        found = hold_checks.check(preauth_id, found_by="a new attempt", wants_hold=True, now=now)
+        found = hold_checks.check(
+            preauth_id, found_by="a new attempt", wants_hold=True, now=now, owns_processing=True
+        )
         if found.adopted is not None:
             return "adopted"
         db.session.refresh(row)
@@ -236,7 +238,9 @@ def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, 
         )
         db.session.commit()
         raise error
-    found = hold_checks.check(preauth_id, found_by="writing failed", wants_hold=True, now=now)
+    found = hold_checks.check(
+        preauth_id, found_by="writing failed", wants_hold=True, now=now, owns_processing=True
+    )
     if found.adopted is not None:
         return "adopted"
     reason = f"The card processor could not be reached ({error.message}). Retry once it is back."
@@ -305,7 +309,9 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
     ).all()
     for row in stuck:
         row_id, attempt, run_at = row.id, row.attempt, row.run_at
-        found = hold_checks.check(row_id, found_by="the sweeper", wants_hold=True, now=now)
+        found = hold_checks.check(
+            row_id, found_by="the sweeper", wants_hold=True, now=now, owns_processing=True
+        )
         if not found.reached:
             log.warning("gateway unreachable while settling pre-authorization %s", row_id)
             report.unreachable.append(row_id)
