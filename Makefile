@@ -6,6 +6,8 @@ PORT ?= 5000
 export FLASK_APP := app
 export PORT
 export COVERED_PORT := $(PORT)
+# Links in emails: one address for every process (honcho gives each its own PORT).
+export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run try-production test lint format bench install system-deps clean
 

@@ -158,7 +158,12 @@ def assert_ledger_adds_up(encounter_id: int) -> None:
     )
     payments = payments_of(encounter_id)
     if row is not None and row.state in ("charged", "released"):
-        of_hold = [p for p in payments if p.pre_authorization_id == row.id]
+        # Per hold: a renewed or replaced hold's release belongs to its own attempt.
+        of_hold = [
+            p
+            for p in payments
+            if p.pre_authorization_id == row.id and p.hold_attempt == row.attempt
+        ]
         assert all(p.status == "succeeded" for p in of_hold), of_hold
         problem = billing.hold_problem(row.amount_cents, invoices.movements(of_hold))
         assert problem is None, problem

@@ -9,10 +9,18 @@ protection must be tested against a gateway that behaves like Stripe. This one:
 - captures only a hold in `requires_capture`, once, for at most the amount held;
   never after a release or a lapse; releases once; refunds at most what was captured;
 - can decline a card, require authentication, be down for the next N calls
-  (`TransientGatewayError`, nothing done), or do the next N calls and lose the
-  answer (`TransientGatewayError` after the fact, as a network timeout would);
+  (`TransientGatewayError`, nothing done), or do the next N calls that change
+  something and lose the answer (`TransientGatewayError` after the fact, as a
+  network timeout would; a lost answer to a read is just a failed read, so reads
+  neither count against `lose_answers` nor lose anything);
+- lists holds by customer and reference (`holds_for`, read-after-write consistent
+  like Stripe's list), lists every live hold (`live_holds`, like Stripe's search),
+  reads one by id (`get_hold`), and keeps a fee on every capture and charge
+  (Stripe's US card price, 2.9% + 30¢) and none back on a refund;
+- runs on its own clock (`clock`, naive UTC), so a test can move time and see
+  holds lapse (`lapse_all_due()`), or set a hold's lapse time (`set_lapses_at`);
 - counts every call (`calls["place_hold"]`) and every hold it really placed
-  (`holds(reference)`), so a test can say "exactly one hold".
+  (`holds(reference)`, `live(reference_prefix)`), so a test can say "exactly one hold".
 
 It is thread-safe (one lock), so racing tests can share it.
 """
@@ -20,6 +28,7 @@ It is thread-safe (one lock), so racing tests can share it.
 import itertools
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +43,19 @@ from webapp.payments.gateway import (
 
 VISA_OFF_SESSION_HOLD = timedelta(days=4, hours=18)
 OTHER_CARDS_HOLD = timedelta(days=7)
+# Calls that only read: a lost answer to one of them changes nothing.
+READS = frozenset(
+    {"find_hold", "get_hold", "holds_for", "live_holds", "find_refund", "card_details"}
+)
+
+
+def stripe_fee(amount_cents: int) -> int:
+    """Stripe's standard US card price: 2.9% + 30¢ (rounded to the cent)."""
+    return (amount_cents * 29 + 500) // 1000 + 30
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -57,6 +79,9 @@ class Intent:
     lapses_at: datetime | None = None
     captured_cents: int = 0
     refunded_cents: int = 0
+    organization_id: int | None = None
+    fee_cents: int | None = None
+    refunds: list = field(default_factory=list)  # [(refund id, amount, reference)]
 
 
 @dataclass
@@ -79,6 +104,7 @@ def _unexpected_state(intent: Intent, action: str) -> PermanentGatewayError:
 class StrictGateway:
     publishable_key: str = "pk_test_strict"
     js_url: str = "http://127.0.0.1:9/js.stripe.com/v3/"
+    replays_idempotency_keys: bool = True
 
     calls: Counter = field(default_factory=Counter)
     customers: dict[str, dict] = field(default_factory=dict)
@@ -86,16 +112,20 @@ class StrictGateway:
     setups: dict[str, StoredSetup] = field(default_factory=dict)
     intents: dict[str, Intent] = field(default_factory=dict)
     _replays: dict[str, tuple[tuple, object]] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _utcnow
     _down_for: int = 0
+    _down_only: frozenset | None = None
     _lose_answers: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # Controls for tests
 
-    def go_down(self, calls: int) -> None:
-        """The next `calls` calls fail with a transient error and do nothing."""
+    def go_down(self, calls: int, *, only: set[str] | None = None) -> None:
+        """The next `calls` calls (of the names in `only`, when given) fail with a
+        transient error and do nothing."""
         self._down_for = calls
+        self._down_only = frozenset(only) if only else None
 
     def lose_answers(self, calls: int) -> None:
         """The next `calls` calls take effect, then fail with a transient error."""
@@ -142,6 +172,33 @@ class StrictGateway:
                 raise _unexpected_state(intent, "expired")
             intent.status = "canceled"
             return self._hold(intent)
+
+    def set_lapses_at(self, hold_reference: str, when: datetime) -> None:
+        """The card network will let this hold go at `when` (naive UTC)."""
+        with self._lock:
+            self.intents[hold_reference].lapses_at = when
+
+    def lapse_all_due(self) -> list[str]:
+        """Every live hold whose lapse time has passed on `clock` lapses; their ids."""
+        with self._lock:
+            due = [
+                intent.id
+                for intent in self.intents.values()
+                if intent.status == "requires_capture" and intent.lapses_at <= self.clock()
+            ]
+            for intent_id in due:
+                self.intents[intent_id].status = "canceled"
+            return due
+
+    def live(self, reference_prefix: str = "preauth-") -> list[Intent]:
+        """Holds that hold money right now, whose reference starts with the prefix."""
+        return [
+            intent
+            for intent in self.intents.values()
+            if intent.manual
+            and intent.status == "requires_capture"
+            and intent.reference.startswith(reference_prefix)
+        ]
 
     def holds(self, reference: str | None = None) -> list[Intent]:
         """Holds really placed (authorized), whatever became of them since."""
@@ -213,7 +270,14 @@ class StrictGateway:
         return self._call("detach_card", None, (), detach)
 
     def place_hold(
-        self, *, customer_id, payment_method_id, amount_cents, reference, idempotency_key
+        self,
+        *,
+        customer_id,
+        payment_method_id,
+        amount_cents,
+        reference,
+        idempotency_key,
+        organization_id=None,
     ):
         params = ("place_hold", customer_id, payment_method_id, amount_cents, reference)
         return self._call(
@@ -221,7 +285,14 @@ class StrictGateway:
             idempotency_key,
             params,
             lambda: self._hold(
-                self._confirm(customer_id, payment_method_id, amount_cents, reference, manual=True)
+                self._confirm(
+                    customer_id,
+                    payment_method_id,
+                    amount_cents,
+                    reference,
+                    manual=True,
+                    organization_id=organization_id,
+                )
             ),
         )
 
@@ -235,6 +306,38 @@ class StrictGateway:
 
         return self._call("find_hold", None, (), find)
 
+    def get_hold(self, hold_reference: str) -> Hold | None:
+        def get():
+            intent = self.intents.get(hold_reference)
+            return self._hold(intent) if intent is not None else None
+
+        return self._call("get_hold", None, (), get)
+
+    def holds_for(self, *, customer_id: str, reference_prefix: str) -> list[Hold]:
+        def find():
+            return [
+                self._hold(intent)
+                for intent in self.intents.values()
+                if intent.manual
+                and intent.customer_id == customer_id
+                and intent.reference.startswith(reference_prefix)
+            ]
+
+        return self._call("holds_for", None, (), find)
+
+    def live_holds(self) -> list[Hold]:
+        return self._call("live_holds", None, (), lambda: [self._hold(i) for i in self.live()])
+
+    def find_refund(self, *, charge_reference: str, reference: str) -> Charge | None:
+        def find():
+            intent = self._intent(charge_reference)
+            for refund_id, amount, ours in intent.refunds:
+                if ours == reference:
+                    return Charge(refund_id, amount)
+            return None
+
+        return self._call("find_refund", None, (), find)
+
     def capture(self, *, hold_reference: str, amount_cents: int, idempotency_key: str) -> Hold:
         def capture():
             intent = self._intent(hold_reference)
@@ -247,7 +350,8 @@ class StrictGateway:
                 )
             intent.status = "succeeded"
             intent.captured_cents = amount_cents
-            return Hold(intent.id, amount_cents, intent.status)
+            intent.fee_cents = stripe_fee(amount_cents)
+            return Hold(intent.id, amount_cents, intent.status, fee_cents=intent.fee_cents)
 
         params = ("capture", hold_reference, amount_cents)
         return self._call("capture", idempotency_key, params, capture)
@@ -262,17 +366,38 @@ class StrictGateway:
 
         return self._call("release", idempotency_key, ("release", hold_reference), release)
 
-    def charge(self, *, customer_id, payment_method_id, amount_cents, reference, idempotency_key):
+    def charge(
+        self,
+        *,
+        customer_id,
+        payment_method_id,
+        amount_cents,
+        reference,
+        idempotency_key,
+        organization_id=None,
+    ):
         def charge():
             intent = self._confirm(
-                customer_id, payment_method_id, amount_cents, reference, manual=False
+                customer_id,
+                payment_method_id,
+                amount_cents,
+                reference,
+                manual=False,
+                organization_id=organization_id,
             )
-            return Charge(intent.id, intent.amount_cents)
+            return Charge(intent.id, intent.amount_cents, intent.fee_cents)
 
         params = ("charge", customer_id, payment_method_id, amount_cents, reference)
         return self._call("charge", idempotency_key, params, charge)
 
-    def refund(self, *, charge_reference: str, amount_cents: int, idempotency_key: str) -> Charge:
+    def refund(
+        self,
+        *,
+        charge_reference: str,
+        amount_cents: int,
+        idempotency_key: str,
+        reference: str | None = None,
+    ) -> Charge:
         def refund():
             intent = self._intent(charge_reference)
             if intent.status != "succeeded":
@@ -284,7 +409,9 @@ class StrictGateway:
                     "amount_too_large",
                 )
             intent.refunded_cents += amount_cents
-            return Charge(self._new_id("re"), amount_cents)
+            refund_id = self._new_id("re")
+            intent.refunds.append((refund_id, amount_cents, reference))
+            return Charge(refund_id, amount_cents, 0)
 
         params = ("refund", charge_reference, amount_cents)
         return self._call("refund", idempotency_key, params, refund)
@@ -294,7 +421,7 @@ class StrictGateway:
     def _call(self, name: str, key: str | None, params: tuple, action):
         with self._lock:
             self.calls[name] += 1
-            if self._down_for > 0:
+            if self._down_for > 0 and (self._down_only is None or name in self._down_only):
                 self._down_for -= 1
                 raise TransientGatewayError("The payment service could not be reached.", "down")
             if key is not None and key in self._replays:
@@ -312,7 +439,7 @@ class StrictGateway:
                     outcome = error
                 if key is not None:
                     self._replays[key] = (params, outcome)
-            if self._lose_answers > 0:
+            if self._lose_answers > 0 and name not in READS:
                 self._lose_answers -= 1
                 raise TransientGatewayError("The connection was reset.", "unreachable")
             if isinstance(outcome, PermanentGatewayError):
@@ -340,7 +467,9 @@ class StrictGateway:
             raise PermanentGatewayError(f"No such PaymentIntent: '{reference}'", "resource_missing")
         return intent
 
-    def _confirm(self, customer_id, payment_method_id, amount_cents, reference, *, manual):
+    def _confirm(
+        self, customer_id, payment_method_id, amount_cents, reference, *, manual, organization_id
+    ):
         self._require_customer(customer_id)
         card = self._card(payment_method_id)
         if card.customer_id != customer_id:
@@ -349,7 +478,7 @@ class StrictGateway:
             )
         if amount_cents <= 0:
             raise PermanentGatewayError("The amount must be more than zero.", "invalid_amount")
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = self.clock()
         intent = Intent(
             id=self._new_id("pi"),
             reference=reference,
@@ -359,6 +488,7 @@ class StrictGateway:
             manual=manual,
             status="requires_payment_method",
             created_at=now,
+            organization_id=organization_id,
         )
         self.intents[intent.id] = intent
         if card.needs_authentication:
@@ -374,8 +504,19 @@ class StrictGateway:
         else:
             intent.status = "succeeded"
             intent.captured_cents = amount_cents
+            intent.fee_cents = stripe_fee(amount_cents)
         return intent
 
     def _hold(self, intent: Intent) -> Hold:
         lapses_at = intent.lapses_at if intent.status == "requires_capture" else None
-        return Hold(intent.id, intent.amount_cents, intent.status, lapses_at)
+        return Hold(
+            intent.id,
+            intent.amount_cents,
+            intent.status,
+            lapses_at,
+            our_reference=intent.reference,
+            customer_id=intent.customer_id,
+            organization_id=intent.organization_id,
+            created_at=intent.created_at,
+            fee_cents=intent.fee_cents,
+        )

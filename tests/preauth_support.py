@@ -12,7 +12,7 @@ from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
-from webapp.services import booking
+from webapp.services import booking, encounter_edit
 from webapp.services.queue import queue, redis_connection
 
 
@@ -85,6 +85,33 @@ def book(
     )
     (encounter,) = booking.book(p.org, p.client, request, actor=actor)
     return encounter
+
+
+def edit(
+    p: Practice,
+    encounter: Encounter,
+    actor,
+    *,
+    starts_in=None,
+    moves_by=None,
+    services=None,
+    billing_type="insurance",
+):
+    """Edit the encounter to start `starts_in` from now, or `moves_by` from its own start
+    (the clock can pass a minute boundary between a booking and an edit)."""
+    if moves_by is not None:
+        start_local = to_local(encounter.starts_at + moves_by, p.org.timezone).replace(tzinfo=None)
+    else:
+        start_local = local_start(p, starts_in)
+    request = booking.BookingRequest(
+        clinician_id=encounter.clinician_id,
+        start_local=start_local,
+        duration_minutes=60,
+        lines=[(s.id, 60) for s in (services or [p.therapy])],
+        billing_type=billing_type,
+        client_insurance_id=p.policy.id if billing_type == "insurance" else None,
+    )
+    return encounter_edit.edit(p.org, encounter, request, actor=actor)
 
 
 def preauth_of(encounter: Encounter) -> PreAuthorization | None:

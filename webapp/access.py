@@ -20,6 +20,7 @@ from webapp.models import (
     Invoice,
     LegacyImport,
     Payer,
+    Payment,
     PaymentCard,
     ServiceType,
     User,
@@ -108,6 +109,15 @@ def get_invoice_or_404(invoice_id: int) -> Invoice:
     invoice = _scoped_or_404(Invoice, invoice_id)
     get_client_or_404(invoice.client_id)  # a clinician: own clients only
     return invoice
+
+
+def get_payment_or_404(payment_id: int) -> Payment:
+    """A payment of the organization, on an invoice of a client the user may see."""
+    payment = _scoped_or_404(Payment, payment_id)
+    if payment.invoice_id is None:
+        abort(404)
+    get_invoice_or_404(payment.invoice_id)
+    return payment
 
 
 def get_automation_or_404(automation_id: int) -> Automation:

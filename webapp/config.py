@@ -200,7 +200,7 @@ def mail_settings() -> dict:
     MAIL_USE_TLS is STARTTLS (port 587 by default), MAIL_USE_SSL implicit TLS (465).
     With MAIL_SERVER set, MAIL_DEFAULT_SENDER is required; the other MAIL_* values
     without MAIL_SERVER are a mistake and stop start-up. PUBLIC_URL is the address
-    people open the app at, used for links in emails.
+    people open the app at, used for links in emails (see `public_url`).
     """
     server = (os.environ.get("MAIL_SERVER") or "").strip() or None
     use_tls = env_bool("MAIL_USE_TLS", False)
@@ -237,10 +237,21 @@ def mail_settings() -> dict:
             "MAIL_DEFAULT_SENDER", sender or "Covered <covered@localhost>"
         ),
         "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", 30, minimum=1, maximum=600),
-        "PUBLIC_URL": env_url(
-            "PUBLIC_URL", f"http://127.0.0.1:{env_int('PORT', 5000, minimum=1)}", ("http", "https")
-        ).rstrip("/"),
+        "PUBLIC_URL": public_url(),
     }
+
+
+def public_url() -> str:
+    """Where people open the app: the base of every link in an email.
+
+    PUBLIC_URL when set (`make run` sets it once for every process). Otherwise the web
+    server's own address, from COVERED_PORT, the web port `make run` exports to every
+    process: not PORT, which honcho gives each process of the Procfile a different value
+    of, so a worker would write links to a port nobody serves. Plain PORT is the last
+    resort for a web server started on its own.
+    """
+    port = env_int("COVERED_PORT", 0, minimum=0) or env_int("PORT", 5000, minimum=1)
+    return env_url("PUBLIC_URL", f"http://127.0.0.1:{port}", ("http", "https")).rstrip("/")
 
 
 def _is_loopback(url: str) -> bool:
@@ -279,7 +290,7 @@ def env_policy(name: str) -> str | None:
     return raw
 
 
-def session_settings(environment: str, public_url: str) -> dict:
+def session_settings(environment: str, address: str) -> dict:
     """Cookies, sign-in throttling and session lifetimes (see webapp/services/sessions.py).
 
     Cookies are Secure by default when PUBLIC_URL is https (production behind TLS);
@@ -290,13 +301,11 @@ def session_settings(environment: str, public_url: str) -> dict:
     (default 30: HIPAA automatic logoff) ends every session of a user who did nothing
     for that long; REMEMBER_COOKIE_DAYS bounds "Keep me signed in" (default 7).
     """
-    https = public_url.startswith("https://")
+    https = address.startswith("https://")
     secure = env_bool("SESSION_COOKIE_SECURE", https)
     if environment == PRODUCTION:
-        if not https and not _is_loopback(public_url):
-            raise ConfigError(
-                f"COVERED_ENV=production needs an https PUBLIC_URL, got {public_url!r}"
-            )
+        if not https and not _is_loopback(address):
+            raise ConfigError(f"COVERED_ENV=production needs an https PUBLIC_URL, got {address!r}")
         if https and not secure:
             raise ConfigError(
                 "SESSION_COOKIE_SECURE=false is refused in production with an https PUBLIC_URL"

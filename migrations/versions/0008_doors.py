@@ -5,7 +5,7 @@ user (sign-out, password change, deactivation, idle timeout); `last_seen_at` is
 the user's last activity, for the idle timeout.
 
 Revision ID: 0008_doors
-Revises: 0005_settlement
+Revises: 0006_authorization_truth
 Create Date: 2026-11-30 10:00:00.000000
 
 """

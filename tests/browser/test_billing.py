@@ -83,7 +83,9 @@ def test_a_biller_adds_a_service_to_a_held_visit_and_charges_one_invoice_with_tw
     with page.expect_navigation(url=encounter_url):
         page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#billing-cost")).to_contain_text("$190.00")
-    expect(page.locator("#billing-hold")).to_contain_text("Charge adds a second payment")
+    expect(page.locator("#billing-hold-note")).to_have_text(
+        "less than the cost now ($190.00): Charge captures it and charges $40.00 more to the card."
+    )
 
     # --- Charge: the dialog shows the amounts first. ---
     page.locator("#billing").get_by_role("button", name="Charge", exact=True).click()
@@ -193,7 +195,10 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
     expect(dialog).to_be_visible()
     dialog.get_by_label("Disposition").select_option(label="Late cancellation")
     expect(page.locator("#automation-preview")).to_contain_text(
-        "Rule 1 matched; Rule 2 also matched but the first listed wins."
+        "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies"
+    )
+    expect(page.locator("#automation-effect")).to_have_text(
+        "For this appointment: Capture $50.00 from the hold. Release $100.00 back to the client."
     )
     screenshot(page, "billing-cancel-dialog")
     page.locator("dialog#close-dialog").get_by_role("button", name="Cancel appointment").click()
@@ -205,9 +210,13 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
         "Captured $50.00 from the hold; released $100.00.", timeout=AUTOMATION_DONE_MS
     )
     expect(page.locator("#automation-explanation")).to_have_text(
-        "Rule 1 matched; Rule 2 also matched but the first listed wins."
+        "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies; "
+        "“Encounter Cancelled → Release Pre-authorization” also matches, but the first listed wins."
     )
-    expect(page.locator("#preauth-message")).to_have_text("The hold of $150.00 was charged.")
+    # Not "The hold of $150.00 was charged": the fee was captured, the rest released.
+    expect(page.locator("#preauth-message")).to_have_text(
+        "Captured $50.00 of the $150.00 hold and released $100.00."
+    )
     screenshot(page, "billing-after-late-cancellation")
 
     with page.expect_navigation():  # load: htmx has processed the page
@@ -215,7 +224,7 @@ def test_an_admin_sets_up_automations_and_a_late_cancellation_takes_the_fee_from
     line = page.locator("#invoice-lines tbody tr")
     expect(line).to_have_count(1)
     expect(line.locator("td")).to_have_text(
-        ["Late cancellation fee · 90837 Psychotherapy", "$50.00"]
+        ["Late cancellation fee · 90837 Psychotherapy", "1", "$50.00", "$50.00"]
     )
     expect(page.locator("#invoice-paid")).to_have_text("$50.00")
     expect(page.locator("#invoice-released")).to_have_text("$100.00")

@@ -84,11 +84,11 @@ def test_a_hold_goes_from_scheduled_to_held_and_another_is_rescheduled_and_cance
     _book(page, live_server, client, soon)
     notice = page.locator("#preauth")
     expect(notice).to_have_attribute("data-state", "scheduled")
-    run_at = _local_text(_hours_before(soon, 24))
+    # Its time (24 hours before) has passed: it says the hold is placed now, not "scheduled for".
     expect(notice.locator("#preauth-message")).to_have_text(
-        f"Pre-authorization of $25.00 scheduled for {run_at}"
+        "Placing a hold of $25.00 on the client's card now"
     )
-    expect(notice).to_contain_text("Placing the hold now…")
+    expect(notice).to_contain_text("less than 24 hours away, so the hold is placed at once")
     expect(notice).to_have_attribute("hx-trigger", "every 2s")
     expect(notice.get_by_role("button", name="Create invoice")).to_be_disabled()
     screenshot(page, "preauth-scheduled-due")

@@ -127,7 +127,7 @@ def test_a_declined_card_fails_at_once_and_retry_waits_for_another_card(world, p
 
     row = preauth_of(encounter)
     assert (row.state, row.failure_code, row.card_id) == ("failed", "card_declined", declining.id)
-    assert row.failure_reason == "Your card was declined."
+    assert row.failure_reason == "The card was declined."  # staff wording
     assert strict_gateway.calls["place_hold"] == 1  # permanent: no retries
     with pytest.raises(service.ActionRefused) as refused:
         service.retry(encounter, actor=world.biller)

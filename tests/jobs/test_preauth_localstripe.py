@@ -119,4 +119,4 @@ def test_a_card_declined_at_the_hold_fails_at_once(world, p, app_stripe_gateway)
 
     row = preauth_of(encounter)
     assert (row.state, row.failure_code) == ("failed", "card_declined")
-    assert row.failure_reason == "Your card was declined."
+    assert row.failure_reason == "The card was declined."  # staff wording

@@ -92,8 +92,8 @@ def test_a_worker_killed_before_the_gateway_call_is_run_again_once(
 def test_a_hold_placed_but_unanswered_and_then_swept_is_not_placed_again(
     world, p, strict_gateway, monkeypatch
 ):
-    """Killed after the gateway call; the sweeper finds nothing (a search lagging behind)
-    and runs the hold again: the same idempotency key answers with the first hold."""
+    """Killed after the gateway call; the sweeper finds nothing (a gateway view lagging
+    behind) and runs the hold again: the same idempotency key answers with the first hold."""
     encounter = book(p, world.biller, starts_in=SOON)
     row_id = preauth_of(encounter).id
     monkeypatch.setattr(preauth_runs, "_record_held", _die)
@@ -102,6 +102,7 @@ def test_a_hold_placed_but_unanswered_and_then_swept_is_not_placed_again(
     monkeypatch.undo()
     queue().empty()
     monkeypatch.setattr(strict_gateway, "find_hold", lambda reference: None)
+    monkeypatch.setattr(strict_gateway, "holds_for", lambda **_query: [])
 
     preauth_runs.sweep(now=utcnow() + AFTER_STUCK)
     work()

@@ -103,7 +103,7 @@ def test_a_declined_balance_stays_due_and_the_next_try_uses_a_new_key(world, str
 
     assert outcome.level == "warning"
     assert outcome.message == (
-        "The $40.00 balance payment failed (Visa •••• 4242: Your card was declined)."
+        "The $40.00 balance payment failed (Visa •••• 4242: The card was declined)."
     )
     db.session.expire_all()
     assert invoices.summarize(invoice).due_cents == 4000

@@ -149,7 +149,10 @@ def test_an_automation_racing_a_person_charges_once_and_says_who_won(app, world,
     if names["automation"].startswith("won: done"):
         assert run.status == "done" and run.outcome == "Captured $150.00 from the hold."
         person_result = names[f"charge-by-{world.biller.id}"]
-        assert "already charged by the automation (Rule 1: Encounter Finalized" in person_result
+        assert (
+            "already charged by the automation (Encounter Finalized → Charge Pre-authorization)"
+            in person_result
+        )
     else:
         assert run.status == "skipped"
         assert run.outcome.startswith(f"This hold was already charged by {world.biller.name}")

@@ -148,9 +148,18 @@ RULES = [
             10,
             1,
             [3, 5],
-            "Rule 1 matched; Rules 3 and 5 also matched but the first listed wins.",
+            "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies; "
+            "“Encounter Cancelled → Release Pre-authorization” and “Encounter Cancelled → "
+            "Charge Cancellation Fee” also match, but the first listed wins.",
         ),
-        (ENCOUNTER_FINALIZED, None, 11, 2, [], "Rule 2 matched."),
+        (
+            ENCOUNTER_FINALIZED,
+            None,
+            11,
+            2,
+            [],
+            "“Encounter Finalized → Charge Pre-authorization” applies.",
+        ),
         # Rule 4 (no-show) is disabled: the catch-all release wins.
         (
             ENCOUNTER_CANCELLED,
@@ -158,7 +167,8 @@ RULES = [
             12,
             3,
             [5],
-            "Rule 3 matched; Rule 5 also matched but the first listed wins.",
+            "“Encounter Cancelled → Release Pre-authorization” applies; “Encounter Cancelled → "
+            "Charge Cancellation Fee” also matches, but the first listed wins.",
         ),
         (ENCOUNTER_CANCELLED, None, 12, 3, [5], None),
     ],

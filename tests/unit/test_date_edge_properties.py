@@ -193,7 +193,7 @@ def test_a_ledger_adds_up_whatever_the_dates(data, count_upcoming):
     assert ledger.kept == sum(u.amount for u in rows if u.status == KEPT)
     assert ledger.upcoming == sum(u.amount for u in rows if u.status == UPCOMING)
     kept_width, upcoming_width = (Fraction(w.rstrip("%")) for w in ledger.bar)
-    assert 0 <= kept_width and 0 <= upcoming_width and kept_width + upcoming_width <= 100
+    assert kept_width >= 0 and upcoming_width >= 0 and kept_width + upcoming_width <= 100
     for text in (ledger.kept_percent, ledger.upcoming_percent, ledger.booked_percent):
         assert text.endswith("%")
     for row in ledger.rows:

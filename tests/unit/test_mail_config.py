@@ -6,7 +6,7 @@ from webapp.config import ConfigError, mail_settings
 
 MAIL_VARIABLES = (
     "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS",
-    "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER", "MAIL_TIMEOUT", "PUBLIC_URL", "PORT",
+    "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER", "MAIL_TIMEOUT", "PUBLIC_URL", "PORT", "COVERED_PORT",
 )  # fmt: skip
 
 
@@ -21,6 +21,24 @@ def test_without_a_mail_server_mail_goes_to_the_outbox():
     assert settings["MAIL_SERVER"] is None
     assert settings["MAIL_DEFAULT_SENDER"] == "Covered <covered@localhost>"
     assert settings["PUBLIC_URL"] == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    ("environment", "url"),
+    [
+        ({"PORT": "5100"}, "http://127.0.0.1:5100"),  # a web server started on its own
+        # Under honcho every process gets its own PORT; COVERED_PORT is the web's, for all.
+        ({"PORT": "5100", "COVERED_PORT": "5000"}, "http://127.0.0.1:5000"),
+        ({"PORT": "5100", "COVERED_PORT": "5000", "PUBLIC_URL": "https://c.example"},
+         "https://c.example"),
+    ],
+)  # fmt: skip
+def test_links_in_emails_point_at_the_web_server_whatever_port_a_process_has(
+    monkeypatch, environment, url
+):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert mail_settings()["PUBLIC_URL"] == url
 
 
 def test_a_full_smtp_configuration(monkeypatch):

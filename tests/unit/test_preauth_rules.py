@@ -94,7 +94,7 @@ def test_every_state_has_a_label_and_every_transition_names_real_states():
         ("retry", HELD, NOT_FAILED.format("held")),
         ("retry", CANCELLED, NOT_FAILED.format("cancelled")),
         ("reschedule", CANCELLED, None),
-        ("reschedule", HELD, "A hold is already placed. Release it before rescheduling."),
+        ("reschedule", HELD, None),  # the hold is released and a new one scheduled
         ("reschedule", CHARGED, "A pre-authorization that is charged cannot be rescheduled."),
         ("retry", None, "There is no pre-authorization on this appointment."),
     ],

@@ -50,6 +50,7 @@ ROUTES = {
     "preauth.preview": ("POST", "/encounters/{encounter}/preauth/preview", BILLING),
     "preauth.cancel": ("POST", "/encounters/{encounter}/preauth/cancel", BILLING),
     "preauth.retry": ("POST", "/encounters/{failed_preauth_encounter}/preauth/retry", BILLING),
+    "preauth.renew": ("GET", "/encounters/{encounter}/preauth/renew", BILLING),
     "payments_settings.show": ("GET", "/admin/payments", ADMIN),
     "payments_settings.edit": ("GET", "/admin/payments/edit", ADMIN),
     "payments_settings.check": ("POST", "/admin/payments/check", ADMIN),
@@ -74,8 +75,11 @@ ROUTES = {
     "billing.finalize": ("GET", "/encounters/{encounter}/finalize", ALL),
     "billing.cancel": ("GET", "/encounters/{encounter}/cancel", ALL),
     "billing.client_billing": ("GET", "/clients/{client}/billing", BILLING),
+    "billing.client_billing_csv": ("GET", "/clients/{client}/billing.csv", BILLING),
     "billing.invoice": ("GET", "/invoices/{invoice}", BILLING),
     "billing.charge_balance": ("GET", "/invoices/{invoice}/charge-balance", BILLING),
+    "billing.void": ("GET", "/invoices/{invoice}/void", BILLING),
+    "billing.refund": ("GET", "/payments/{payment}/refund", BILLING),
     "automations.index": ("GET", "/admin/automations", ADMIN),
     "automations.add": ("POST", "/admin/automations", ADMIN),
     "automations.move": ("POST", "/admin/automations/{automation}/move", ADMIN),
@@ -119,14 +123,19 @@ def rows(world):
 
 def _billing_rows(world, client) -> dict:
     """An invoice of the client and an automation rule of the practice."""
-    from webapp.models import Automation, Invoice
+    from webapp.models import Automation, Invoice, Payment
 
     invoice = Invoice(organization_id=world.org.id, client_id=client.id, total_cents=1000)
     rule = Automation(organization_id=world.org.id, event="encounter_cancelled",
                       action="release_preauth", position=1)  # fmt: skip
     db.session.add_all([invoice, rule])
     db.session.flush()
-    return {"invoice": invoice.id, "automation": rule.id}
+    payment = Payment(organization_id=world.org.id, client_id=client.id, invoice_id=invoice.id,
+                      kind="balance_payment", amount_cents=1000, status="succeeded",
+                      gateway_reference="pi_paid", idempotency_key="access-paid")  # fmt: skip
+    db.session.add(payment)
+    db.session.flush()
+    return {"invoice": invoice.id, "automation": rule.id, "payment": payment.id}
 
 
 def _outbox_message(organization_id: int) -> str:

@@ -172,8 +172,15 @@ def test_cancel_names_the_winning_rule_and_the_job_charges_the_fee(
     auth.login(world.clinician)
 
     dialog = text(client.get(f"/encounters/{v.encounter.id}/cancel?disposition=late_cancellation"))
-    assert "Rule 1 matched; Rule 3 also matched but the first listed wins." in dialog
-    assert "Rule 1 will <strong>Charge Cancellation Fee</strong>" in dialog
+    assert (
+        "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies; "
+        "“Encounter Cancelled → Release Pre-authorization” also matches, but the first listed wins."
+    ) in dialog
+    # What it will do to this visit: the fee ($50) from the $150 hold, the rest released.
+    assert (
+        "For this appointment: Capture $50.00 from the hold. Release $100.00 back to the client."
+        in dialog
+    )
 
     response = client.post(f"/encounters/{v.encounter.id}/cancel",
                            data={"disposition": "late_cancellation"}, headers=HX)  # fmt: skip
@@ -191,7 +198,7 @@ def test_cancel_names_the_winning_rule_and_the_job_charges_the_fee(
                                      ("hold_release", 10000, "succeeded")]  # fmt: skip
     assert strict_gateway.intents[row.gateway_reference].captured_cents == 5000
     page = text(client.get(f"/encounters/{v.encounter.id}"))
-    assert "Rule 1 matched; Rule 3 also matched but the first listed wins." in page
+    assert "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies" in page
     assert "Captured $50.00 from the hold; released $100.00." in page
     assert_ledger_adds_up(v.encounter.id)
 

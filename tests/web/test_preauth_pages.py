@@ -72,7 +72,8 @@ def test_the_notification_polls_while_due_and_stops_once_held(
     assert "HX-Request" in due.headers["Vary"]
     body = due.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="preauth"')
-    assert 'hx-trigger="every 2s"' in body and "Placing the hold now" in body
+    assert 'hx-trigger="every 2s"' in body
+    assert "Placing a hold of $25.00 on the client's card now" in body
 
     work()
     held = client.get(url, headers=HX).get_data(as_text=True)
@@ -208,19 +209,28 @@ def test_reschedule_saves_closes_the_dialog_and_swaps_the_notification(client, a
     assert f"scheduled for {_local(p, row.run_at)}" in body
 
 
-def test_reschedule_of_a_held_hold_is_refused_in_the_dialog(client, auth, world, p, strict_gateway):
+def test_reschedule_of_a_held_hold_releases_it_and_schedules_a_new_one(
+    client, auth, world, p, strict_gateway
+):
     add_card(strict_gateway, p.client)
-    encounter = book(p, world.biller, starts_in=timedelta(hours=2))
+    encounter = book(p, world.biller, starts_in=timedelta(hours=20))
     work()
+    held = preauth_of(encounter)
+    held_attempt, held_reference = held.attempt, held.gateway_reference
     auth.login(world.biller)
-    response = client.post(
-        f"/encounters/{encounter.id}/preauth/reschedule", data={"hours_before": "1"}, headers=HX
-    )
-    assert response.status_code == 409
-    assert "A hold is already placed. Release it before rescheduling." in response.get_data(
+    dialog = client.get(f"/encounters/{encounter.id}/preauth/reschedule", headers=HX)
+    assert "The hold of $25.00 on Visa •••• 4242 is released when you save" in dialog.get_data(
         as_text=True
     )
-    assert preauth_of(encounter).state == "held"
+    response = client.post(
+        f"/encounters/{encounter.id}/preauth/reschedule", data={"hours_before": "2"}, headers=HX
+    )
+    assert response.status_code == 200
+    row = preauth_of(encounter)
+    assert (row.state, row.hours_before, row.attempt) == ("scheduled", 2, held_attempt + 1)
+    work()  # the settle job releases the old hold
+    assert strict_gateway.intents[held_reference].status == "canceled"
+    assert strict_gateway.live() == []
 
 
 def test_another_organizations_id_is_not_found_and_changes_nothing(client, auth, world, p):

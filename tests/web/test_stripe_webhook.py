@@ -1,4 +1,5 @@
-"""POST /webhooks/stripe: signed events only; a lapsed hold becomes expired, once."""
+"""POST /webhooks/stripe: signed events only; a lapsed hold becomes expired, once, and only
+when the gateway itself says so (issue 13 part 5: trust the gateway, not the message)."""
 
 import hashlib
 import hmac
@@ -38,10 +39,11 @@ def _post(client, event: dict, secret: str = SECRET):
     )
 
 
-def _canceled(reference: str, event_id: str = "evt_1") -> dict:
+def _canceled(reference: str, event_id: str = "evt_1", created: int | None = None) -> dict:
     return {
         "id": event_id,
         "object": "event",
+        "created": int(time.time()) if created is None else created,
         "type": "payment_intent.canceled",
         "data": {
             "object": {
@@ -74,7 +76,8 @@ def test_a_lapsed_hold_becomes_expired_and_billers_are_told(client, world, held,
     assert link == f"/encounters/{held.id}"
 
 
-def test_the_expired_hold_offers_reschedule(client, auth, world, held):
+def test_the_expired_hold_offers_reschedule(client, auth, world, held, strict_gateway):
+    strict_gateway.lapse(preauth_of(held).gateway_reference)
     _post(client, _canceled(preauth_of(held).gateway_reference))
     auth.login(world.biller)
     page = client.get(f"/encounters/{held.id}").get_data(as_text=True)
@@ -85,7 +88,8 @@ def test_the_expired_hold_offers_reschedule(client, auth, world, held):
     assert (preauth_of(held).state, preauth_of(held).attempt) == ("scheduled", 2)
 
 
-def test_a_redelivered_event_changes_nothing(client, held):
+def test_a_redelivered_event_changes_nothing(client, held, strict_gateway):
+    strict_gateway.lapse(preauth_of(held).gateway_reference)
     event = _canceled(preauth_of(held).gateway_reference)
     _post(client, event)
     notes = _notifications()
@@ -117,7 +121,67 @@ def test_other_event_types_are_acknowledged_and_ignored(client, held):
     assert preauth_of(held).state == "held"
 
 
-def test_it_needs_no_csrf_token_only_the_signature(app, client, held):
+def test_it_needs_no_csrf_token_only_the_signature(app, client, held, strict_gateway):
     app.config["WTF_CSRF_ENABLED"] = True
+    strict_gateway.lapse(preauth_of(held).gateway_reference)
     response = _post(client, _canceled(preauth_of(held).gateway_reference))
     assert response.status_code == 200 and response.json["outcome"] == "expired"
+
+
+def test_a_signed_event_the_gateway_contradicts_changes_nothing(client, held, strict_gateway):
+    """The message says canceled; the gateway still holds the money: the hold stays."""
+    reference = preauth_of(held).gateway_reference
+    response = _post(client, _canceled(reference, event_id="evt_lie"))
+    assert response.status_code == 200 and response.json["outcome"] == "ignored"
+    assert preauth_of(held).state == "held"
+    assert strict_gateway.calls["get_hold"] == 1  # it asked the gateway
+    assert _notifications() == 0
+
+
+def test_an_event_dated_in_the_future_is_refused(client, held, strict_gateway):
+    strict_gateway.lapse(preauth_of(held).gateway_reference)
+    future = int(time.time()) + 3600
+    response = _post(client, _canceled(preauth_of(held).gateway_reference, created=future))
+    assert response.status_code == 400 and "future" in response.json["error"]
+    assert preauth_of(held).state == "held"
+    assert db.session.scalar(select(func.count(GatewayEvent.id))) == 0
+    # A few seconds of clock skew is not the future.
+    skewed = _canceled(preauth_of(held).gateway_reference, "evt_skew", int(time.time()) + 60)
+    assert _post(client, skewed).json["outcome"] == "expired"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"id": "evt_x", "type": "payment_intent.canceled", "created": 1},  # no data
+        {"id": "evt_x", "type": "payment_intent.canceled", "created": "soon", "data": {}},
+        {"id": "evt_x", "type": "payment_intent.canceled", "data": {"object": {"id": "pi"}}},
+        {"id": 5, "type": "payment_intent.canceled", "created": 1, "data": {"object": {}}},
+    ],
+)
+def test_a_malformed_signed_event_is_refused_not_a_crash(client, held, event):
+    response = _post(client, event)
+    assert response.status_code == 400
+    assert preauth_of(held).state == "held"
+
+
+def test_an_event_for_another_organizations_hold_changes_nothing(
+    client, world, held, strict_gateway
+):
+    """The gateway names the organization a hold was placed for; the row must match."""
+    row = preauth_of(held)
+    strict_gateway.intents[row.gateway_reference].organization_id = world.outsider_org.id
+    strict_gateway.lapse(row.gateway_reference)
+    response = _post(client, _canceled(row.gateway_reference, event_id="evt_other"))
+    assert response.json["outcome"] == "ignored"
+    assert preauth_of(held).state == "held"
+
+
+def test_a_gateway_that_cannot_be_asked_gets_the_event_again_later(client, held, strict_gateway):
+    strict_gateway.lapse(preauth_of(held).gateway_reference)
+    strict_gateway.go_down(1)
+    event = _canceled(preauth_of(held).gateway_reference, event_id="evt_later")
+    response = _post(client, event)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert db.session.scalar(select(func.count(GatewayEvent.id))) == 0  # not marked seen
+    assert _post(client, event).json["outcome"] == "expired"  # Stripe's redelivery

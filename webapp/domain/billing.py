@@ -6,10 +6,13 @@ Decisions where the seed is silent:
   insurance, once per encounter whatever the number of services (the payer is
   billed the service prices, not the client). This is also what the hold is
   placed for, so charging an unchanged encounter captures exactly the hold.
-- **Self-pay / Unknown**: the sum of the service prices, one line per service.
+- **Self-pay / Unknown**: the sum of the service prices, one line per service. A
+  timed service (one with a unit length) is priced per unit: its line is
+  units × price per unit (seed: "a timed service priced per unit"); an untimed one
+  is priced per visit (1 × price). The units come from `webapp.domain.units`.
 - **Cancellation fee**: the sum of the services' cancellation fees, one line per
   service with a fee, whatever the billing type (insurance never pays for a
-  missed visit).
+  missed visit). A fee is per visit unless the service type sets it per unit.
 - A cost of zero captures nothing: the whole hold is released.
 """
 
@@ -18,6 +21,33 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.ledger import (  # noqa: F401 (the ledger's names, kept for callers)
+    ADDITIONAL_CHARGE,
+    BALANCE_PAYMENT,
+    CANCELLATION_FEE,
+    COLLECTING_KINDS,
+    HOLD_CAPTURE,
+    HOLD_RELEASE,
+    INVOICE_OPEN,
+    INVOICE_PAID,
+    INVOICE_PARTLY_REFUNDED,
+    INVOICE_REFUNDED,
+    INVOICE_STATUS_LABELS,
+    INVOICE_VOID,
+    PAYMENT_KIND_LABELS,
+    REFUND,
+    REFUND_REASONS,
+    Movement,
+    balance_refusal,
+    collected,
+    gross_paid,
+    hold_problem,
+    invoice_problem,
+    invoice_status,
+    refund_refusal,
+    refunded,
+    void_refusal,
+)
 from webapp.domain.money import format_cents
 
 # --- events, actions, dispositions ---------------------------------------------------
@@ -103,20 +133,58 @@ def event_refusal(event: str, encounter_status: str) -> str | None:
 
 @dataclass(frozen=True)
 class ServiceCharge:
-    """One service line of an encounter with what it costs."""
+    """One service line of an encounter with what it costs.
+
+    `price_cents` is per unit when the service is timed (`unit_minutes` set), else per
+    visit; `units` are the line's billable units (1 for an untimed service). The
+    cancellation fee is per visit unless `fee_per_unit`.
+    """
 
     service_type_id: int | None
     code: str
     name: str
     price_cents: int
     cancellation_fee_cents: int = 0
+    units: int = 1
+    unit_minutes: int | None = None
+    fee_per_unit: bool = False
+
+    @property
+    def per_unit(self) -> bool:
+        return self.unit_minutes is not None
+
+    @property
+    def quantity(self) -> int:
+        """What the price is multiplied by: the units of a timed service, else 1."""
+        return self.units if self.per_unit else 1
+
+    @property
+    def amount_cents(self) -> int:
+        """Price × units for a timed service; the price for an untimed one (cents)."""
+        return self.price_cents * self.quantity
+
+    @property
+    def fee_quantity(self) -> int:
+        return self.units if self.per_unit and self.fee_per_unit else 1
+
+    @property
+    def fee_cents(self) -> int:
+        return self.cancellation_fee_cents * self.fee_quantity
 
 
 @dataclass(frozen=True)
 class Line:
+    """An invoice line: `quantity` × `unit_price_cents` = `amount_cents`."""
+
     service_type_id: int | None
     description: str
     amount_cents: int
+    quantity: int = 1
+    unit_price_cents: int | None = None
+
+    @property
+    def unit_price(self) -> int:
+        return self.amount_cents if self.unit_price_cents is None else self.unit_price_cents
 
 
 def cost_lines(
@@ -129,26 +197,49 @@ def cost_lines(
     """The client's share of an encounter, as invoice lines.
 
     Insurance with a policy → one copay line; Self-pay, Unknown, or Insurance
-    without a policy → one line per service at its price.
+    without a policy → one line per service: units × price per unit for a timed
+    service, 1 × price per visit for an untimed one.
     """
     if billing_type == "insurance" and copay_cents is not None:
         codes = ", ".join(s.code for s in services)
         payer = f" ({payer_name})" if payer_name else ""
         description = f"Copay{payer}" + (f" for {codes}" if codes else "")
-        return [Line(None, description, copay_cents)]
-    return [Line(s.service_type_id, f"{s.code} · {s.name}", s.price_cents) for s in services]
+        return [Line(None, description, copay_cents, 1, copay_cents)]
+    return [
+        Line(s.service_type_id, _service_description(s), s.amount_cents, s.quantity, s.price_cents)
+        for s in services
+    ]
+
+
+def _service_description(s: ServiceCharge) -> str:
+    if not s.per_unit:
+        return f"{s.code} · {s.name}"
+    return f"{s.code} · {s.name} ({units_label(s.units, s.unit_minutes)})"
+
+
+def units_label(units: int, unit_minutes: int | None) -> str:
+    """'4 units of 15 min', '1 unit of 15 min'."""
+    return f"{units} unit{'' if units == 1 else 's'} of {unit_minutes} min"
 
 
 def cancellation_fee_lines(
     services: Sequence[ServiceCharge], disposition: str | None
 ) -> list[Line]:
-    """One line per service that has a cancellation fee."""
+    """One line per service that has a cancellation fee (per visit, or × units when
+    the service type charges it per unit)."""
     reason = DISPOSITION_LABELS.get(disposition or "", "Cancellation")
-    return [
-        Line(s.service_type_id, f"{reason} fee · {s.code} {s.name}", s.cancellation_fee_cents)
-        for s in services
-        if s.cancellation_fee_cents > 0
-    ]
+    lines = []
+    for s in services:
+        if s.fee_cents <= 0:
+            continue
+        description = f"{reason} fee · {s.code} {s.name}"
+        if s.per_unit and s.fee_per_unit:
+            description += f" ({units_label(s.units, s.unit_minutes)})"
+        lines.append(
+            Line(s.service_type_id, description, s.fee_cents, s.fee_quantity,
+                 s.cancellation_fee_cents)
+        )  # fmt: skip
+    return lines
 
 
 def total(lines: Iterable[Line]) -> int:
@@ -282,17 +373,17 @@ class Match:
     also: tuple[tuple[int, Rule], ...] = field(default_factory=tuple)
 
     def explanation(self) -> str:
+        """Which rule applies, by its description (staff read rules by what they do)."""
         if self.winner is None:
             return "No automation rule matches."
-        text = f"Rule {self.number} matched"
+        text = f"“{rule_label(self.winner)}” applies"
         if self.also:
-            numbers = [str(n) for n, _ in self.also]
+            labels = [f"“{rule_label(rule)}”" for _, rule in self.also]
             others = (
-                f"Rule {numbers[0]} also matched"
-                if len(numbers) == 1
-                else f"Rules {', '.join(numbers[:-1])} and {numbers[-1]} also matched"
+                labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" and {labels[-1]}"
             )
-            text += f"; {others} but the first listed wins"
+            verb = "matches" if len(labels) == 1 else "match"
+            text += f"; {others} also {verb}, but the first listed wins"
         return text + "."
 
 
@@ -322,85 +413,3 @@ def shadowing(rules: Sequence[Rule]) -> dict[int, int]:
                 shadowed[rule.id] = number
                 break
     return shadowed
-
-
-# --- ledger --------------------------------------------------------------------------
-
-HOLD_CAPTURE = "hold_capture"
-ADDITIONAL_CHARGE = "additional_charge"
-CANCELLATION_FEE = "cancellation_fee"
-HOLD_RELEASE = "hold_release"
-BALANCE_PAYMENT = "balance_payment"
-REFUND = "refund"
-PAYMENT_KIND_LABELS = {
-    HOLD_CAPTURE: "Captured from hold",
-    ADDITIONAL_CHARGE: "Additional charge",
-    CANCELLATION_FEE: "Cancellation fee",
-    HOLD_RELEASE: "Released",
-    BALANCE_PAYMENT: "Balance payment",
-    REFUND: "Refund",
-}
-COLLECTING_KINDS = (HOLD_CAPTURE, ADDITIONAL_CHARGE, CANCELLATION_FEE, BALANCE_PAYMENT)
-
-INVOICE_OPEN, INVOICE_PAID, INVOICE_VOID = "open", "paid", "void"
-INVOICE_STATUS_LABELS = {INVOICE_OPEN: "Open", INVOICE_PAID: "Paid", INVOICE_VOID: "Void"}
-
-
-@dataclass(frozen=True)
-class Movement:
-    """One settled payment row, as the ledger sees it."""
-
-    kind: str
-    amount_cents: int
-    from_hold: bool
-
-
-def collected(movements: Iterable[Movement]) -> int:
-    """Money taken from the client (captures, charges, fees) less refunds."""
-    paid = sum(m.amount_cents for m in movements if m.kind in COLLECTING_KINDS)
-    return paid - sum(m.amount_cents for m in movements if m.kind == REFUND)
-
-
-def invoice_status(total_cents: int, movements: Iterable[Movement]) -> str:
-    return INVOICE_PAID if collected(movements) >= total_cents else INVOICE_OPEN
-
-
-def hold_problem(held_cents: int, movements: Iterable[Movement]) -> str | None:
-    """A settled hold must add up: held = captured + released."""
-    moves = list(movements)
-    captured = sum(m.amount_cents for m in moves if m.from_hold and m.kind in COLLECTING_KINDS)
-    released = sum(m.amount_cents for m in moves if m.kind == HOLD_RELEASE)
-    if captured + released != held_cents:
-        return (
-            f"Held {format_cents(held_cents)} but captured {format_cents(captured)} "
-            f"and released {format_cents(released)}."
-        )
-    return None
-
-
-def balance_refusal(
-    status: str, due_cents: int, pending_cents: int, card_label: str | None, card_expired: bool
-) -> str | None:
-    """Why the balance of an invoice cannot be charged to the card on file, or None."""
-    if status == INVOICE_VOID:
-        return "This invoice is void; nothing can be charged on it."
-    if pending_cents:
-        return (
-            f"{format_cents(pending_cents)} on this invoice is still being charged. "
-            "Wait for the result, then reload the page."
-        )
-    if due_cents <= 0:
-        return "Nothing is due on this invoice."
-    if card_label is None:
-        return "This client has no card on file. Add one on Bill To & Insurance, then try again."
-    if card_expired:
-        return f"{card_label} has expired. Add a new card or make another one the default."
-    return None
-
-
-def invoice_problem(total_cents: int, status: str, movements: Iterable[Movement]) -> str | None:
-    """A paid invoice's payments add up to its total; none ever exceed it."""
-    paid = collected(movements)
-    if paid > total_cents or (status == INVOICE_PAID and paid != total_cents):
-        return f"Invoice total {format_cents(total_cents)} but payments {format_cents(paid)}."
-    return None

@@ -46,6 +46,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
         SCHEDULED,
     ),
     "retry": (frozenset({FAILED}), SCHEDULED),
+    # A hold found at the gateway whose answer was lost becomes the row's hold.
+    "adopt": (frozenset({SCHEDULED, PROCESSING, FAILED}), HELD),
     "expire": (frozenset({HELD}), EXPIRED),
     "charge": (frozenset({HELD}), CHARGED),
     "release": (frozenset({HELD}), RELEASED),
@@ -98,8 +100,8 @@ def refusal(action: str, state: str | None) -> str | None:
     """
     if state is None:
         return "There is no pre-authorization on this appointment."
-    if allowed(action, state):
-        return None
+    if allowed(action, state) or (action == "reschedule" and state == HELD):
+        return None  # a held visit's Reschedule releases the hold and schedules anew
     label = STATE_LABELS.get(state, state).lower()
     if state == PROCESSING:
         return "The hold is being placed right now. Wait for the result, then try again."
@@ -114,14 +116,19 @@ def refusal(action: str, state: str | None) -> str | None:
             return "This pre-authorization is already scheduled; there is nothing to retry."
         return f"Only a failed pre-authorization can be retried; this one is {label}."
     if action == "reschedule":
-        if state == HELD:
-            return "A hold is already placed. Release it before rescheduling."
         return f"A pre-authorization that is {label} cannot be rescheduled."
     return f"Not possible while the pre-authorization is {label}."
 
 
-def invoice_block_reason(state: str | None) -> str | None:
-    """Why manual invoice creation is refused for an encounter, or None if it is allowed."""
+def invoice_block_reason(state: str | None, amount_cents: int | None = None) -> str | None:
+    """Why manual invoice creation is refused for an encounter, or None if it is allowed.
+
+    `amount_cents` is what a scheduled hold would hold now: a $0 amount places no
+    hold, so it blocks nothing (seed: "Once a pre-authorization is scheduled …
+    manual invoice creation is disabled to prevent overcharging": nothing to overcharge).
+    """
+    if state == SCHEDULED and amount_cents == 0:
+        return None
     if state in (SCHEDULED, PROCESSING):
         return (
             "A pre-authorization is scheduled for this appointment. Charge or cancel it "

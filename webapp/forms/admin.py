@@ -1,6 +1,14 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from webapp.domain.units import ROUNDING_PROFILE_LABELS, ROUNDING_PROFILES
 from webapp.forms.fields import MoneyField, choices
@@ -30,5 +38,18 @@ class ServiceTypeForm(FlaskForm):
     unit_minutes = IntegerField(
         "Unit length (minutes)",
         validators=[Optional(), NumberRange(min=1, max=240, message="Between 1 and 240 minutes.")],
-        description="Leave empty for an untimed service (counts 1 unit).",
+        description="Leave empty for an untimed service (counts 1 unit, priced per visit).",
     )
+    cancellation_fee_per_unit = BooleanField("Charge the cancellation fee per unit")
+
+    @property
+    def price_label(self) -> str:
+        """'Price per unit (15 min)' for a timed service, else 'Price per visit'."""
+        minutes = self.unit_minutes.data
+        return f"Price per unit ({minutes} min)" if minutes else "Price per visit"
+
+    def validate_cancellation_fee_per_unit(self, field) -> None:
+        if field.data and not self.unit_minutes.data:
+            raise ValidationError(
+                "Only a timed service (with a unit length) can charge its fee per unit."
+            )

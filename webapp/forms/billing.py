@@ -1,11 +1,11 @@
-"""Forms of billing: Cancel with a disposition, and an automation rule."""
+"""Forms of billing: Cancel with a disposition, an automation rule, a refund, a void."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField
-from wtforms.validators import InputRequired
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from webapp.domain import billing
-from webapp.forms.fields import choices
+from webapp.forms.fields import MoneyField, choices
 
 
 class CancelForm(FlaskForm):
@@ -34,4 +34,24 @@ class AutomationForm(FlaskForm):
         "Do",
         choices=choices((a, billing.ACTION_LABELS[a]) for a in billing.ACTIONS),
         validators=[InputRequired(message="Choose an action.")],
+    )
+
+
+class RefundForm(FlaskForm):
+    amount = MoneyField("Amount to refund", validators=[InputRequired(message="Enter an amount.")])
+    reason = SelectField(
+        "Why",
+        choices=choices([("", "Choose a reason")] + list(billing.REFUND_REASONS.items())),
+        validators=[InputRequired(message="Choose why the money is refunded.")],
+    )
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=200)])
+    # Issued with the dialog: the refund's idempotency key, so a second click of the
+    # same dialog refunds nothing more.
+    token = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$", message="This form has expired.")])
+
+
+class VoidForm(FlaskForm):
+    reason = StringField(
+        "Why is it void?",
+        validators=[InputRequired(message="Say why the invoice is void."), Length(max=300)],
     )

@@ -1,10 +1,12 @@
 """Payments Settings (Edit Config) and the pre-authorization Reschedule dialog."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from webapp.domain import preauth as rules
+from webapp.domain.units import ROUNDING_PROFILE_LABELS
+from webapp.forms.fields import choices
 
 
 class HoursField(StringField):
@@ -31,6 +33,17 @@ class PaymentsSettingsForm(FlaskForm):
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
         description="A whole number from 0 to 168.",
     )
+    self_pay_rounding = SelectField(
+        "Units of self-pay visits",
+        choices=choices(ROUNDING_PROFILE_LABELS.items()),
+        validate_choice=False,  # left out: unchanged (checked below)
+        description="How a timed service's minutes become the units its price per unit is "
+        "multiplied by, for Self-pay and Unknown visits (insurance visits pay the copay).",
+    )
+
+    def validate_self_pay_rounding(self, field) -> None:
+        if field.data not in (None, "", *ROUNDING_PROFILE_LABELS):
+            raise ValidationError("Choose one of the listed rules.")
 
 
 class RescheduleForm(FlaskForm):

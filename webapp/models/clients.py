@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -84,10 +85,20 @@ class ServiceType(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(default=0)
     cancellation_fee_cents: Mapped[int] = mapped_column(default=0)
-    # Minutes per billing unit (15 for 97153); None for untimed services.
+    # Minutes per billing unit (15 for 97153); None for untimed services. A timed
+    # service's price is per unit; an untimed one's per visit.
     unit_minutes: Mapped[int | None]
+    # The cancellation fee is per visit unless this is set (then fee × units).
+    cancellation_fee_per_unit: Mapped[bool] = mapped_column(
+        default=False, server_default=sa_false()
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
     def label(self) -> str:
         return f"{self.cpt_code} · {self.name}"
+
+    @property
+    def price_label(self) -> str:
+        """'per unit (15 min)' or 'per visit'."""
+        return f"per unit ({self.unit_minutes} min)" if self.unit_minutes else "per visit"

@@ -27,6 +27,11 @@ class Organization(db.Model):
     # Payments Settings: card holds placed this many hours before an encounter.
     preauth_active: Mapped[bool] = mapped_column(default=False)
     preauth_hours_before: Mapped[int] = mapped_column(default=24)
+    # How a self-pay visit's minutes become the units its per-unit prices multiply
+    # (webapp.domain.units); insurance visits use their payer's profile.
+    self_pay_rounding_profile: Mapped[str] = mapped_column(
+        String(32), default="cms-8-minute", server_default="cms-8-minute"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organization")

@@ -74,6 +74,12 @@ class PreAuthorization(db.Model):
     held_at: Mapped[datetime | None]
     lapses_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # A hold call's answer was not heard (or a check could not reach the gateway): a
+    # hold of this pre-authorization may exist that the row does not know about, so the
+    # gateway is asked before anything else happens (services.hold_checks).
+    gateway_check_due: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Set while the lapse watcher places the replacement hold (a claim, see hold_renewal).
+    renewal_started_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -116,10 +122,14 @@ class Invoice(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="visit", server_default="visit")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    void_reason: Mapped[str | None] = mapped_column(String(300))
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    voided_at: Mapped[datetime | None]
 
     client: Mapped[Client] = relationship()
     encounter: Mapped[Encounter | None] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.id"
     )
@@ -133,6 +143,9 @@ class Invoice(db.Model):
 
 
 class InvoiceLine(db.Model):
+    """One line: `quantity` × `unit_price_cents` = `amount_cents` (units of a timed
+    service, or 1 for a visit, a copay or a fee)."""
+
     __tablename__ = "invoice_lines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +156,8 @@ class InvoiceLine(db.Model):
         ForeignKey("service_types.id", ondelete="SET NULL")
     )
     description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(default=1, server_default="1")
+    unit_price_cents: Mapped[int | None]
     amount_cents: Mapped[int]
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
@@ -154,7 +169,8 @@ class Payment(db.Model):
 
     kind: hold_capture | additional_charge | cancellation_fee | hold_release |
     balance_payment | refund.
-    For every pre-authorization: held = captured + released.
+    For every pre-authorization: held = captured + released. A refund names the
+    payment it gives money back from (`refund_of_id`) and why (`reason`).
     """
 
     __tablename__ = "payments"
@@ -191,10 +207,18 @@ class Payment(db.Model):
     # once (RQ never runs two attempts of one job at the same time). None for people.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     settled_at: Mapped[datetime | None]
+    # What the gateway kept of this payment (Stripe's balance transaction fee); None
+    # when it did not say.
+    fee_cents: Mapped[int | None]
+    refund_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str | None] = mapped_column(String(300))
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="payments")
     pre_authorization: Mapped[PreAuthorization | None] = relationship()
     created_by: Mapped[User | None] = relationship()
+    refund_of: Mapped["Payment | None"] = relationship(remote_side=[id])
 
 
 class Automation(db.Model):
@@ -254,3 +278,33 @@ class AutomationRun(db.Model):
     @property
     def job_id(self) -> str:
         return f"automation-{self.encounter_id}-{self.event}-{self.id}"
+
+
+class HoldFinding(db.Model):
+    """A difference between the gateway's holds and the rows, and what Covered did.
+
+    Written by the checks before every hold action and by the periodic
+    reconciliation (services.hold_checks); the admin System page lists them.
+    outcome: adopted | released | expired | reported.
+    """
+
+    __tablename__ = "hold_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None when the hold names no organization we know (shown to nobody; logged).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    pre_authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pre_authorizations.id", ondelete="SET NULL"), index=True
+    )
+    gateway_reference: Mapped[str] = mapped_column(String(100))
+    our_reference: Mapped[str | None] = mapped_column(String(100))
+    amount_cents: Mapped[int | None]
+    gateway_status: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    found_by: Mapped[str] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    pre_authorization: Mapped[PreAuthorization | None] = relationship()

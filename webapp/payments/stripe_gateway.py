@@ -1,7 +1,12 @@
 """`PaymentGateway` on Stripe's API through stripe-python (localstripe under `make run` and tests).
 
 - A hold is a PaymentIntent with `capture_method="manual"`, confirmed off-session on
-  a saved card, with our reference in `metadata["covered_reference"]`.
+  a saved card, with our reference in `metadata["covered_reference"]`, the
+  organization in `metadata["covered_org"]` and `metadata["covered_kind"] = "hold"`
+  (what the reconciliation searches for).
+- The fee Stripe keeps is read from the charge's balance transaction
+  (`latest_charge.balance_transaction.fee`) after a capture or a charge; localstripe
+  keeps balance transactions too, with a fee of 0.
 - A charge is the same without manual capture. Our "charge reference" is always a
   PaymentIntent id (`pi_…`), whether it came from `charge` or from a captured hold,
   so `refund` takes either.
@@ -31,6 +36,8 @@ from webapp.payments.gateway import (
 STRIPE_API_BASE = "https://api.stripe.com"
 CURRENCY = "usd"
 REFERENCE_KEY = "covered_reference"
+ORGANIZATION_KEY = "covered_org"
+KIND_KEY = "covered_kind"
 
 # How long an off-session (merchant-initiated) card authorization lasts when the
 # gateway does not say (Stripe reports `capture_before` on the charge; localstripe
@@ -41,6 +48,7 @@ OTHER_CARDS_HOLD = timedelta(days=7)
 
 HOLD_EXPAND = ["latest_charge", "payment_method"]
 FIND_EXPAND = [f"data.{field}" for field in HOLD_EXPAND]
+FEE_EXPAND = ["latest_charge.balance_transaction"]
 TRANSIENT_CODES = {"lock_timeout", "idempotency_key_in_use", "rate_limit"}
 
 
@@ -101,6 +109,19 @@ def _message(error: stripe.StripeError, fallback: str) -> str:
     return message
 
 
+def _metadata(reference: str, organization_id: int | None, kind: str) -> dict:
+    metadata = {REFERENCE_KEY: reference, KIND_KEY: kind}
+    if organization_id is not None:
+        metadata[ORGANIZATION_KEY] = str(organization_id)
+    return metadata
+
+
+def _fee(intent) -> int | None:
+    """The fee of the intent's charge, from its (expanded) balance transaction."""
+    fee = _field(intent, "latest_charge", "balance_transaction", "fee")
+    return int(fee) if fee is not None else None
+
+
 def _card(payment_method) -> CardDetails:
     card = payment_method.card
     return CardDetails(
@@ -136,6 +157,8 @@ class StripeGateway:
         # Stripe's search API answers "find our hold" directly; localstripe has no
         # search, so elsewhere we list payment intents and match the metadata.
         self.has_search = self.api_base == STRIPE_API_BASE
+        # Stripe replays idempotency keys; localstripe (and anything else) is not trusted to.
+        self.replays_idempotency_keys = self.has_search
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base},
@@ -220,9 +243,15 @@ class StripeGateway:
         amount_cents: int,
         reference: str,
         idempotency_key: str,
+        organization_id: int | None = None,
     ) -> Hold:
         intent = self._confirm_off_session(
-            customer_id, payment_method_id, amount_cents, reference, idempotency_key, manual=True
+            customer_id,
+            payment_method_id,
+            amount_cents,
+            _metadata(reference, organization_id, "hold"),
+            idempotency_key,
+            manual=True,
         )
         if intent.status != "requires_capture":
             raise self._not_authorized(intent)
@@ -257,17 +286,71 @@ class StripeGateway:
                 best = self.v1.payment_intents.retrieve(best.id, {"expand": HOLD_EXPAND})
         return self._hold(best)
 
+    def get_hold(self, hold_reference: str) -> Hold | None:
+        with classified_errors():
+            try:
+                intent = self.v1.payment_intents.retrieve(hold_reference, {"expand": HOLD_EXPAND})
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    return None
+                raise
+        return self._hold(intent)
+
+    def holds_for(self, *, customer_id: str, reference_prefix: str) -> list[Hold]:
+        """Stripe: the customer's payment intents (a list, so consistent at once);
+        localstripe, whose list has no customer filter: every intent, filtered here."""
+        params = {"limit": 100}
+        if self.has_search:
+            params["customer"] = customer_id
+        with classified_errors():
+            matches = [
+                intent.id
+                for intent in self.v1.payment_intents.list(params).auto_paging_iter()
+                if intent.customer == customer_id
+                and intent.capture_method == "manual"
+                and str(_field(intent, "metadata", REFERENCE_KEY) or "").startswith(
+                    reference_prefix
+                )
+            ]
+            intents = [
+                self.v1.payment_intents.retrieve(pi, {"expand": HOLD_EXPAND}) for pi in matches
+            ]
+        return [self._hold(intent) for intent in intents]
+
+    def live_holds(self) -> list[Hold]:
+        """Stripe: a search on status and our kind of metadata; localstripe: a list."""
+        with classified_errors():
+            if self.has_search:
+                query = f"status:'requires_capture' AND metadata['{KIND_KEY}']:'hold'"
+                pages = self.v1.payment_intents.search(
+                    {"query": query, "limit": 100, "expand": FIND_EXPAND}
+                )
+            else:
+                pages = self.v1.payment_intents.list({"limit": 100})
+            found = [
+                intent
+                for intent in pages.auto_paging_iter()
+                if intent.status == "requires_capture"
+                and str(_field(intent, "metadata", REFERENCE_KEY) or "").startswith("preauth-")
+            ]
+        return [self._hold(intent) for intent in found]
+
     def capture(self, *, hold_reference: str, amount_cents: int, idempotency_key: str) -> Hold:
         """Capture `amount_cents` of the hold; Stripe releases the rest. Returns the
         captured amount as `amount_cents`."""
         with classified_errors():
             intent = self.v1.payment_intents.capture(
                 hold_reference,
-                {"amount_to_capture": amount_cents, "expand": ["latest_charge"]},
+                {"amount_to_capture": amount_cents, "expand": FEE_EXPAND},
                 {"idempotency_key": idempotency_key},
             )
         captured = _field(intent, "amount_received") or amount_cents
-        return Hold(reference=intent.id, amount_cents=int(captured), status=intent.status)
+        return Hold(
+            reference=intent.id,
+            amount_cents=int(captured),
+            status=intent.status,
+            fee_cents=_fee(intent),
+        )
 
     def release(self, *, hold_reference: str, idempotency_key: str) -> Hold:
         with classified_errors():
@@ -286,26 +369,56 @@ class StripeGateway:
         amount_cents: int,
         reference: str,
         idempotency_key: str,
+        organization_id: int | None = None,
     ) -> Charge:
         intent = self._confirm_off_session(
-            customer_id, payment_method_id, amount_cents, reference, idempotency_key, manual=False
+            customer_id,
+            payment_method_id,
+            amount_cents,
+            _metadata(reference, organization_id, "charge"),
+            idempotency_key,
+            manual=False,
+            expand=HOLD_EXPAND + FEE_EXPAND,
         )
         if intent.status not in ("succeeded", "processing"):
             raise self._not_authorized(intent)
-        return Charge(reference=intent.id, amount_cents=int(intent.amount))
+        return Charge(reference=intent.id, amount_cents=int(intent.amount), fee_cents=_fee(intent))
 
-    def refund(self, *, charge_reference: str, amount_cents: int, idempotency_key: str) -> Charge:
+    def refund(
+        self,
+        *,
+        charge_reference: str,
+        amount_cents: int,
+        idempotency_key: str,
+        reference: str | None = None,
+    ) -> Charge:
+        params = {"payment_intent": charge_reference, "amount": amount_cents}
+        if reference:
+            params["metadata"] = {REFERENCE_KEY: reference}
         with classified_errors():
-            refund = self.v1.refunds.create(
-                {"payment_intent": charge_reference, "amount": amount_cents},
-                {"idempotency_key": idempotency_key},
-            )
+            refund = self.v1.refunds.create(params, {"idempotency_key": idempotency_key})
         return Charge(reference=refund.id, amount_cents=int(refund.amount))
+
+    def find_refund(self, *, charge_reference: str, reference: str) -> Charge | None:
+        with classified_errors():
+            refunds = self.v1.refunds.list({"payment_intent": charge_reference, "limit": 100})
+            for refund in refunds.auto_paging_iter():
+                if _field(refund, "metadata", REFERENCE_KEY) == reference:
+                    return Charge(reference=refund.id, amount_cents=int(refund.amount))
+        return None
 
     # Helpers
 
     def _confirm_off_session(
-        self, customer_id, payment_method_id, amount_cents, reference, idempotency_key, *, manual
+        self,
+        customer_id,
+        payment_method_id,
+        amount_cents,
+        metadata,
+        idempotency_key,
+        *,
+        manual,
+        expand=HOLD_EXPAND,
     ):
         if amount_cents <= 0:
             raise PermanentGatewayError("The amount must be more than zero.", "invalid_amount")
@@ -317,8 +430,8 @@ class StripeGateway:
             "payment_method_types": ["card"],
             "confirm": True,
             "off_session": True,
-            "metadata": {REFERENCE_KEY: reference},
-            "expand": HOLD_EXPAND,
+            "metadata": metadata,
+            "expand": expand,
         }
         if manual:
             params["capture_method"] = "manual"
@@ -350,9 +463,15 @@ class StripeGateway:
                 intent, "payment_method", "card", "brand"
             )
             lapses_at = held_at + hold_lifetime(brand)
+        organization = str(_field(intent, "metadata", ORGANIZATION_KEY) or "")
+        customer = _field(intent, "customer")
         return Hold(
             reference=intent.id,
             amount_cents=int(intent.amount),
             status=intent.status,
             lapses_at=lapses_at,
+            our_reference=_field(intent, "metadata", REFERENCE_KEY),
+            customer_id=customer if isinstance(customer, str) or customer is None else customer.id,
+            organization_id=int(organization) if organization.isdigit() else None,
+            created_at=_utc(_field(intent, "created")),
         )

@@ -9,6 +9,7 @@ is written on the run and shown on the page.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -16,12 +17,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 
 from webapp.domain import billing
-from webapp.domain.preauth import PROCESSING
+from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED, STATE_LABELS
 from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, Organization, User
 from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
-from webapp.services import audit, charges, settlement
+from webapp.services import audit, charges, pricing, settlement
 from webapp.services import preauth as preauth_service
 from webapp.services.queue import job_will_run, queue
 
@@ -159,6 +160,62 @@ def preview_match(organization_id: int, event: str, disposition: str | None) -> 
     return billing.match_rule(rules, event, disposition)
 
 
+@dataclass
+class EffectPreview:
+    """What Finalize / Cancel will do to *this* visit's money, before anyone presses it."""
+
+    match: billing.Match
+    sentence: str
+
+
+def preview_effect(encounter: Encounter, event: str, disposition: str | None) -> EffectPreview:
+    """The rule that would run, and what it would do to this visit now, in words:
+    "Capture $40.00 from the hold (the whole hold).", "Nothing to charge: there is no
+    hold on this appointment.", "No rule matches: …"."""
+    match = preview_match(encounter.organization_id, event, disposition)
+    if match.winner is None:
+        return EffectPreview(match, "No rule matches: nothing is charged or released by itself.")
+    row = preauth_service.for_encounter(encounter.id)
+    state = row.state if row else None
+    action = match.winner.action
+    if action == billing.CHARGE_CANCELLATION_FEE:
+        fee = pricing.fee_total(encounter)
+        held = row.amount_cents if state == HELD else None
+        plan = billing.cancellation_fee_plan(held, fee)
+        if not plan.moves_money:
+            return EffectPreview(
+                match, "No cancellation fee on these services: nothing is charged."
+            )
+        return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
+    verb = "charge" if action == billing.CHARGE_PREAUTH else "release"
+    if state != HELD:
+        return EffectPreview(match, f"Nothing to {verb}: {_no_hold(state, event, verb)}")
+    plan = (
+        billing.charge_plan(row.amount_cents, pricing.cost_total(encounter))
+        if action == billing.CHARGE_PREAUTH
+        else billing.release_plan(row.amount_cents)
+    )
+    return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
+
+
+def _card_label(encounter: Encounter, row) -> str | None:
+    card = settlement.card_for(encounter, row)
+    return card.label if card else None
+
+
+def _no_hold(state: str | None, event: str, verb: str) -> str:
+    if state is None:
+        return "there is no hold on this appointment."
+    if state == SCHEDULED and event == billing.ENCOUNTER_FINALIZED:
+        return "the hold has not been placed yet; it is called off, so create an invoice."
+    if state == SCHEDULED:
+        return "the hold has not been placed yet; it is called off with the appointment."
+    if state == PROCESSING:
+        return f"the hold is being placed right now; the rule will {verb} it once it is."
+    label = STATE_LABELS.get(state, state).lower()
+    return f"no money is held (the pre-authorization is {label})."
+
+
 # --- runs ------------------------------------------------------------------------------
 
 
@@ -258,7 +315,7 @@ def carry_out(
         return "nothing to do"
     db.session.refresh(run)
     encounter = db.session.get(Encounter, encounter_id)
-    source, owner = f"Rule {run.rule_number}: {run.rule_label}", run.job_id
+    source, owner = run.rule_label, run.job_id
     try:
         outcome = settlement.settle_encounter(encounter_id, now, owner=owner)
         outcome = outcome or settlement.outcome_of_job(owner)

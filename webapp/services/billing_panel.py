@@ -7,12 +7,15 @@ from sqlalchemy import select
 from webapp.domain import billing
 from webapp.domain import preauth as preauth_rules
 from webapp.domain.authorizations import UPCOMING
+from webapp.domain.holds import HoldMoney
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Payment, PreAuthorization
-from webapp.services import automations, invoices
+from webapp.services import automations, invoices, pricing
 from webapp.services import preauth as preauth_service
+from webapp.services.preauth_notice import hold_money
 
 CANCELLED_STATUSES = frozenset(billing.STATUS_FOR_DISPOSITION.values())
+SETTLED = (preauth_rules.CHARGED, preauth_rules.RELEASED)
 
 
 @dataclass
@@ -25,6 +28,9 @@ class BillingPanel:
     cost_cents: int
     fee_cents: int
     invoice_refusal: str | None
+    money: HoldMoney | None = None  # a charged or released hold: what became of it
+    pending_release_cents: int = 0  # only releases under way (a moved or renewed hold)
+    per_unit: bool = False  # a timed service priced per unit is on the visit
 
     @property
     def state(self) -> str | None:
@@ -41,7 +47,10 @@ class BillingPanel:
     @property
     def invoice_blocked_by_hold(self) -> bool:
         """The pre-authorization notification already shows Create invoice disabled."""
-        return preauth_rules.invoice_block_reason(self.state) is not None
+        amount = (
+            pricing.hold_amount(self.encounter) if self.state == preauth_rules.SCHEDULED else None
+        )
+        return preauth_rules.invoice_block_reason(self.state, amount) is not None
 
     @property
     def can_create_invoice(self) -> bool:
@@ -78,18 +87,26 @@ class BillingPanel:
 
 def panel(encounter: Encounter) -> BillingPanel:
     invoice = invoices.for_encounter(encounter.id)
+    row = preauth_service.for_encounter(encounter.id)
     pending = db.session.scalars(
-        select(Payment.id).where(
+        select(Payment).where(
             Payment.encounter_id == encounter.id, Payment.status == invoices.PENDING
         )
     ).all()
     return BillingPanel(
         encounter=encounter,
-        preauth=preauth_service.for_encounter(encounter.id),
+        preauth=row,
         invoice=invoices.summarize(invoice) if invoice else None,
         run=automations.latest_run(encounter.id),
         pending_payments=len(pending),
-        cost_cents=invoices.cost_total(encounter),
-        fee_cents=billing.total(invoices.fee_lines(encounter)),
+        pending_release_cents=(
+            sum(p.amount_cents for p in pending)
+            if pending and all(p.kind == billing.HOLD_RELEASE for p in pending)
+            else 0
+        ),
+        cost_cents=pricing.cost_total(encounter),
+        fee_cents=pricing.fee_total(encounter),
         invoice_refusal=invoices.manual_invoice_refusal(encounter),
+        money=hold_money(row) if row is not None and row.state in SETTLED else None,
+        per_unit=any(line.service_type.unit_minutes for line in encounter.lines),
     )

@@ -22,7 +22,7 @@ from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
 from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, Organization
-from webapp.services import allocation, audit, preauth
+from webapp.services import allocation, audit, hold_checks, preauth
 from webapp.services.coverage import Coverage, load_coverage, visit_warnings
 
 MAX_OCCURRENCES = 52
@@ -352,10 +352,13 @@ class StatusRefused(Exception):
 def set_status(
     encounter: Encounter, status: str, *, actor: User, confirm_early: str | None = None
 ) -> None:
-    """Correct a closed appointment's status; the client's ledger is placed again.
+    """Correct a closed appointment's status; the client's ledger is placed again and
+    its pre-authorization follows (services.preauth).
 
     Marking a visit Kept before it starts needs its local date (ISO) in
-    `confirm_early`, as Finalize does.
+    `confirm_early`, as Finalize does. A pre-authorization that may have an untracked
+    hold is checked at the gateway first (services.hold_checks), before the client's
+    booking lock is taken.
 
     Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
     """
@@ -368,6 +371,9 @@ def set_status(
         )
         if problem:
             raise StatusRefused(problem)
+    row = preauth.for_encounter(encounter.id)
+    hold_checks.check_if_needed(row, found_by="a status change", wants_hold=status == rules.KEPT)
+    db.session.refresh(encounter)
     lock_client_bookings(encounter.client_id)
     before = audit.snapshot(encounter)
     encounter.status = status

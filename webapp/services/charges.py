@@ -46,8 +46,8 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.payments.gateway import idempotency_key
-from webapp.services import audit, invoices, settlement
-from webapp.services import preauth as preauth_service
+from webapp.services import audit, hold_checks, invoices, settlement
+from webapp.services import preauth_state as preauth_service
 from webapp.services.settlement import InProgress, Outcome  # noqa: F401 (callers use them)
 
 CHARGE, RELEASE, FEE = "charge", "release", "fee"
@@ -216,6 +216,7 @@ class Claim:
             amount_cents=amount,
             idempotency_key=key,
             from_hold=from_hold,
+            gateway_reference=hold.gateway_reference if hold else None,
             status=invoices.PENDING,
             attempted_at=self.now,
             created_by_id=self.actor.id if self.actor else None,
@@ -313,9 +314,18 @@ def charge(
 def release(
     encounter: Encounter, *, actor: User | None, source: str | None = None, now=None, owner=None
 ) -> Outcome:
-    """Let the whole hold go; afterwards a manual invoice or a reschedule is possible."""
+    """Let the whole hold go; afterwards a manual invoice or a reschedule is possible.
+
+    The gateway is asked first for every hold of the pre-authorization: holds of
+    other attempts (a lost answer) are released with it. Raises ChargeRefused.
+    """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
+    problem = refusal(RELEASE, row, tz)
+    if problem:
+        raise ChargeRefused(problem)
+    hold_checks.check_if_needed(row, found_by="Release Hold", wants_hold=True)
+    db.session.refresh(row)
     problem = refusal(RELEASE, row, tz)
     if problem:
         raise ChargeRefused(problem)

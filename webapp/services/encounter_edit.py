@@ -8,13 +8,22 @@ Like a booking (webapp/services/booking.py):
 3. with Block over-scheduling on, an edit with warnings is refused unless an admin
    gives a reason (audit log);
 4. the allocation ledger is rewritten, and the pre-authorization follows the
-   encounter (a scheduled hold moves with the start).
+   encounter: a scheduled hold moves to the new start − the Payments Settings'
+   hours now; a placed hold stays, or is released and a new one scheduled
+   (services.hold_moves, previewed by `move_preview`).
+Before all that, a pre-authorization that may have holds at the gateway is
+checked there (services.hold_checks), outside the booking transaction.
 """
 
+from datetime import datetime
+
+from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import Encounter, EncounterService, User
+from webapp.models.base import utcnow
 from webapp.models.organization import Organization
-from webapp.services import allocation, audit, booking, preauth
+from webapp.services import allocation, audit, booking, hold_checks, hold_moves, preauth
 
 
 def _draft(org: Organization, encounter: Encounter, request: booking.BookingRequest) -> Encounter:
@@ -53,12 +62,19 @@ def edit(
     override_reason: str | None = None,
 ) -> Encounter:
     """Apply the change in one transaction, or raise booking.BookingRefused."""
+    row = preauth.for_encounter(encounter.id)
+    new_start = to_utc_naive(request.start_local, org.timezone)
+    moved = new_start != encounter.starts_at
+    wants = not moved and row is not None and row.state in (SCHEDULED, PROCESSING, FAILED)
+    hold_checks.check_if_needed(row, found_by="a change of the appointment", wants_hold=wants)
+    db.session.expire_all()
     booking.lock_client_bookings(encounter.client_id)
     check = check_edit(org, encounter, request)
     overridden = booking.refuse_unless_overridden(
         org, check, actor=actor, override_reason=override_reason
     )
     before = _snapshot(encounter)
+    before_start = encounter.starts_at
     draft = _draft(org, encounter, request)
     encounter.starts_at = draft.starts_at
     encounter.service_date = draft.service_date
@@ -90,6 +106,16 @@ def edit(
             after={"warnings": [w.message for w in check.occurrences[0].warnings]},
             reason=override_reason,
         )
-    preauth.sync_encounters(org, [encounter], actor=actor)
+    preauth.sync_encounters(
+        org, [encounter], actor=actor, previous_starts={encounter.id: before_start}
+    )
     db.session.commit()
     return encounter
+
+
+def move_preview(
+    org: Organization, encounter: Encounter, request: booking.BookingRequest, now=None
+) -> hold_moves.MovePreview:
+    """What saving this change does to the pre-authorization (the edit page says it)."""
+    new_start: datetime = to_utc_naive(request.start_local, org.timezone)
+    return hold_moves.preview(org, encounter, new_start, now or utcnow())

@@ -17,7 +17,7 @@ from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import allocation, audit, automations
+from webapp.services import allocation, audit, automations, hold_checks
 from webapp.services import preauth as preauth_service
 
 
@@ -106,6 +106,12 @@ def _close(
     problem = billing.event_refusal(event, encounter.status)
     if problem:
         raise EventRefused(problem)
+    # Holds the gateway may have that the row does not show: a finalized visit adopts
+    # its lost hold (the rule then charges it); a cancelled one has them released.
+    row = preauth_service.for_encounter(encounter.id)
+    finalizing = status == billing.FINALIZED_STATUS
+    hold_checks.check_if_needed(row, found_by=f"{event.replace('_', ' ')}", wants_hold=finalizing)
+    db.session.expire_all()
     before = audit.snapshot(encounter)
     # Compare-and-set: of two people finalizing/cancelling at once, one wins.
     won = db.session.execute(

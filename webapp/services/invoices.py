@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from webapp.domain import billing
+from webapp.domain.holds import HoldMoney
 from webapp.domain.preauth import invoice_block_reason
 from webapp.extensions import db
 from webapp.models import (
@@ -24,7 +25,7 @@ from webapp.models import (
     PreAuthorization,
     User,
 )
-from webapp.services import audit
+from webapp.services import audit, pricing
 
 VISIT, CANCELLATION = "visit", "cancellation_fee"
 SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
@@ -39,36 +40,11 @@ class InvoiceRefused(Exception):
         self.invoice = invoice
 
 
-def service_charges(encounter: Encounter) -> list[billing.ServiceCharge]:
-    return [
-        billing.ServiceCharge(
-            line.service_type_id,
-            line.service_type.cpt_code,
-            line.service_type.name,
-            line.service_type.price_cents,
-            line.service_type.cancellation_fee_cents,
-        )
-        for line in encounter.lines
-    ]
-
-
-def cost_lines(encounter: Encounter) -> list[billing.Line]:
-    """The client's share of the encounter as it stands now."""
-    insurance = encounter.client_insurance if encounter.billing_type == "insurance" else None
-    return billing.cost_lines(
-        encounter.billing_type,
-        service_charges(encounter),
-        copay_cents=insurance.copay_cents if insurance else None,
-        payer_name=insurance.payer.name if insurance else None,
-    )
-
-
-def cost_total(encounter: Encounter) -> int:
-    return billing.total(cost_lines(encounter))
-
-
-def fee_lines(encounter: Encounter) -> list[billing.Line]:
-    return billing.cancellation_fee_lines(service_charges(encounter), encounter.disposition)
+# What an encounter costs lives in services.pricing; these names stay for callers.
+service_charges = pricing.service_charges
+cost_lines = pricing.cost_lines
+cost_total = pricing.cost_total
+fee_lines = pricing.fee_lines
 
 
 def for_encounter(encounter_id: int) -> Invoice | None:
@@ -81,6 +57,13 @@ def preauth_state(encounter_id: int) -> str | None:
     )
 
 
+def hold_block(encounter: Encounter) -> str | None:
+    """Why the pre-authorization stops a manual invoice now (None: it does not)."""
+    state = preauth_state(encounter.id)
+    amount = pricing.hold_amount(encounter) if state == "scheduled" else None
+    return invoice_block_reason(state, amount)
+
+
 def manual_invoice_refusal(encounter: Encounter) -> str | None:
     """Why Create invoice is refused for this encounter now, or None."""
     existing = for_encounter(encounter.id)
@@ -88,7 +71,7 @@ def manual_invoice_refusal(encounter: Encounter) -> str | None:
         return f"This appointment already has invoice {existing.number}; open it instead."
     if not encounter.lines:
         return "The appointment has no services to invoice. Add a service first."
-    return invoice_block_reason(preauth_state(encounter.id))
+    return hold_block(encounter)
 
 
 def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
@@ -136,6 +119,15 @@ def write_for_encounter(
             "nothing was charged.",
             invoice,
         )
+    if invoice.status == billing.INVOICE_VOID:
+        audit.record(
+            organization_id=invoice.organization_id,
+            user_id=actor.id if actor else None,
+            action="invoice.reopened",
+            row=invoice,
+            before=audit.snapshot(invoice),
+            reason="A charge of the appointment reopened the voided invoice, nothing paid on it.",
+        )
     invoice.lines.clear()
     db.session.flush()
     invoice.lines.extend(_rows(lines))
@@ -166,6 +158,8 @@ def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
         InvoiceLine(
             service_type_id=line.service_type_id,
             description=line.description[:300],
+            quantity=line.quantity,
+            unit_price_cents=line.unit_price,
             amount_cents=line.amount_cents,
         )
         for line in lines
@@ -174,7 +168,13 @@ def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
 
 def _line_snapshot(invoice: Invoice) -> list[dict]:
     return [
-        {"description": ln.description, "amount_cents": ln.amount_cents} for ln in invoice.lines
+        {
+            "description": ln.description,
+            "quantity": ln.quantity,
+            "unit_price_cents": ln.unit_price_cents,
+            "amount_cents": ln.amount_cents,
+        }
+        for ln in invoice.lines
     ]
 
 
@@ -197,15 +197,50 @@ def refresh_status(invoice: Invoice) -> None:
 
 @dataclass
 class InvoiceSummary:
+    """What an invoice was paid (before refunds), given back, let go of from a hold,
+    what is being charged, and what the gateway kept in fees. All cents."""
+
     invoice: Invoice
     paid_cents: int
     released_cents: int
     pending_cents: int
     problem: str | None
+    refunded_cents: int = 0
+    fee_cents: int = 0
+    fees_unknown: bool = False  # a payment whose fee the gateway did not report
 
     @property
     def due_cents(self) -> int:
+        if self.invoice.status == billing.INVOICE_VOID:
+            return 0
         return max(0, self.invoice.total_cents - self.paid_cents - self.pending_cents)
+
+    @property
+    def kept_cents(self) -> int:
+        """Paid less refunded: what the client paid and did not get back."""
+        return self.paid_cents - self.refunded_cents
+
+    @property
+    def net_cents(self) -> int:
+        """What the practice receives: kept less the gateway's fees."""
+        return self.kept_cents - self.fee_cents
+
+
+def hold_money(invoice: Invoice):
+    """What the invoice's payments took from a hold and let go of it (None: no hold)."""
+    from_hold = [p for p in invoice.payments if p.from_hold and p.status == SUCCEEDED]
+    if not from_hold:
+        return None
+    captured = sum(p.amount_cents for p in from_hold if p.kind in billing.COLLECTING_KINDS)
+    released = sum(p.amount_cents for p in from_hold if p.kind == billing.HOLD_RELEASE)
+    extra = sum(
+        p.amount_cents
+        for p in invoice.payments
+        if not p.from_hold
+        and p.status == SUCCEEDED
+        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+    )
+    return HoldMoney(captured + released, captured, released, extra)
 
 
 def summarize(invoice: Invoice) -> InvoiceSummary:
@@ -215,9 +250,15 @@ def summarize(invoice: Invoice) -> InvoiceSummary:
         for p in invoice.payments
         if p.status == PENDING and p.kind in billing.COLLECTING_KINDS
     )
+    charged = [
+        p for p in invoice.payments if p.status == SUCCEEDED and p.kind in billing.COLLECTING_KINDS
+    ]
     return InvoiceSummary(
         invoice=invoice,
-        paid_cents=billing.collected(settled),
+        paid_cents=billing.gross_paid(settled),
+        refunded_cents=billing.refunded(settled),
+        fee_cents=sum(p.fee_cents or 0 for p in charged),
+        fees_unknown=any(p.fee_cents is None for p in charged),
         released_cents=sum(m.amount_cents for m in settled if m.kind == billing.HOLD_RELEASE),
         pending_cents=pending,
         problem=billing.invoice_problem(invoice.total_cents, invoice.status, settled),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.units import ROUNDING_PROFILES
 from webapp.extensions import db
 from webapp.models import Organization, PreAuthorization, User
 from webapp.services import audit
@@ -17,18 +18,34 @@ class PreauthCounts:
     failed: int
 
 
-def save(org: Organization, *, active: bool, hours_before: int, actor: User) -> bool:
+def save(
+    org: Organization,
+    *,
+    active: bool,
+    hours_before: int,
+    actor: User,
+    self_pay_rounding: str | None = None,
+) -> bool:
     """Save the config with an audit record; returns whether anything changed.
 
-    Existing pre-authorizations keep their own hours; the new hours apply to the
-    ones scheduled from now on (booking, or a change of an appointment without one).
+    Scheduled pre-authorizations keep their time until their appointment moves: then
+    the hours in force apply (seed). `self_pay_rounding` is a units rounding profile
+    (webapp.domain.units) for self-pay prices; None keeps the current one.
+    Raises ValueError for an unknown rounding profile.
     """
+    rounding = self_pay_rounding or org.self_pay_rounding_profile
+    if rounding not in ROUNDING_PROFILES:
+        raise ValueError(f"Unknown rounding profile {rounding!r}.")
     before = {"active": org.preauth_active, "hours_before": org.preauth_hours_before}
     after = {"active": active, "hours_before": hours_before}
+    if rounding != org.self_pay_rounding_profile:  # recorded when it changes
+        before["self_pay_rounding"] = org.self_pay_rounding_profile
+        after["self_pay_rounding"] = rounding
     if before == after:
         return False
     org.preauth_active = active
     org.preauth_hours_before = hours_before
+    org.self_pay_rounding_profile = rounding
     audit.record(
         organization_id=org.id,
         user_id=actor.id,

@@ -1,12 +1,25 @@
-"""What the encounter page shows about its pre-authorization, and when it looks again."""
+"""What the encounter page shows about its pre-authorization, and when it looks again.
+
+Every amount it states is read from the rows: what a scheduled hold would hold now
+(the services priced as they are), what a placed hold holds, and, for a charged or
+released hold, the payments that settled it (`hold_money`).
+"""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
+from webapp.domain import billing
+from webapp.domain import holds as hold_rules
 from webapp.domain import preauth as rules
-from webapp.domain.preauth import FAILED, SCHEDULED
+from webapp.domain.preauth import CHARGED, FAILED, HELD, RELEASED, SCHEDULED
 from webapp.domain.windows import local_date
-from webapp.models import Encounter, Organization, PreAuthorization
+from webapp.extensions import db
+from webapp.models import Encounter, Organization, Payment, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.services import invoices
+from webapp.services.hold_renewal import RENEWAL_FAILED
 from webapp.services.preauth import current_amount, for_encounter, hold_problem, retry_problem
 
 
@@ -22,6 +35,10 @@ class Notice:
     retry_blocker: str | None
     invoice_block: str | None
     schedulable: str | None  # why no hold can be scheduled (None: it can)
+    amount_preview: int = 0  # what a hold would hold now (cents)
+    money: hold_rules.HoldMoney | None = None  # charged / released: what became of it
+    lapse_note: str | None = None  # held: what happens when the hold lapses
+    renewal_failed: bool = False
 
     @property
     def state(self) -> str | None:
@@ -32,19 +49,71 @@ class Notice:
         return rules.STATE_LABELS.get(self.state, "") if self.row else ""
 
     @property
-    def amount_preview(self) -> int:
-        return current_amount(self.encounter)
+    def due_now(self) -> bool:
+        """Scheduled, and its time has come (booked inside the window, or moved into it)."""
+        return self.state == SCHEDULED and self.polls
+
+    @property
+    def nothing_to_hold(self) -> bool:
+        """Scheduled, but the visit's amount is $0.00 now: no hold would be placed."""
+        return self.state == SCHEDULED and self.amount_preview == 0
 
 
 WAKE_WITHIN_SECONDS = 3600
 
 
-def notice(encounter: Encounter, org: Organization, now=None) -> Notice:
+def hold_money(row: PreAuthorization) -> hold_rules.HoldMoney:
+    """What the payments of the row's current hold say became of it (cents)."""
+    payments = db.session.scalars(
+        select(Payment).where(
+            Payment.encounter_id == row.encounter_id, Payment.status != invoices.FAILED
+        )
+    ).all()
+    of_hold = [
+        p for p in payments if p.pre_authorization_id == row.id and p.hold_attempt == row.attempt
+    ]
+    settled = [p for p in of_hold if p.status == invoices.SUCCEEDED]
+    claim_keys = {p.idempotency_key.rsplit("-", 1)[0] for p in of_hold}
+    extra = [
+        p
+        for p in payments
+        if not p.from_hold
+        and p.status == invoices.SUCCEEDED
+        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+        and p.idempotency_key.rsplit("-", 1)[0] in claim_keys  # the same claim's charge
+    ]
+    return hold_rules.HoldMoney(
+        held_cents=row.amount_cents or 0,
+        captured_cents=sum(
+            p.amount_cents for p in settled if p.kind in billing.COLLECTING_KINDS and p.from_hold
+        ),
+        released_cents=sum(p.amount_cents for p in settled if p.kind == billing.HOLD_RELEASE),
+        extra_cents=sum(p.amount_cents for p in extra),
+        pending=any(p.status == invoices.PENDING for p in of_hold),
+    )
+
+
+def _lapse_note(row: PreAuthorization, encounter: Encounter) -> str | None:
+    """What happens when a placed hold lapses (times are formatted by the template)."""
+    if row.lapses_at is None:
+        return None
+    ends = encounter.starts_at + timedelta(minutes=encounter.duration_minutes)
+    if row.failure_code == RENEWAL_FAILED:
+        return "renewal_failed"
+    if row.lapses_at <= ends and encounter.status == "upcoming":
+        return "renews"
+    return "after_visit"
+
+
+def notice(encounter: Encounter, org: Organization, now: datetime | None = None) -> Notice:
     now = now or utcnow()
     row = for_encounter(encounter.id)
     wake = None
     polls = False
     blocker = None
+    money = None
+    lapse_note = None
+    amount = current_amount(encounter)
     if row is not None:
         polls = rules.should_poll(row.state, row.run_at, now)
         if row.state == SCHEDULED and not polls:
@@ -52,6 +121,11 @@ def notice(encounter: Encounter, org: Organization, now=None) -> Notice:
             wake = seconds if seconds <= WAKE_WITHIN_SECONDS else None
         if row.state == FAILED:
             blocker = retry_problem(row, local_date(now, org.timezone))
+        if row.state in (CHARGED, RELEASED):
+            money = hold_money(row)
+        if row.state == HELD:
+            lapse_note = _lapse_note(row, encounter)
+    state = row.state if row else None
     return Notice(
         row=row,
         encounter=encounter,
@@ -59,6 +133,14 @@ def notice(encounter: Encounter, org: Organization, now=None) -> Notice:
         polls=polls,
         wake_in_seconds=wake,
         retry_blocker=blocker,
-        invoice_block=rules.invoice_block_reason(row.state if row else None),
+        invoice_block=rules.invoice_block_reason(state, amount),
         schedulable=hold_problem(encounter, now),
+        amount_preview=amount,
+        money=money,
+        lapse_note=lapse_note,
+        renewal_failed=lapse_note == "renewal_failed",
     )
+
+
+def renewal_time(row: PreAuthorization) -> datetime | None:
+    return hold_rules.renewal_time(row.lapses_at) if row.lapses_at else None

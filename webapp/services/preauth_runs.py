@@ -3,32 +3,39 @@
 `place_hold` is safe to run twice, or after a crash:
 1. claim the row: scheduled → processing, by compare-and-set on (id, attempt);
    a second run, or a run for an older attempt, claims nothing and stops;
-2. compute the amount from the services as they are now ($0 → not_needed);
-3. find the client's default card (none → failed "no card on file");
-4. ask the gateway for the hold with the idempotency key of (id, attempt), so a
+2. before a new attempt (Retry, a move) of a row marked for a check (an earlier
+   attempt's answer was lost), ask the gateway (`hold_checks`): earlier attempts'
+   holds are released. A rerun of the *same* attempt (RQ's retry after a transient
+   error, amount already fixed) asks with the same idempotency key instead, which
+   answers with the hold the lost answer was about, on a gateway that replays keys
+   (Stripe); on one that does not (localstripe) it asks the gateway first, too;
+3. compute the amount from the services as they are now ($0 → not_needed);
+4. find the client's default card (none → failed "no card on file");
+5. ask the gateway for the hold with the idempotency key of (id, attempt), so a
    replay after a crash returns the same hold instead of placing a second one;
-5. write held (reference, amount, card, lapse time) or failed (reason).
-A transient gateway error puts the row back to scheduled and raises, so RQ retries
-with backoff; the last retry writes failed. Anything unexpected leaves the row in
-processing for the sweeper, which asks the gateway whether our hold exists.
+6. write held (reference, amount, card, lapse time) or failed (reason, in staff's
+   words).
+A transient gateway error puts the row back to scheduled, marks it for a check and
+raises, so RQ retries with backoff; the last retry asks the gateway before writing
+failed (a hold whose answer was lost is adopted instead). Anything unexpected leaves
+the row in processing for the sweeper, which asks the gateway the same way.
 """
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp.domain import holds as hold_rules
 from webapp.domain import preauth as rules
-from webapp.domain.money import format_cents
 from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
-from webapp.models import GatewayEvent, Organization, PreAuthorization, User
+from webapp.models import GatewayEvent, Organization, PreAuthorization
 from webapp.models.base import utcnow
-from webapp.models.organization import ADMIN, BILLER
 from webapp.payments.gateway import (
     GatewayError,
     Hold,
@@ -36,7 +43,8 @@ from webapp.payments.gateway import (
     TransientGatewayError,
     idempotency_key,
 )
-from webapp.services import preauth as schedule
+from webapp.services import hold_checks
+from webapp.services import preauth_state as schedule
 from webapp.services.cards import card_label
 from webapp.services.notifications import notify
 from webapp.services.queue import job_will_run
@@ -47,30 +55,22 @@ DEFAULT_STUCK_MINUTES = 10  # config PREAUTH_STUCK_MINUTES; well past the job's 
 SWEEP_BATCH = 1000
 
 
+# The webhook refuses events dated further in the future than this (clock skew).
+EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
 def _gateway():
     from webapp.payments import gateway
 
     return gateway()
 
 
-def _billers(organization_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(
-                User.organization_id == organization_id,
-                User.role.in_((BILLER, ADMIN)),
-                User.is_active_user.is_(True),
-            )
-        )
-    )
+def _billers(organization_id: int):
+    return schedule.billers(organization_id)
 
 
 def _encounter_link(row: PreAuthorization) -> str:
-    """The encounter page's path, also from a job (no request, no SERVER_NAME)."""
-    if has_request_context():
-        return url_for("encounters.show", encounter_id=row.encounter_id)
-    with current_app.test_request_context("/"):
-        return url_for("encounters.show", encounter_id=row.encounter_id)
+    return schedule.encounter_link(row.encounter_id)
 
 
 def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> str:
@@ -90,7 +90,7 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
         db.session.rollback()
         return "lost the row"
     row = db.session.get(PreAuthorization, row_id)
-    schedule._record(row, "failed", None, reason=reason)
+    schedule.record(row, "failed", None, reason=reason)
     encounter = row.encounter
     notify(
         _billers(row.organization_id),
@@ -119,7 +119,7 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
     if not won:
         db.session.rollback()
         return "lost the row"
-    schedule._record(row_id, "held", None)
+    schedule.record(row_id, "held", None)
     db.session.commit()
     return "held"
 
@@ -152,7 +152,7 @@ def _withdraw(preauth_id: int, attempt: int, now: datetime) -> str:
     reason = "The appointment was cancelled before the hold ran."
     values = dict(failure_code=schedule.ENCOUNTER_CANCELLED, failure_reason=reason)
     schedule.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
-    schedule._record(preauth_id, "cancelled", None, reason=reason)
+    schedule.record(preauth_id, "cancelled", None, reason=reason)
     db.session.commit()
     return "cancelled"
 
@@ -160,7 +160,7 @@ def _withdraw(preauth_id: int, attempt: int, now: datetime) -> str:
 def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> str:
     """$0 to hold (a $0 copay, free services): finished as not_needed, which is recorded."""
     schedule.transition(preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now)
-    schedule._record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
+    schedule.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
     db.session.commit()
     return "not needed"
 
@@ -179,7 +179,16 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     encounter = row.encounter
     if encounter.status in schedule.CANCELLING_STATUSES:
         return _withdraw(preauth_id, attempt, now)
-    # 2–3. Amount and card: fixed on the row before the gateway is called, so a rerun
+    # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
+    rerun = row.amount_cents is not None  # this attempt reached the gateway before
+    if hold_checks.may_have_holds(row) and (not rerun or not _gateway().replays_idempotency_keys):
+        found = hold_checks.check(
+            preauth_id, found_by="a new attempt", wants_hold=True, now=now, owns_processing=True
+        )
+        if found.adopted is not None:
+            return "adopted"
+        db.session.refresh(row)
+    # 3–4. Amount and card: fixed on the row before the gateway is called, so a rerun
     # of this attempt (after a crash or a transient error) asks for the very same hold.
     client = encounter.client
     if row.amount_cents is not None and row.card is not None:
@@ -194,7 +203,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
             code, reason = problem
             return _fail(preauth_id, attempt, code, reason, card=card, amount=amount)
         _fix_amount_and_card(preauth_id, attempt, amount, card)
-    # 4. Gateway.
+    # 5. Gateway.
     try:
         hold = _gateway().place_hold(
             customer_id=client.gateway_customer_id,
@@ -202,26 +211,40 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
             amount_cents=amount,
             reference=schedule.job_id(preauth_id, attempt),
             idempotency_key=idempotency_key("preauth", preauth_id, attempt, "hold"),
+            organization_id=row.organization_id,
         )
     except PermanentGatewayError as error:
-        return _fail(preauth_id, attempt, error.code, error.message, card=card, amount=amount)
+        reason = hold_rules.staff_message(error.code, error.message)
+        return _fail(preauth_id, attempt, error.code, reason, card=card, amount=amount)
     except TransientGatewayError as error:
-        if can_retry:
-            schedule.transition(
-                preauth_id, "unclaim", if_attempt=attempt, processing_started_at=None
-            )
-            db.session.commit()
-            raise
-        reason = (
-            f"The card processor could not be reached ({error.message}). Retry once it is back."
-        )
-        code = rules.GATEWAY_UNAVAILABLE
-        return _fail(preauth_id, attempt, code, reason, card=card, amount=amount)
-    # 5. Outcome.
+        return _after_transient(preauth_id, attempt, error, card, amount, can_retry, now)
+    # 6. Outcome.
     if hold.status != "requires_capture":
         reason = f"The card processor answered with status {hold.status!r} instead of a hold."
         return _fail(preauth_id, attempt, "unexpected_status", reason, card=card, amount=amount)
     return _record_held(preauth_id, attempt, hold, card, now)
+
+
+def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, now) -> str:
+    """The hold call got no answer: the hold may exist. Retry later (marked for a
+    check), or on the last try ask the gateway before writing failed."""
+    if can_retry:
+        schedule.transition(
+            preauth_id,
+            "unclaim",
+            if_attempt=attempt,
+            processing_started_at=None,
+            gateway_check_due=True,
+        )
+        db.session.commit()
+        raise error
+    found = hold_checks.check(
+        preauth_id, found_by="writing failed", wants_hold=True, now=now, owns_processing=True
+    )
+    if found.adopted is not None:
+        return "adopted"
+    reason = f"The card processor could not be reached ({error.message}). Retry once it is back."
+    return _fail(preauth_id, attempt, rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount)
 
 
 # --- the sweeper ------------------------------------------------------------------------
@@ -272,7 +295,8 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
 
 
 def _settle_stuck(report: SweepReport, now: datetime) -> None:
-    """Rows left in processing (a killed worker): ask the gateway for our reference."""
+    """Rows left in processing (a killed worker): ask the gateway (hold_checks) for
+    every hold of the row; this attempt's live hold is adopted, others released."""
     minutes = current_app.config.get("PREAUTH_STUCK_MINUTES", DEFAULT_STUCK_MINUTES)
     stuck = db.session.scalars(
         select(PreAuthorization)
@@ -285,44 +309,84 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
     ).all()
     for row in stuck:
         row_id, attempt, run_at = row.id, row.attempt, row.run_at
-        try:
-            hold = _gateway().find_hold(schedule.job_id(row_id, attempt))
-        except GatewayError:
+        found = hold_checks.check(
+            row_id, found_by="the sweeper", wants_hold=True, now=now, owns_processing=True
+        )
+        if not found.reached:
             log.warning("gateway unreachable while settling pre-authorization %s", row_id)
             report.unreachable.append(row_id)
-            continue
-        if hold is None:
-            # Never placed: run it again. The same attempt means the same idempotency
-            # key, so if the gateway did place it after all, it answers with that hold.
-            if schedule.transition(
-                row_id, "unclaim", if_attempt=attempt, processing_started_at=None
-            ):
-                schedule._record(row_id, "requeued", None, reason="No hold found at the gateway.")
-                db.session.commit()
-                schedule.drop_job(row_id, attempt)  # the dead worker's job, from every registry
-                schedule.enqueue(row_id, attempt, run_at, now)
-                report.requeued.append(row_id)
-        elif hold.status == "requires_capture":
-            card = row.card or schedule.default_card(row.encounter.client_id)
-            if _record_held(row_id, attempt, hold, card, now) == "held":
-                report.settled_held.append(row_id)
-        else:
-            reason = f"The card processor reports the hold as {hold.status!r}."
+        elif found.adopted is not None:
+            report.settled_held.append(row_id)
+        elif attempt in found.seen:
+            status = found.seen[attempt]
+            reason = f"The card processor reports the hold as {status!r}."
             if _fail(row_id, attempt, "unexpected_status", reason).startswith("failed"):
                 report.settled_failed.append(row_id)
+        elif schedule.transition(row_id, "unclaim", if_attempt=attempt, processing_started_at=None):
+            # Never placed: run it again. The same attempt means the same idempotency
+            # key, so if the gateway did place it after all, it answers with that hold.
+            schedule.record(row_id, "requeued", None, reason="No hold found at the gateway.")
+            db.session.commit()
+            schedule.drop_job(row_id, attempt)  # the dead worker's job, from every registry
+            schedule.enqueue(row_id, attempt, run_at, now)
+            report.requeued.append(row_id)
         db.session.rollback()
 
 
 # --- webhook events ---------------------------------------------------------------------
 
 
-def handle_gateway_event(event_id: str, event_type: str, payload: dict) -> str:
+class EventRefused(Exception):
+    """A signed event we will not act on (malformed, or dated in the future)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class GatewayUnavailable(Exception):
+    """The gateway could not be asked about the event's object: answer so that the
+    sender delivers it again later (nothing was recorded)."""
+
+
+# 9999-12-31T23:59:59Z: a later `created` cannot be a date at all.
+LATEST_EVENT_TIMESTAMP = 253_402_300_799
+
+
+def _event_fields(event) -> tuple[str, str, int, dict]:
+    """(id, type, created, data.object) of a verified event, or EventRefused."""
+    try:
+        event_id, event_type, created = event["id"], event["type"], event["created"]
+        obj = event["data"]["object"]
+    except (KeyError, TypeError) as error:
+        raise EventRefused(f"The event lacks {error}.") from None
+    obj = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise EventRefused("The event's id and type must be text.")
+    if not isinstance(created, int) or isinstance(created, bool) or not isinstance(obj, dict):
+        raise EventRefused("The event's date or object is malformed.")
+    if not 0 <= created <= LATEST_EVENT_TIMESTAMP:
+        raise EventRefused("The event's date is out of range.")
+    return event_id, event_type, created, obj
+
+
+def handle_gateway_event(event, now: datetime | None = None) -> str:
     """Apply a verified gateway event once; a redelivery changes nothing.
 
-    `payment_intent.canceled` on a held pre-authorization means the hold is gone
-    (lapsed, or cancelled at the gateway): held → expired, billers notified, with
-    Reschedule offered on the encounter. Other events are recorded and ignored.
+    The message is a hint, never the truth:
+    1. an event dated more than EVENT_CLOCK_TOLERANCE in the future is refused
+       (EventRefused), as is a malformed one;
+    2. `payment_intent.canceled`: the intent is read again from the gateway; only
+       when the gateway says it is canceled, and it belongs to the pre-authorization
+       that tracks it in the organization and for the customer the gateway names,
+       does a held row become expired (billers notified, Reschedule offered);
+    3. other events are recorded and ignored.
+    Raises GatewayUnavailable (nothing recorded) when the gateway cannot be asked.
     """
+    now = now or utcnow()
+    event_id, event_type, created, obj = _event_fields(event)
+    if datetime.fromtimestamp(created, UTC).replace(tzinfo=None) > now + EVENT_CLOCK_TOLERANCE:
+        raise EventRefused("The event is dated in the future.")
     db.session.add(GatewayEvent(event_id=event_id[:100], event_type=event_type[:100]))
     try:
         db.session.flush()
@@ -331,41 +395,30 @@ def handle_gateway_event(event_id: str, event_type: str, payload: dict) -> str:
         return "duplicate"
     outcome = "ignored"
     if event_type == "payment_intent.canceled":
-        outcome = _hold_lapsed(payload)
+        outcome = _hold_lapsed(obj, now)
     db.session.commit()
     return outcome
 
 
-def _hold_lapsed(intent: dict) -> str:
+def _hold_lapsed(intent: dict, now: datetime) -> str:
     reference = intent.get("id")
+    if not isinstance(reference, str) or not reference:
+        return "ignored"
+    try:
+        hold = _gateway().get_hold(reference)
+    except GatewayError as error:
+        db.session.rollback()
+        raise GatewayUnavailable(error.message) from error
+    if hold is None or hold.status != "canceled":
+        return "ignored"  # the gateway does not know it, or still holds the money
     row = db.session.scalar(
-        select(PreAuthorization).where(PreAuthorization.gateway_reference == reference)
+        select(PreAuthorization).where(PreAuthorization.gateway_reference == hold.reference)
     )
-    if row is None or not reference:
+    if row is None or row.state != HELD:
+        return "ignored"  # not ours, or released or charged by us: nothing lapsed
+    if hold.organization_id not in (None, row.organization_id) or (
+        hold.customer_id not in (None, row.encounter.client.gateway_customer_id)
+    ):
+        log.warning("event for %s names another organization or customer", reference)
         return "ignored"
-    if row.state != HELD:
-        return "ignored"  # released or charged by us: nothing lapsed
-    cause = intent.get("cancellation_reason") or "unknown"
-    reason = (
-        f"The hold of {format_cents(row.amount_cents or 0)} lapsed at the card processor "
-        f"before it was charged (reason: {cause}). Reschedule to place a new hold."
-    )
-    lapsed = schedule.transition(
-        row.id,
-        "expire",
-        if_attempt=row.attempt,
-        failure_code="hold_lapsed",
-        failure_reason=reason,
-        finished_at=utcnow(),
-    )
-    if not lapsed:
-        return "ignored"
-    schedule._record(row.id, "expired", None, reason=reason)
-    notify(
-        _billers(row.organization_id),
-        kind="preauth.expired",
-        title=f"Hold expired for {row.encounter.client.full_name}",
-        body=reason,
-        link=_encounter_link(row),
-    )
-    return "expired"
+    return "expired" if hold_checks.expire(row, "the gateway let it go", now) else "ignored"

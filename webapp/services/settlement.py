@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
 from webapp.domain import billing
+from webapp.domain import holds as hold_rules
 from webapp.domain import preauth as preauth_rules
 from webapp.domain.money import format_cents
 from webapp.extensions import db
@@ -29,12 +30,12 @@ from webapp.models import Encounter, Payment, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
 from webapp.payments.gateway import PermanentGatewayError, TransientGatewayError
 from webapp.services import audit, invoices
-from webapp.services import preauth as preauth_service
+from webapp.services import preauth_state as preauth_service
+from webapp.services.preauth_state import SETTLE_RETRY_INTERVALS, settle_job_id
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=2)  # well past a gateway call's timeout (20 s, 2 retries)
-SETTLE_RETRY_INTERVALS = (30, 120, 300, 900, 3600)
 
 
 class InProgress(TransientGatewayError):
@@ -126,7 +127,9 @@ def _invoice_id(payments) -> int | None:
 
 
 def _perform(encounter: Encounter, payment: Payment, now: datetime, replay: bool) -> None:
-    if payment.from_hold and payment.kind in billing.COLLECTING_KINDS:
+    if payment.kind == billing.REFUND:
+        _refund(payment, now, replay)
+    elif payment.from_hold and payment.kind in billing.COLLECTING_KINDS:
         _capture(payment, now, replay)
     elif payment.from_hold:
         _release(payment, now, replay)
@@ -138,17 +141,25 @@ def _hold_of(payment: Payment) -> PreAuthorization:
     return db.session.get(PreAuthorization, payment.pre_authorization_id)
 
 
-def _gateway_hold_status(row: PreAuthorization) -> str | None:
-    """The hold's status at the gateway, found by our reference (`preauth-<id>-<attempt>`)."""
-    found = _gateway().find_hold(preauth_service.job_id(row.id, row.attempt))
+def _hold_reference(payment: Payment, row: PreAuthorization) -> str:
+    """The hold a payment takes from (or lets go): written on the payment when it was
+    claimed, since the row may have moved on to a new attempt (a move, a renewal)."""
+    return payment.gateway_reference or row.gateway_reference
+
+
+def _gateway_hold_status(reference: str) -> str | None:
+    """The hold's status at the gateway, read by its id (`pi_…`): None if unknown."""
+    found = _gateway().get_hold(reference)
     return found.status if found else None
 
 
-def _succeed(payment: Payment, reference: str | None, now: datetime) -> None:
+def _succeed(payment: Payment, reference: str | None, now: datetime, fee: int | None = None):
     db.session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status == invoices.PENDING)
-        .values(status=invoices.SUCCEEDED, gateway_reference=reference, settled_at=now),
+        .values(
+            status=invoices.SUCCEEDED, gateway_reference=reference, settled_at=now, fee_cents=fee
+        ),
         execution_options={"synchronize_session": False},
     )
     db.session.refresh(payment)
@@ -179,51 +190,53 @@ def _capture(payment: Payment, now: datetime, replay: bool) -> None:
     """Capture from the hold; the gateway lets the rest go, so a pending release of
     the same hold is settled by the same call."""
     row = _hold_of(payment)
-    status = _gateway_hold_status(row) if replay else "requires_capture"
+    reference = _hold_reference(payment, row)
+    status = _gateway_hold_status(reference) if replay else "requires_capture"
+    fee = None
     if status == "succeeded":
-        reference = row.gateway_reference  # captured before; the answer was lost
+        pass  # captured before; the answer was lost
     elif status != "requires_capture":
         _undo_claim(row, "The hold is no longer there to capture.", status)
     else:
-        reference = _capture_call(row, payment)
-    _succeed(payment, reference, now)
+        reference, fee = _capture_call(row, payment, reference)
+    _succeed(payment, reference, now, fee)
     for sibling in _siblings(payment, billing.HOLD_RELEASE):
         _succeed(sibling, reference, now)
 
 
-def _capture_call(row: PreAuthorization, payment: Payment) -> str:
+def _capture_call(row: PreAuthorization, payment: Payment, reference: str):
     try:
         result = _gateway().capture(
-            hold_reference=row.gateway_reference,
+            hold_reference=reference,
             amount_cents=payment.amount_cents,
             idempotency_key=payment.idempotency_key,
         )
     except PermanentGatewayError as error:
-        status = _gateway_hold_status(row)
+        status = _gateway_hold_status(reference)
         if status != "succeeded":  # not captured, and now it cannot be
-            _undo_claim(row, error.message, status)
-        return row.gateway_reference  # captured before; our answer was lost
-    return result.reference
+            _undo_claim(row, hold_rules.staff_message(error.code, error.message), status)
+        return reference, None  # captured before; our answer was lost
+    return result.reference, result.fee_cents
 
 
 def _release(payment: Payment, now: datetime, replay: bool) -> None:
     row = _hold_of(payment)
-    status = _gateway_hold_status(row) if replay else "requires_capture"
+    reference = _hold_reference(payment, row)
+    status = _gateway_hold_status(reference) if replay else "requires_capture"
     error_message = "The gateway says this hold was captured, not released."
     if status == "requires_capture":
         try:
-            _gateway().release(
-                hold_reference=row.gateway_reference, idempotency_key=payment.idempotency_key
-            )
+            _gateway().release(hold_reference=reference, idempotency_key=payment.idempotency_key)
             status = "canceled"
         except PermanentGatewayError as error:
-            status, error_message = _gateway_hold_status(row), error.message
+            error_message = hold_rules.staff_message(error.code, error.message)
+            status = _gateway_hold_status(reference)
             if status == "requires_capture":
-                _undo_claim(row, error.message, status)
+                _undo_claim(row, error_message, status)
     if status == "succeeded":
         _fail(payment, error_message, now)
         return
-    _succeed(payment, row.gateway_reference, now)  # canceled: the funds are back
+    _succeed(payment, reference, now)  # canceled: the funds are back
 
 
 def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: bool) -> None:
@@ -237,7 +250,7 @@ def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: 
         # If a gateway that ignores keys already took it, do not ask it again.
         found = gateway.find_hold(payment.idempotency_key)
         if found is not None and found.status in ("succeeded", "processing"):
-            _succeed(payment, found.reference, now)
+            _succeed(payment, found.reference, now, found.fee_cents)
             return
     try:
         result = gateway.charge(
@@ -246,11 +259,38 @@ def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: 
             amount_cents=payment.amount_cents,
             reference=payment.idempotency_key,
             idempotency_key=payment.idempotency_key,
+            organization_id=encounter.organization_id,
         )
     except PermanentGatewayError as error:
-        _fail(payment, f"{card.label}: {error.message}", now)
+        message = hold_rules.staff_message(error.code, error.message)
+        _fail(payment, f"{card.label}: {message}", now)
         return
-    _succeed(payment, result.reference, now)
+    _succeed(payment, result.reference, now, result.fee_cents)
+
+
+def _refund(payment: Payment, now: datetime, replay: bool) -> None:
+    """Give back (part of) a payment: by the refunded payment's reference, with the
+    refund's own key; on a replay, a refund the gateway already made is recorded."""
+    original = db.session.get(Payment, payment.refund_of_id)
+    gateway = _gateway()
+    if replay:
+        found = gateway.find_refund(
+            charge_reference=original.gateway_reference, reference=payment.idempotency_key
+        )
+        if found is not None:
+            _succeed(payment, found.reference, now, 0)
+            return
+    try:
+        result = gateway.refund(
+            charge_reference=original.gateway_reference,
+            amount_cents=payment.amount_cents,
+            idempotency_key=payment.idempotency_key,
+            reference=payment.idempotency_key,
+        )
+    except PermanentGatewayError as error:
+        _fail(payment, hold_rules.staff_message(error.code, error.message), now)
+        return
+    _succeed(payment, result.reference, now, result.fee_cents)
 
 
 def _undo_claim(row: PreAuthorization, reason: str, gateway_status: str | None) -> None:
@@ -314,6 +354,8 @@ def _summary(payments: list[Payment]) -> str:
                          f"failed ({reason})")  # fmt: skip
         elif p.kind == billing.HOLD_RELEASE:
             parts.append(f"released {amount}")
+        elif p.kind == billing.REFUND:
+            parts.append(f"refunded {amount} to the card")
         elif p.from_hold:
             parts.append(f"captured {amount} from the hold")
         else:
@@ -395,10 +437,6 @@ def stale_encounter_ids(now: datetime | None = None, limit: int = 500) -> list[i
             .limit(limit)
         )
     )
-
-
-def settle_job_id(encounter_id: int) -> str:
-    return f"settle-payments-{encounter_id}"
 
 
 def _enqueue_settle(encounter_id: int) -> None:

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.forms.admin import PayerForm, ServiceTypeForm
 from webapp.models import Payer, ServiceType
 from webapp.models.organization import ADMIN
-from webapp.services import records, system
+from webapp.services import hold_reconciliation, records, system
 from webapp.views.rendering import render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -100,6 +100,7 @@ def edit_service_type(service_type_id: int | None = None):
                 "price_cents": form.price.data,
                 "cancellation_fee_cents": form.cancellation_fee.data,
                 "unit_minutes": form.unit_minutes.data,
+                "cancellation_fee_per_unit": form.cancellation_fee_per_unit.data,
             }
             records.save_service_type(service, values, actor=current_user)
             flash("Service type saved.", "success")
@@ -113,4 +114,12 @@ def edit_service_type(service_type_id: int | None = None):
 @bp.get("/system")
 @role_required(ADMIN)
 def system_status():
-    return render_page("admin/system.html", "system_panel", status=system.current_status())
+    """Worker, queues, and the card holds at the gateway against the rows (this practice's
+    findings only)."""
+    return render_page(
+        "admin/system.html",
+        "system_panel",
+        status=system.current_status(),
+        reconciliation=hold_reconciliation.last_run(),
+        findings=hold_reconciliation.findings(current_user.organization_id),
+    )

@@ -5,7 +5,9 @@ Every money action opens a confirmation dialog (GET) showing the amounts, and ac
 on POST; a refusal answers 409 with the reason in the dialog and changes nothing.
 """
 
-from flask import Blueprint, flash, make_response, redirect, request, url_for
+import uuid
+
+from flask import Blueprint, Response, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.access import (
@@ -14,13 +16,21 @@ from webapp.access import (
     get_client_or_404,
     get_encounter_or_404,
     get_invoice_or_404,
+    get_payment_or_404,
     role_required,
 )
 from webapp.domain import billing
 from webapp.extensions import htmx
-from webapp.forms.billing import CancelForm
+from webapp.forms.billing import CancelForm, RefundForm, VoidForm
 from webapp.models.base import utcnow
-from webapp.services import automations, charges, encounter_events, invoices
+from webapp.services import (
+    automations,
+    billing_csv,
+    charges,
+    encounter_events,
+    invoices,
+    refunds,
+)
 from webapp.services.billing_panel import panel
 from webapp.views.rendering import render_page
 
@@ -166,7 +176,7 @@ def _close(encounter, event: str, form: CancelForm | None):
     elif form is not None and form.errors:
         status = 422
     disposition = form.disposition.data if form else None
-    match = automations.preview_match(encounter.organization_id, event, disposition)
+    effect = automations.preview_effect(encounter, event, disposition)
     return render_page(
         "billing/_close_dialog.html",
         "dialog",
@@ -174,7 +184,8 @@ def _close(encounter, event: str, form: CancelForm | None):
         encounter=encounter,
         event=event,
         form=form,
-        match=match,
+        match=effect.match,
+        effect=effect,
         message=message,
         refusal=billing.event_refusal(event, encounter.status),
         early=encounter_events.early_keep(current_user.organization, encounter)
@@ -195,6 +206,19 @@ def client_billing(client_id: int):
         summaries=invoices.client_invoices(client.id),
         releases=invoices.client_releases(client.id),
         kind_labels=billing.PAYMENT_KIND_LABELS,
+        status_labels=billing.INVOICE_STATUS_LABELS,
+    )
+
+
+@bp.get("/clients/<int:client_id>/billing.csv")
+@role_required(*BILLING_ROLES)
+def client_billing_csv(client_id: int):
+    """The client's invoice lines as CSV (quantity × unit price = amount)."""
+    client = get_client_or_404(client_id)
+    return Response(
+        billing_csv.client_invoice_lines(client),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{billing_csv.filename(client)}"'},
     )
 
 
@@ -222,6 +246,55 @@ def charge_balance(invoice_id: int):
     )
 
 
+@bp.route("/payments/<int:payment_id>/refund", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def refund(payment_id: int):
+    """Refund (part of) a payment, with a reason: the dialog, then the refund."""
+    payment = get_payment_or_404(payment_id)
+    form = RefundForm()
+    message, status = None, 200
+    if request.method == "GET":
+        form.token.data = uuid.uuid4().hex
+        form.amount.data = refunds.preview(payment).refundable_cents
+    elif form.validate_on_submit():
+        data = form.data
+        try:
+            outcome = refunds.refund(payment, data["amount"], data["reason"], data["note"],
+                                     data["token"], actor=current_user)  # fmt: skip
+        except refunds.Refused as refused:
+            message, status = refused.message, 409
+        else:
+            flash(outcome.message, outcome.level)
+            return _go(url_for("billing.invoice", invoice_id=payment.invoice_id))
+    else:
+        status = 422
+    return render_page("billing/_refund_dialog.html", "dialog", http_status=status,
+                       form=form, preview=refunds.preview(payment), message=message,
+                       kind_labels=billing.PAYMENT_KIND_LABELS)  # fmt: skip
+
+
+@bp.route("/invoices/<int:invoice_id>/void", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def void(invoice_id: int):
+    """Void an invoice with nothing paid on it: the dialog, then the void."""
+    found = get_invoice_or_404(invoice_id)
+    form = VoidForm()
+    message, status = None, 200
+    if form.validate_on_submit():
+        try:
+            refunds.void(found, form.reason.data, actor=current_user)
+        except refunds.Refused as refused:
+            message, status = refused.message, 409
+        else:
+            flash(f"Invoice {found.number} is void.", "success")
+            return _go(url_for("billing.invoice", invoice_id=found.id))
+    elif request.method == "POST":
+        status = 422
+    refusal = refunds.void_preview(found)
+    return render_page("billing/_void_dialog.html", "dialog", http_status=status, form=form,
+                       invoice=found, refusal=refusal, message=message)  # fmt: skip
+
+
 @bp.get("/invoices/<int:invoice_id>")
 @role_required(*BILLING_ROLES)
 def invoice(invoice_id: int):
@@ -230,6 +303,8 @@ def invoice(invoice_id: int):
         "billing/invoice.html",
         "content",
         summary=invoices.summarize(found),
+        hold=invoices.hold_money(found),
+        refundable={p.id for p in found.payments if refunds.preview(p).refusal is None},
         kind_labels=billing.PAYMENT_KIND_LABELS,
         status_labels=billing.INVOICE_STATUS_LABELS,
     )

@@ -33,8 +33,9 @@ from webapp.services import (
     booking,
     encounter_edit,
     encounter_events,
-    preauth,
+    hold_moves,
     preauth_notice,
+    pricing,
 )
 from webapp.services.coverage import load_coverage, organization_today, uses_of, visit_warnings
 from webapp.views.rendering import render_page
@@ -144,6 +145,7 @@ def show(encounter_id: int):
         notice=preauth_notice.notice(encounter, current_user.organization),
         early=encounter_events.early_keep(org, encounter),
         panel=billing_panel.panel(encounter),
+        charges=pricing.service_charges(encounter),
     )
 
 
@@ -238,7 +240,7 @@ def edit(encounter_id: int):
         form=form,
         check=check,
         refused=refused,
-        preauth=preauth.for_encounter(encounter.id),
+        move=hold_moves.standing_note(current_user.organization, encounter),
     )
 
 
@@ -248,12 +250,17 @@ def check_edit(encounter_id: int):
     """Live warnings for the edit form (HTMX, on every change)."""
     encounter = get_encounter_or_404(encounter_id)
     form = _edit_form(encounter)
-    result = None
+    result = move = None
     if form.validate():
         edit_request = _edit_request(form, encounter)
         result = encounter_edit.check_edit(current_user.organization, encounter, edit_request)
+        move = encounter_edit.move_preview(current_user.organization, encounter, edit_request)
     return render_page(
-        "encounters/_booking_warnings.html", "booking_warnings", check=result, refused=False
+        "encounters/_booking_warnings.html",
+        "booking_warnings",
+        check=result,
+        refused=False,
+        move_oob=move,
     )
 
 

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.access import role_required
 from webapp.domain import preauth as rules
+from webapp.domain.units import ROUNDING_PROFILE_LABELS
 from webapp.forms.preauth import PaymentsSettingsForm
 from webapp.models.organization import ADMIN
 from webapp.services import payments_settings as service
@@ -23,6 +24,7 @@ def show():
         org=org,
         warning=rules.hours_warning(org.preauth_hours_before),
         counts=service.counts(org),
+        rounding_label=ROUNDING_PROFILE_LABELS[org.self_pay_rounding_profile],
     )
 
 
@@ -35,8 +37,13 @@ def edit():
     if request.method == "GET":
         form.active.data = org.preauth_active
         form.hours_before.data = org.preauth_hours_before
+        form.self_pay_rounding.data = org.self_pay_rounding_profile
     elif form.validate_on_submit():
-        values = {"active": form.active.data, "hours_before": form.hours_before.data}
+        values = {
+            "active": form.active.data,
+            "hours_before": form.hours_before.data,
+            "self_pay_rounding": form.self_pay_rounding.data,
+        }
         changed = service.save(org, **values, actor=current_user)
         flash("Payments settings saved." if changed else "Nothing changed.", "success")
         response = make_response("", 200)

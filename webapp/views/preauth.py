@@ -5,15 +5,15 @@ hold is being placed); billers and admins act on it. Each action answers with th
 notification as it now is; a refused action answers 409 with the reason in it.
 """
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import ALL_ROLES, BILLING_ROLES, get_encounter_or_404, role_required
 from webapp.domain import preauth as rules
 from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
+from webapp.services import hold_renewal, preauth_notice
 from webapp.services import preauth as service
-from webapp.services import preauth_notice
 from webapp.views.rendering import render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
@@ -67,10 +67,37 @@ def cancel(encounter_id: int):
 def retry(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     try:
-        service.retry(encounter, actor=current_user)
+        found = service.retry(encounter, actor=current_user)
     except service.ActionRefused as refused:
         return _notice(encounter, status=409, message=refused.message)
-    return _notice(encounter, saved="Retrying now.")
+    return _notice(encounter, saved=found.message if found.adopted else "Retrying now.")
+
+
+@bp.route("/renew", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def renew(encounter_id: int):
+    """Renew now (a placed hold whose renewal failed, once the card is fixed): the
+    dialog says what happens; POST places the new hold, then releases the old one."""
+    encounter = get_encounter_or_404(encounter_id)
+    row = service.for_encounter(encounter.id)
+    refusal, status = hold_renewal.renew_refusal(row), 200
+    if request.method == "POST" and refusal is None:
+        try:
+            outcome = hold_renewal.renew_now(encounter, actor=current_user)
+        except service.ActionRefused as refused:
+            refusal, status = refused.message, 409
+        else:
+            saved = hold_renewal.OUTCOME_MESSAGES[outcome]
+            return _notice(encounter, saved=saved, block="preauth", oob=True)
+    return render_page(
+        "encounters/_renew_dialog.html",
+        "dialog",
+        http_status=status,
+        encounter=encounter,
+        row=row,
+        refusal=refusal,
+        card=None if refusal else hold_renewal.card_for_renewal(row),
+    )
 
 
 def _dialog(encounter, form, *, status=200, run_at=None, error=None, block="dialog"):

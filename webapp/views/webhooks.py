@@ -1,8 +1,10 @@
 """POST /webhooks/stripe: gateway events, signature checked with STRIPE_WEBHOOK_SECRET.
 
 No session and no CSRF token (Stripe signs the body instead). A bad signature or
-body → 400; an event already seen, of a type we ignore, or for a reference we do
-not know → 200 (Stripe stops resending it).
+body, or an event dated in the future → 400; an event already seen, of a type we
+ignore, for a reference we do not know, or one the gateway contradicts → 200
+(Stripe stops resending it); the gateway unreachable while we re-read the object
+→ 503 with Retry-After, nothing recorded (Stripe resends it).
 """
 
 import logging
@@ -29,11 +31,10 @@ def stripe():
         log.warning("refused a Stripe webhook: %s", error)
         return jsonify(error="invalid signature or payload"), 400
     try:
-        obj = event["data"]["object"]
-        payload = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-        event_id, event_type = str(event["id"]), str(event["type"])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        log.warning("refused a signed Stripe webhook without a usable event: %r", error)
-        return jsonify(error="the event has no id, type or data.object"), 400
-    outcome = preauth_runs.handle_gateway_event(event_id, event_type, payload)
+        outcome = preauth_runs.handle_gateway_event(event)
+    except preauth_runs.EventRefused as refused:
+        log.warning("refused a Stripe webhook: %s", refused.message)
+        return jsonify(error=refused.message), 400
+    except preauth_runs.GatewayUnavailable:
+        return jsonify(error="the payment service could not be reached"), 503, {"Retry-After": "60"}
     return jsonify(received=True, outcome=outcome), 200

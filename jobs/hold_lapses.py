@@ -1,0 +1,10 @@
+"""Every few minutes: renew holds that would lapse before their visit (services.hold_renewal)."""
+
+from jobs import with_app_context
+
+
+@with_app_context
+def run() -> str:
+    from webapp.services.hold_renewal import renew_lapsing
+
+    return renew_lapsing().summary
