@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs import hold_checks as check_job
+from tests.billing_support import visit_day
 from tests.preauth_support import add_card, book, edit, practice, preauth_of, work
 from webapp.extensions import db
 from webapp.models import AuditEvent, HoldFinding
@@ -139,7 +140,7 @@ def _cancel_visit(p, world, encounter):
 
 
 def _finalize(p, world, encounter):
-    encounter_events.finalize(encounter, actor=world.biller)
+    encounter_events.finalize(encounter, actor=world.biller, confirm_early=visit_day(encounter))
 
 
 def _release(p, world, encounter):

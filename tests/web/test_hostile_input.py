@@ -64,12 +64,17 @@ PATH_ROWS = {
     "automation_id": "automation",
     "encounter_id": "encounter",
     "invoice_id": "invoice",
+    "payment_id": "payment",
     "card_id": "card",
     "insurance_id": "insurance",
     "import_id": "legacy_import",
     "name": "outbox_message",
 }
-PATH_CONSTANTS = {"setting": "block_overscheduling", "filename": "app.css"}
+PATH_CONSTANTS = {
+    "setting": "block_overscheduling",
+    "filename": "app.css",
+    "token": "not-a-token-we-issued",
+}
 PATH_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.billing_support import Visit, mark_cancelled, place_hold, save_card
+from tests.billing_support import Visit, mark_cancelled, place_hold, save_card, visit_day
 from tests.preauth_support import preauth_of, work
 from webapp.domain.money import format_cents as money
 from webapp.domain.windows import to_local
@@ -191,7 +191,7 @@ def not_needed(world, gw):
 def finalized_without_a_hold(world, gw):
     _rule(world, "encounter_finalized", "charge_preauth")
     v = _visit(world, gw)
-    encounter_events.finalize(v.encounter, actor=world.biller)
+    encounter_events.finalize(v.encounter, actor=world.biller, confirm_early=visit_day(v.encounter))
     work()
     return v.encounter
 
