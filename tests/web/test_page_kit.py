@@ -88,3 +88,16 @@ def test_generic_behaviour_lives_in_app_js_and_cards_js_is_only_the_card_form():
 def test_what_each_role_may_do(role, is_admin, can_bill, is_clinician):
     user = User(role=role)
     assert (user.is_admin, user.can_bill, user.is_clinician) == (is_admin, can_bill, is_clinician)
+
+
+COLOUR = r"#[0-9a-fA-F]{3,8}\b|\b(?:rgb|hsl)a?\(|:\s*(?:white|black|red|green|blue|gr[ae]y)\b"
+
+
+def test_colours_are_variables_of_the_root_block():
+    css = (STATIC / "app.css").read_text()
+    root = re.search(r"^:root \{\n(.*?)^\}", css, re.S | re.M)
+    assert root and re.search(COLOUR, root.group(1))
+    rules = css[: root.start()] + css[root.end() :]
+    raw = [line for line in rules.splitlines() if re.search(COLOUR, line)]
+    assert raw == []
+    assert _hits(COLOUR, PAGES) == []
