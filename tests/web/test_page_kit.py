@@ -101,3 +101,7 @@ def test_colours_are_variables_of_the_root_block():
     raw = [line for line in rules.splitlines() if re.search(COLOUR, line)]
     assert raw == []
     assert _hits(COLOUR, PAGES) == []
+
+
+def test_no_style_attribute_so_styles_need_no_unsafe_inline():
+    assert _hits(r"\bstyle=|<style", PAGES) == []
