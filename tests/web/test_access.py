@@ -67,6 +67,7 @@ ROUTES = {
     "outbox.index": ("GET", "/admin/outbox", ADMIN),
     "outbox.show": ("GET", "/admin/outbox/{outbox_message}", ADMIN),
     "outbox.raw": ("GET", "/admin/outbox/{outbox_message}/raw", ADMIN),
+    "outbox.html": ("GET", "/admin/outbox/{outbox_message}/html", ADMIN),
     "billing.show_panel": ("GET", "/encounters/{encounter}/billing", ALL),
     "billing.charge": ("GET", "/encounters/{encounter}/charge", BILLING),
     "billing.release": ("GET", "/encounters/{encounter}/release", BILLING),
