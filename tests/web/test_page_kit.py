@@ -105,3 +105,35 @@ def test_colours_are_variables_of_the_root_block():
 
 def test_no_style_attribute_so_styles_need_no_unsafe_inline():
     assert _hits(r"\bstyle=|<style", PAGES) == []
+
+
+def test_dates_and_times_take_their_format_from_the_filters():
+    assert _hits(r"strftime|local_datetime|short_date|%-?[abYIMpHA]\b|%-d", PAGES) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("date", "Mar 3, 2026"),
+        ("datetime", "Mar 3, 2026 9:05 AM"),
+        ("visit", "Tue Mar 3, 2026 · 9:05 AM"),
+        ("time", "9:05 AM"),
+        ("weekday", "Tuesday"),
+    ],
+)
+def test_each_filter_has_one_format_in_the_organizations_zone(app, value, shown):
+    from datetime import date, datetime
+
+    stored = datetime(2026, 3, 3, 14, 5)  # naive UTC: 9:05 AM in New York (EST)
+    subject = date(2026, 3, 3) if value == "weekday" else stored
+    with app.test_request_context():
+        template = app.jinja_env.from_string("{{ subject | " + value + " }}")
+        with _signed_in_zone("America/New_York"):
+            assert template.render(subject=subject) == shown
+
+
+def _signed_in_zone(zone: str):
+    from unittest.mock import patch
+    from zoneinfo import ZoneInfo
+
+    return patch("webapp.templating.organization_zone", return_value=ZoneInfo(zone))
