@@ -95,6 +95,14 @@ PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.s
 @pytest.fixture
 def rows(world):
     """One of each resource in the practice, owned by the standing clinician."""
+    return seed_rows(world)
+
+
+def seed_rows(world) -> dict:
+    """Add one of each resource to `world.org`; their ids by ROUTES placeholder.
+
+    Also used by the browser walk under the CSP (tests/browser/test_content_security_policy.py).
+    """
     client = factories.client(world.org, primary_clinician_id=world.clinician.id)
     payer = factories.payer(world.org)
     insurance = factories.insurance(world.org, client, payer)
