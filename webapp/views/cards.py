@@ -32,7 +32,6 @@ def cards_panel(client) -> dict:
         "client": client,
         "cards": cards,
         "expired_ids": {c.id for c in cards if card_expired(c.exp_month, c.exp_year, today)},
-        "can_manage": current_user.has_role(*BILLING_ROLES),
     }
 
 

@@ -26,7 +26,6 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.forms.urls import arg_date, arg_row_id
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService
-from webapp.models.organization import CLINICIAN
 from webapp.services import (
     allocation,
     billing_panel,
@@ -294,7 +293,7 @@ def schedule():
     anchor, date_error = arg_date("date")
     anchor = anchor or organization_today(org)
     clinician_id = arg_row_id("clinician")
-    if current_user.role == CLINICIAN:
+    if current_user.is_clinician:
         clinician_id = current_user.id
     if view == "week":
         start = anchor - timedelta(days=(anchor.weekday() - org.week_start) % 7)
