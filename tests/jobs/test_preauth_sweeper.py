@@ -17,12 +17,13 @@ from tests.preauth_support import (
     scheduled_job_ids,
     work,
 )
+from webapp.config import PREAUTH_STUCK_MINUTES
 from webapp.models.base import utcnow
 from webapp.services import preauth_runs
 from webapp.services.queue import queue, redis_connection
 
 SOON = timedelta(hours=3)
-AFTER_STUCK = timedelta(minutes=preauth_runs.DEFAULT_STUCK_MINUTES + 1)
+AFTER_STUCK = timedelta(minutes=PREAUTH_STUCK_MINUTES + 1)
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ automation racing a person, or a re-run, move money once; the loser's message
 is written on the run and shown on the page.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from redis.exceptions import RedisError
+from rq.job import Job
 from sqlalchemy import func, select, update
 
 from webapp.domain import billing
@@ -22,11 +20,9 @@ from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, Organization, User
 from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
-from webapp.services import audit, charges, pricing, settlement
+from webapp.services import audit, charges, pricing, queue, settlement
 from webapp.services import preauth as preauth_service
-from webapp.services.queue import job_will_run, queue
-
-log = logging.getLogger(__name__)
+from webapp.services.queue import job_will_run
 
 QUEUED, RUNNING, DONE, SKIPPED, FAILED, NO_RULE = (
     "queued",
@@ -45,7 +41,6 @@ RUN_STATUS_LABELS = {
     FAILED: "Failed",
     NO_RULE: "No rule",
 }
-DEFAULT_RETRY_INTERVALS = (30, 120, 300, 900)  # config AUTOMATION_RETRY_INTERVALS
 LOST_AFTER = timedelta(minutes=5)  # an unfinished run with no live job: enqueue it again
 
 
@@ -246,31 +241,19 @@ def record_event(encounter: Encounter, event: str, *, actor: User | None) -> Aut
     return run
 
 
-def _retry():
-    from rq import Retry
-
-    intervals = list(current_app.config.get("AUTOMATION_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS))
-    return Retry(max=len(intervals), interval=intervals) if intervals else None
-
-
-def enqueue(run: AutomationRun) -> None:
-    """After the commit: the job that carries the rule out. If Redis is away, the
-    every-minute sweep enqueues it later (the run row stays queued)."""
+def enqueue(run: AutomationRun) -> bool:
+    """After the commit: the job that carries the rule out. False when Redis is away:
+    the run row stays queued and the every-minute sweep (`requeue_lost`) enqueues it."""
     if run.status not in UNFINISHED:
-        return
-    from jobs import automations as job
-
-    try:
-        queue().enqueue(
-            job.run,
-            run.encounter_id,
-            run.event,
-            job_id=run.job_id,
-            retry=_retry(),
-            description=f"Automation for encounter {run.encounter_id}: {run.rule_label}",
-        )
-    except RedisError:
-        log.exception("could not enqueue automation run %s", run.id)
+        return False
+    return queue.enqueue(
+        "jobs.automations.run",
+        run.encounter_id,
+        run.event,
+        job_id=run.job_id,
+        retry="AUTOMATION_RETRY_INTERVALS",
+        description=f"Automation for encounter {run.encounter_id}: {run.rule_label}",
+    )
 
 
 def latest_run(encounter_id: int, event: str | None = None) -> AutomationRun | None:
@@ -354,8 +337,6 @@ def _finish(run: AutomationRun, status: str, message: str) -> str:
 def requeue_lost(now: datetime | None = None) -> list[int]:
     """Unfinished runs older than LOST_AFTER whose job is gone (a killed worker, Redis
     flushed) are enqueued again; the run and the charges are safe to repeat."""
-    from rq.job import Job
-
     now = now or utcnow()
     runs = db.session.scalars(
         select(AutomationRun)
@@ -365,7 +346,7 @@ def requeue_lost(now: datetime | None = None) -> list[int]:
     ).all()
     requeued = []
     for run in runs:
-        job = Job.fetch_many([run.job_id], queue().connection)[0]
+        job = Job.fetch_many([run.job_id], queue.redis_connection())[0]
         if job_will_run(job, now):
             continue
         if job is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.domain.cards import brand_label, card_expired
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, User
-from webapp.payments import gateway
+from webapp.payments import current_gateway
 from webapp.payments.gateway import CardDetails, SetupIntent
 from webapp.services import audit
 
@@ -64,7 +64,7 @@ def ensure_customer(client: Client) -> str:
     """
     if client.gateway_customer_id:
         return client.gateway_customer_id
-    customer_id = gateway().create_customer(
+    customer_id = current_gateway().create_customer(
         name=client.full_name, email=client.email, reference=f"client-{client.id}"
     )
     db.session.execute(
@@ -79,7 +79,7 @@ def ensure_customer(client: Client) -> str:
 
 def start_card_setup(client: Client) -> SetupIntent:
     """A SetupIntent for the browser's card form (Stripe.js confirms it)."""
-    return gateway().create_setup_intent(customer_id=ensure_customer(client))
+    return current_gateway().create_setup_intent(customer_id=ensure_customer(client))
 
 
 def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCard:
@@ -90,13 +90,15 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
     if not client.gateway_customer_id:
         raise CardProblem("Open Add card again: this client has no card setup in progress.")
     customer_id = client.gateway_customer_id
-    payment_method_id = gateway().setup_intent_card(
+    payment_method_id = current_gateway().setup_intent_card(
         setup_intent_id=setup_intent_id, customer_id=customer_id
     )
     saved = _card_with(payment_method_id)
     if saved is not None:
         return _same_client(saved, client)
-    details = gateway().attach_card(customer_id=customer_id, payment_method_id=payment_method_id)
+    details = current_gateway().attach_card(
+        customer_id=customer_id, payment_method_id=payment_method_id
+    )
 
     # Lock the client row (PostgreSQL) so two cards saved at once can't both become default.
     db.session.execute(select(Client.id).where(Client.id == client.id).with_for_update())
@@ -153,7 +155,7 @@ def remove_card(card: PaymentCard, *, today: date, actor: User) -> PaymentCard |
     When the default goes, the newest card that has not expired takes its place.
     Pre-authorizations keep the card's label (`card_label`) after it is removed.
     """
-    gateway().detach_card(card.gateway_payment_method_id)
+    current_gateway().detach_card(card.gateway_payment_method_id)
     was_default = card.is_default
     client_id = card.client_id
     audit.record(

@@ -34,6 +34,7 @@ from webapp.domain.preauth import FAILED, HELD, PROCESSING, SCHEDULED
 from webapp.extensions import db
 from webapp.models import HoldFinding, Payment, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     HOLD_REFERENCE_PREFIX,
     GatewayError,
@@ -51,12 +52,6 @@ from webapp.services.notifications import notify
 log = logging.getLogger(__name__)
 
 ADOPTED, RELEASED, EXPIRED, REPORTED = "adopted", "released", "expired", "reported"
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -154,7 +149,7 @@ def check(
         result.reached = False  # the job placing it will tell; it stays marked
         return result
     try:
-        found = _gateway().holds_for(
+        found = current_gateway().holds_for(
             customer_id=customer, reference_prefix=f"{HOLD_REFERENCE_PREFIX}{row.id}-"
         )
     except GatewayError as error:
@@ -280,7 +275,7 @@ def _adopt(row, hold: Hold, found_by: str, now: datetime, result: Check) -> None
 def _release(row, rule_hold, hold: Hold, found_by: str, result: Check) -> None:
     key = idempotency_key("preauth", row.id, rule_hold.attempt, "release")
     try:
-        _gateway().release(hold_reference=hold.reference, idempotency_key=key)
+        current_gateway().release(hold_reference=hold.reference, idempotency_key=key)
     except TransientGatewayError:
         result.reached = False
         return
@@ -306,7 +301,7 @@ def _release(row, rule_hold, hold: Hold, found_by: str, result: Check) -> None:
 
 def _status(reference: str) -> str:
     try:
-        hold = _gateway().get_hold(reference)
+        hold = current_gateway().get_hold(reference)
     except GatewayError:
         return "unknown"
     return hold.status if hold else "missing"

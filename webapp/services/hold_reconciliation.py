@@ -27,6 +27,7 @@ from webapp.domain.preauth import HELD
 from webapp.extensions import db
 from webapp.models import HoldFinding, Organization, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import GatewayError, Hold, parse_hold_reference
 from webapp.services import hold_checks
 from webapp.services.queue import redis_connection
@@ -35,12 +36,6 @@ log = logging.getLogger(__name__)
 
 STATUS_KEY = "covered:hold-reconciliation"
 BATCH = 500
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -75,7 +70,7 @@ def reconcile(now: datetime | None = None) -> Reconciliation:
     now = now or utcnow()
     result = Reconciliation(at=now.isoformat())
     try:
-        live = _gateway().live_holds()
+        live = current_gateway().live_holds()
     except GatewayError as error:
         result.error = error.message
         _save(result)

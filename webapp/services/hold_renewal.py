@@ -33,6 +33,7 @@ from webapp.domain.windows import local_date, to_local
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, PaymentCard, PreAuthorization, User
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     HOLD_REFERENCE_PREFIX,
     GatewayError,
@@ -52,12 +53,6 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a renewal claimed longer ago died with its worker
 BATCH = 200
 RENEWAL_FAILED = "renewal_failed"
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -167,7 +162,9 @@ def renew(row_id: int, now: datetime | None = None, *, actor: User | None = None
     if card is None or not client.gateway_customer_id:
         return _failed(row, "No usable card on file for the client (none, or expired).")
     try:
-        hold = _earlier_replacement(row, client.gateway_customer_id) or _gateway().place_hold(
+        hold = _earlier_replacement(
+            row, client.gateway_customer_id
+        ) or current_gateway().place_hold(
             customer_id=client.gateway_customer_id,
             payment_method_id=card.gateway_payment_method_id,
             amount_cents=row.amount_cents,
@@ -190,7 +187,7 @@ def renew(row_id: int, now: datetime | None = None, *, actor: User | None = None
 def _earlier_replacement(row: PreAuthorization, customer_id: str) -> Hold | None:
     """A live hold of attempt A+1 that an earlier try placed (its answer lost)."""
     try:
-        found = _gateway().holds_for(
+        found = current_gateway().holds_for(
             customer_id=customer_id, reference_prefix=f"{HOLD_REFERENCE_PREFIX}{row.id}-"
         )
     except GatewayError:
@@ -230,7 +227,7 @@ def _switch(row, attempt: int, hold: Hold, card, actor, now: datetime) -> str:
         db.session.rollback()
         key = idempotency_key("preauth", row.id, attempt + 1, "release")
         try:
-            _gateway().release(hold_reference=hold.reference, idempotency_key=key)
+            current_gateway().release(hold_reference=hold.reference, idempotency_key=key)
         except GatewayError:
             state.set_check_due(row.id, True)
             db.session.commit()

@@ -10,13 +10,11 @@ it is, so importing the same file again adds nothing.
 
 import csv
 import io
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -39,11 +37,8 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
-from webapp.services import audit
+from webapp.services import audit, queue
 from webapp.services.allocation import reallocate_client
-from webapp.services.queue import queue
-
-log = logging.getLogger(__name__)
 
 OPTIONAL_HEADERS = ("end_date",)
 REQUIRED_HEADERS = tuple(h for h in CSV_HEADERS if h not in OPTIONAL_HEADERS)
@@ -395,20 +390,16 @@ def start_upload(org: Organization, actor: User, filename: str, content: str) ->
     db.session.add(upload)
     db.session.commit()
 
-    from jobs import legacy_import as job
-
-    try:
-        queue().enqueue(
-            job.run, upload.id, job_id=job_id(upload.id), job_timeout=JOB_TIMEOUT_SECONDS
-        )
-    except RedisError as error:
-        log.exception("could not enqueue legacy import %s", upload.id)
+    queued = queue.enqueue(
+        "jobs.legacy_import.run", upload.id, job_id=job_id(upload.id), timeout=JOB_TIMEOUT_SECONDS
+    )
+    if not queued:
         upload.status = "failed"
         upload.errors = [
             {
                 "row": None,
-                "reason": f"The job queue could not be reached ({error}). Nothing was "
-                "imported; check Admin › System and upload the file again.",
+                "reason": "The job queue could not be reached. Nothing was imported; "
+                "check Admin › System and upload the file again.",
             }
         ]
         upload.finished_at = utcnow()

@@ -22,10 +22,8 @@ from webapp.services import audit, hold_checks, hold_moves
 from webapp.services.preauth_state import (  # noqa: F401 (the names callers use)
     CANCELLED_BY_USER,
     CANCELLING_STATUSES,
-    DEFAULT_RETRY_INTERVALS,
     ENCOUNTER_CANCELLED,
     FRESH_ATTEMPT,
-    JOB_TIMEOUT_SECONDS,
     ActionRefused,
     after_commit,
     current_amount,
@@ -34,7 +32,6 @@ from webapp.services.preauth_state import (  # noqa: F401 (the names callers use
     enqueue,
     for_encounter,
     job_id,
-    queue,
     record,
     transition,
 )

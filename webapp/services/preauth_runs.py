@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +37,7 @@ from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import GatewayEvent, Organization, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     GatewayError,
     Hold,
@@ -47,22 +49,15 @@ from webapp.services import hold_checks
 from webapp.services import preauth_state as schedule
 from webapp.services.cards import card_label
 from webapp.services.notifications import notify
-from webapp.services.queue import job_will_run
+from webapp.services.queue import job_will_run, redis_connection
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STUCK_MINUTES = 10  # config PREAUTH_STUCK_MINUTES; well past the job's timeout
 SWEEP_BATCH = 1000
 
 
 # The webhook refuses events dated further in the future than this (clock skew).
 EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 def _billers(organization_id: int):
@@ -181,7 +176,9 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         return _withdraw(preauth_id, attempt, now)
     # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
     rerun = row.amount_cents is not None  # this attempt reached the gateway before
-    if hold_checks.may_have_holds(row) and (not rerun or not _gateway().replays_idempotency_keys):
+    if hold_checks.may_have_holds(row) and (
+        not rerun or not current_gateway().replays_idempotency_keys
+    ):
         found = hold_checks.check(
             preauth_id, found_by="a new attempt", wants_hold=True, now=now, owns_processing=True
         )
@@ -205,7 +202,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         _fix_amount_and_card(preauth_id, attempt, amount, card)
     # 5. Gateway.
     try:
-        hold = _gateway().place_hold(
+        hold = current_gateway().place_hold(
             customer_id=client.gateway_customer_id,
             payment_method_id=card.gateway_payment_method_id,
             amount_cents=amount,
@@ -269,9 +266,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
 
 def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
     """Scheduled rows whose RQ job is gone (Redis flushed or lost) get it back."""
-    from rq.job import Job
-
-    connection = schedule.queue().connection
+    connection = redis_connection()
     last_id = 0
     while True:
         rows = db.session.execute(
@@ -297,7 +292,7 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
 def _settle_stuck(report: SweepReport, now: datetime) -> None:
     """Rows left in processing (a killed worker): ask the gateway (hold_checks) for
     every hold of the row; this attempt's live hold is adopted, others released."""
-    minutes = current_app.config.get("PREAUTH_STUCK_MINUTES", DEFAULT_STUCK_MINUTES)
+    minutes = current_app.config["PREAUTH_STUCK_MINUTES"]
     stuck = db.session.scalars(
         select(PreAuthorization)
         .where(
@@ -405,7 +400,7 @@ def _hold_lapsed(intent: dict, now: datetime) -> str:
     if not isinstance(reference, str) or not reference:
         return "ignored"
     try:
-        hold = _gateway().get_hold(reference)
+        hold = current_gateway().get_hold(reference)
     except GatewayError as error:
         db.session.rollback()
         raise GatewayUnavailable(error.message) from error

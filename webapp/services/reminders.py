@@ -17,6 +17,7 @@ A run, per organization:
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -25,7 +26,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.domain import reminders as rules
-from webapp.domain.authorizations import STATUS_LABELS
+from webapp.domain.authorizations import STATUS_LABELS, authorization_status
 from webapp.extensions import db
 from webapp.models import (
     Allocation,
@@ -41,7 +42,7 @@ from webapp.models import (
 )
 from webapp.models.authorizations import display_number
 from webapp.models.base import utcnow
-from webapp.services import notifications
+from webapp.services import notifications, queue
 from webapp.services.coverage import organization_today, terms_of_columns
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,6 @@ class Facts:
         return self.total - self.counted
 
     def status(self, today: date) -> str:
-        from webapp.domain.authorizations import authorization_status
-
         return authorization_status(
             insurance_active=self.insurance_active,
             end_date=self.end,
@@ -404,19 +403,27 @@ def organizations_to_run(organization_id: int | None) -> list[Organization]:
     return list(db.session.scalars(query))
 
 
+def run_job_id(organization_id: int | None) -> str:
+    """A readable, unique job id (RQ ids allow only letters, digits, _ and -)."""
+    scope = "all" if organization_id is None else f"org-{organization_id}"
+    return f"reminders-{scope}-{uuid.uuid4().hex[:12]}"
+
+
 def enqueue_run(organization_id: int | None = None) -> bool:
     """Queue a reminders run (after a setting changed); False when Redis is unreachable.
 
     The setting is saved either way: the hourly run catches up within the hour.
     """
-    from redis.exceptions import RedisError
+    return queue.enqueue("jobs.reminders.run", organization_id, job_id=run_job_id(organization_id))
 
-    from jobs import reminders as job
-    from webapp.services.queue import queue
 
-    try:
-        queue().enqueue(job.run, organization_id, job_id=job.run_job_id(organization_id))
-    except RedisError as error:
-        log.warning("could not enqueue the reminders run for org %s: %s", organization_id, error)
-        return False
-    return True
+def enqueue_digest(user_id: int) -> bool:
+    """Queue one user's reminder email digest, retried when the mail server fails.
+    False when Redis is unreachable: the reminders stay pending and the next hourly
+    run queues the digest again."""
+    return queue.enqueue(
+        "jobs.reminders.send_digest",
+        user_id,
+        job_id=f"reminder-digest-{user_id}-{uuid.uuid4().hex[:12]}",
+        retry="REMINDER_DIGEST_RETRY_INTERVALS",
+    )

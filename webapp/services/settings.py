@@ -3,6 +3,7 @@
 from webapp.extensions import db
 from webapp.models import Organization, User
 from webapp.services import audit
+from webapp.services.reminders import enqueue_run
 
 TOGGLES = {
     "count_upcoming_for_exhaustion": "Use Kept and Upcoming appointments to calculate exhaustion",
@@ -28,8 +29,6 @@ def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -
     )
     db.session.commit()
     if setting == "count_upcoming_for_exhaustion":  # statuses change: remind right away
-        from webapp.services.reminders import enqueue_run
-
         enqueue_run(org.id)
     return True
 

@@ -14,11 +14,9 @@ crash or a timeout left pending (see `services.charges` for the claim).
   ignores idempotency keys (localstripe).
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
 from webapp.domain import billing
@@ -28,12 +26,10 @@ from webapp.domain.money import format_cents
 from webapp.extensions import db
 from webapp.models import Encounter, Payment, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import PermanentGatewayError, TransientGatewayError
 from webapp.services import audit, invoices
 from webapp.services import preauth_state as preauth_service
-from webapp.services.preauth_state import SETTLE_RETRY_INTERVALS, settle_job_id
-
-log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=2)  # well past a gateway call's timeout (20 s, 2 retries)
 
@@ -51,12 +47,6 @@ class Outcome:
     level: str = "success"  # success | warning | danger (a flash category)
     invoice_id: int | None = None
     pending: bool = False  # left for the settle job (the gateway did not answer)
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 def card_for(encounter: Encounter, row: PreAuthorization | None) -> PaymentCard | None:
@@ -149,7 +139,7 @@ def _hold_reference(payment: Payment, row: PreAuthorization) -> str:
 
 def _gateway_hold_status(reference: str) -> str | None:
     """The hold's status at the gateway, read by its id (`pi_…`): None if unknown."""
-    found = _gateway().get_hold(reference)
+    found = current_gateway().get_hold(reference)
     return found.status if found else None
 
 
@@ -206,7 +196,7 @@ def _capture(payment: Payment, now: datetime, replay: bool) -> None:
 
 def _capture_call(row: PreAuthorization, payment: Payment, reference: str):
     try:
-        result = _gateway().capture(
+        result = current_gateway().capture(
             hold_reference=reference,
             amount_cents=payment.amount_cents,
             idempotency_key=payment.idempotency_key,
@@ -226,7 +216,9 @@ def _release(payment: Payment, now: datetime, replay: bool) -> None:
     error_message = "The gateway says this hold was captured, not released."
     if status == "requires_capture":
         try:
-            _gateway().release(hold_reference=reference, idempotency_key=payment.idempotency_key)
+            current_gateway().release(
+                hold_reference=reference, idempotency_key=payment.idempotency_key
+            )
             status = "canceled"
         except PermanentGatewayError as error:
             error_message = hold_rules.staff_message(error.code, error.message)
@@ -245,7 +237,7 @@ def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: 
     if card is None or not customer:
         _fail(payment, "No card on file for the client.", now)
         return
-    gateway = _gateway()
+    gateway = current_gateway()
     if replay:
         # If a gateway that ignores keys already took it, do not ask it again.
         found = gateway.find_hold(payment.idempotency_key)
@@ -272,7 +264,7 @@ def _refund(payment: Payment, now: datetime, replay: bool) -> None:
     """Give back (part of) a payment: by the refunded payment's reference, with the
     refund's own key; on a replay, a refund the gateway already made is recorded."""
     original = db.session.get(Payment, payment.refund_of_id)
-    gateway = _gateway()
+    gateway = current_gateway()
     if replay:
         found = gateway.find_refund(
             charge_reference=original.gateway_reference, reference=payment.idempotency_key
@@ -440,21 +432,6 @@ def stale_encounter_ids(now: datetime | None = None, limit: int = 500) -> list[i
 
 
 def _enqueue_settle(encounter_id: int) -> None:
-    """The settle job, with backoff; the every-minute sweep is the safety net."""
-    from rq import Retry
-
-    from jobs import charges as job
-    from webapp.services.queue import queue
-
-    intervals = list(SETTLE_RETRY_INTERVALS)
-    try:
-        queue().enqueue_in(
-            STALE_AFTER + timedelta(seconds=5),
-            job.settle,
-            encounter_id,
-            job_id=settle_job_id(encounter_id),
-            retry=Retry(max=len(intervals), interval=intervals),
-            description=f"Finish the pending payments of encounter {encounter_id}",
-        )
-    except RedisError:
-        log.exception("could not enqueue the settle job of encounter %s", encounter_id)
+    """The settle job, once the payments are stale; the every-minute sweep is the
+    safety net (also when Redis is unreachable now)."""
+    preauth_service.enqueue_settle(encounter_id, at=utcnow() + STALE_AFTER + timedelta(seconds=5))

@@ -16,31 +16,30 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db, htmx, login_manager
 from webapp.services import sessions
+from webapp.views import (
+    admin,
+    auth,
+    authorizations,
+    automations,
+    billing,
+    cards,
+    clients,
+    encounters,
+    imports,
+    main,
+    notifications,
+    outbox,
+    passwords,
+    payments_settings,
+    preauth,
+    profile,
+    reports,
+    settings,
+    webhooks,
+)
 
 
 def init_app(app: Flask) -> None:
-    from webapp.views import (
-        admin,
-        auth,
-        authorizations,
-        automations,
-        billing,
-        cards,
-        clients,
-        encounters,
-        imports,
-        main,
-        notifications,
-        outbox,
-        passwords,
-        payments_settings,
-        preauth,
-        profile,
-        reports,
-        settings,
-        webhooks,
-    )
-
     for module in (
         auth,
         passwords,  # one-time links to choose a password

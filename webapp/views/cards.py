@@ -13,7 +13,7 @@ from flask_login import current_user
 from webapp.access import BILLING_ROLES, get_card_or_404, get_client_or_404, role_required
 from webapp.domain.cards import brand_label, card_expired
 from webapp.extensions import htmx
-from webapp.payments import gateway
+from webapp.payments import current_gateway
 from webapp.payments.gateway import GatewayError
 from webapp.services import cards as service
 from webapp.services.coverage import organization_today
@@ -67,7 +67,7 @@ def _dialog(client, setup=None, *, error=None, status=200):
         client=client,
         setup=setup,
         error=error,
-        gateway=gateway(),
+        gateway=current_gateway(),
     )
 
 
