@@ -22,6 +22,7 @@ from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
 from webapp.services import audit, charges, pricing, queue, settlement
 from webapp.services import preauth as preauth_service
+from webapp.services.errors import Refused
 from webapp.services.queue import job_will_run
 
 QUEUED, RUNNING, DONE, SKIPPED, FAILED, NO_RULE = (
@@ -44,11 +45,8 @@ RUN_STATUS_LABELS = {
 LOST_AFTER = timedelta(minutes=5)  # an unfinished run with no live job: enqueue it again
 
 
-class RuleRefused(Exception):
-    def __init__(self, message: str, field: str = "action"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class RuleRefused(Refused):
+    """A rule an admin cannot add (`field`: "action" or "disposition", the form's field)."""
 
 
 # --- rules -----------------------------------------------------------------------------

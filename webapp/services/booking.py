@@ -24,6 +24,7 @@ from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, Organization
 from webapp.services import allocation, audit, hold_checks, preauth
 from webapp.services.coverage import Coverage, load_coverage, visit_warnings
+from webapp.services.errors import Refused
 
 MAX_OCCURRENCES = 52
 MAX_DURATION_MINUTES = 600  # the booking form's limit: how far back an overlap can start
@@ -106,8 +107,8 @@ class BookingCheck:
         return [o for o in self.occurrences if o.conflicts]
 
 
-class BookingRefused(Exception):
-    """Block over-scheduling is on and the booking has warnings."""
+class BookingRefused(Refused):
+    """Block over-scheduling is on and the booking has warnings (`check` lists them)."""
 
     def __init__(self, check: BookingCheck):
         super().__init__("This booking would over-schedule an authorization.")
@@ -345,7 +346,7 @@ def book(
     return encounters
 
 
-class StatusRefused(Exception):
+class StatusRefused(Refused):
     """A correction to Kept of a visit that has not started, its date not confirmed."""
 
 

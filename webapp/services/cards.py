@@ -16,14 +16,13 @@ from webapp.models import Client, PaymentCard, User
 from webapp.payments import current_gateway
 from webapp.payments.gateway import CardDetails, SetupIntent
 from webapp.services import audit
+from webapp.services.errors import Refused
 
 
-class CardProblem(Exception):
-    """A card action refused by our own rules, with a message for people."""
+class CardRefused(Refused):
+    """A card action refused by our own rules (the gateway's own refusals are GatewayErrors)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 422
 
 
 def card_row(client: Client, details: CardDetails, *, is_default: bool) -> PaymentCard:
@@ -88,7 +87,7 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
     Saving the same setup twice (a double click) returns the card saved the first time.
     """
     if not client.gateway_customer_id:
-        raise CardProblem("Open Add card again: this client has no card setup in progress.")
+        raise CardRefused("Open Add card again: this client has no card setup in progress.")
     customer_id = client.gateway_customer_id
     payment_method_id = current_gateway().setup_intent_card(
         setup_intent_id=setup_intent_id, customer_id=customer_id
@@ -130,7 +129,7 @@ def set_default(card: PaymentCard, *, today: date, actor: User) -> None:
     if card.is_default:
         return
     if card_expired(card.exp_month, card.exp_year, today):
-        raise CardProblem(f"{card_label(card)} has expired; it cannot be the default card.")
+        raise CardRefused(f"{card_label(card)} has expired; it cannot be the default card.")
     before = audit.snapshot(card)
     db.session.execute(
         update(PaymentCard)
@@ -189,5 +188,5 @@ def _card_with(payment_method_id: str) -> PaymentCard | None:
 
 def _same_client(card: PaymentCard, client: Client) -> PaymentCard:
     if card.client_id != client.id:
-        raise CardProblem("That card is on file for another client.")
+        raise CardRefused("That card is on file for another client.")
     return card

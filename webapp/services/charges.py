@@ -48,6 +48,7 @@ from webapp.models.base import utcnow
 from webapp.payments.gateway import idempotency_key
 from webapp.services import audit, hold_checks, invoices, settlement
 from webapp.services import preauth_state as preauth_service
+from webapp.services.errors import Refused
 from webapp.services.settlement import InProgress, Outcome  # noqa: F401 (callers use them)
 
 CHARGE, RELEASE, FEE = "charge", "release", "fee"
@@ -56,12 +57,8 @@ MONEY_AUDIT_ACTIONS = ("preauth.charged", "preauth.released", "preauth.fee_charg
 FEE_KEY_KIND = "encounter"
 
 
-class ChargeRefused(Exception):
+class ChargeRefused(Refused):
     """The action does not apply (no hold, already charged, …); nothing was changed."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

@@ -19,12 +19,11 @@ from webapp.models import AutomationRun, Encounter, Organization, PreAuthorizati
 from webapp.models.base import utcnow
 from webapp.services import allocation, audit, automations, hold_checks
 from webapp.services import preauth as preauth_service
+from webapp.services.errors import Refused
 
 
-class EventRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class EventRefused(Refused):
+    """A Finalize or Cancel that does not apply to the encounter as it is."""
 
 
 def finalize(

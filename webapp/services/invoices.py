@@ -26,17 +26,18 @@ from webapp.models import (
     User,
 )
 from webapp.services import audit, pricing
+from webapp.services.errors import Refused
 
 VISIT, CANCELLATION = "visit", "cancellation_fee"
 SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
 
 
-class InvoiceRefused(Exception):
-    """A Create invoice that cannot happen; nothing was written."""
+class InvoiceRefused(Refused):
+    """A Create invoice that cannot happen; nothing was written. `invoice` is the
+    encounter's invoice that stands in the way, when there is one."""
 
     def __init__(self, message: str, invoice: Invoice | None = None):
         super().__init__(message)
-        self.message = message
         self.invoice = invoice
 
 

@@ -39,6 +39,7 @@ from webapp.models import (
 from webapp.models.base import utcnow
 from webapp.services import audit, queue
 from webapp.services.allocation import reallocate_client
+from webapp.services.errors import Refused
 
 OPTIONAL_HEADERS = ("end_date",)
 REQUIRED_HEADERS = tuple(h for h in CSV_HEADERS if h not in OPTIONAL_HEADERS)
@@ -55,7 +56,7 @@ SESSIONS_MAX = 2_147_483_647  # a 32-bit integer column on PostgreSQL
 JOB_TIMEOUT_SECONDS = 30 * 60
 
 
-class ImportRefused(ValueError):
+class ImportRefused(Refused, ValueError):
     """The organization is not ready for an import; the message says what to do."""
 
 

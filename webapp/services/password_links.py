@@ -38,6 +38,7 @@ from webapp.domain.passwords import password_problem
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import audit
+from webapp.services.errors import Refused
 
 SET_UP, RESET = "set_up", "reset"
 LIFETIMES = {SET_UP: timedelta(hours=72), RESET: timedelta(hours=1)}
@@ -45,12 +46,13 @@ UNUSABLE_PREFIX = "!"  # werkzeug's check_password_hash never matches a hash wit
 SALT = "covered.password-link"
 
 
-@dataclass(eq=False)
-class LinkRefused(Exception):
-    """The link cannot be used; `message` says why and what to do, `status` is the HTTP code."""
+class LinkRefused(Refused):
+    """The link cannot be used; `message` says why and what to do, `status` is the HTTP
+    code (400 malformed, 404 unknown, 410 used or expired)."""
 
-    message: str
-    status: int
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(eq=False)

@@ -48,6 +48,7 @@ from webapp.payments.gateway import (
 from webapp.services import hold_checks
 from webapp.services import preauth_state as schedule
 from webapp.services.cards import card_label
+from webapp.services.errors import Refused
 from webapp.services.notifications import notify
 from webapp.services.queue import job_will_run, redis_connection
 
@@ -331,12 +332,10 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
 # --- webhook events ---------------------------------------------------------------------
 
 
-class EventRefused(Exception):
-    """A signed event we will not act on (malformed, or dated in the future)."""
+class WebhookRefused(Refused):
+    """A signed gateway event we will not act on (malformed, or dated in the future)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 400
 
 
 class GatewayUnavailable(Exception):
@@ -349,19 +348,19 @@ LATEST_EVENT_TIMESTAMP = 253_402_300_799
 
 
 def _event_fields(event) -> tuple[str, str, int, dict]:
-    """(id, type, created, data.object) of a verified event, or EventRefused."""
+    """(id, type, created, data.object) of a verified event, or WebhookRefused."""
     try:
         event_id, event_type, created = event["id"], event["type"], event["created"]
         obj = event["data"]["object"]
     except (KeyError, TypeError) as error:
-        raise EventRefused(f"The event lacks {error}.") from None
+        raise WebhookRefused(f"The event lacks {error}.") from None
     obj = obj.to_dict() if hasattr(obj, "to_dict") else obj
     if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise EventRefused("The event's id and type must be text.")
+        raise WebhookRefused("The event's id and type must be text.")
     if not isinstance(created, int) or isinstance(created, bool) or not isinstance(obj, dict):
-        raise EventRefused("The event's date or object is malformed.")
+        raise WebhookRefused("The event's date or object is malformed.")
     if not 0 <= created <= LATEST_EVENT_TIMESTAMP:
-        raise EventRefused("The event's date is out of range.")
+        raise WebhookRefused("The event's date is out of range.")
     return event_id, event_type, created, obj
 
 
@@ -370,7 +369,7 @@ def handle_gateway_event(event, now: datetime | None = None) -> str:
 
     The message is a hint, never the truth:
     1. an event dated more than EVENT_CLOCK_TOLERANCE in the future is refused
-       (EventRefused), as is a malformed one;
+       (WebhookRefused), as is a malformed one;
     2. `payment_intent.canceled`: the intent is read again from the gateway; only
        when the gateway says it is canceled, and it belongs to the pre-authorization
        that tracks it in the organization and for the customer the gateway names,
@@ -381,7 +380,7 @@ def handle_gateway_event(event, now: datetime | None = None) -> str:
     now = now or utcnow()
     event_id, event_type, created, obj = _event_fields(event)
     if datetime.fromtimestamp(created, UTC).replace(tzinfo=None) > now + EVENT_CLOCK_TOLERANCE:
-        raise EventRefused("The event is dated in the future.")
+        raise WebhookRefused("The event is dated in the future.")
     db.session.add(GatewayEvent(event_id=event_id[:100], event_type=event_type[:100]))
     try:
         db.session.flush()

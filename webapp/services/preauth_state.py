@@ -24,6 +24,7 @@ from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, BILLER
 from webapp.payments.gateway import hold_reference
 from webapp.services import audit, pricing, queue
+from webapp.services.errors import Refused
 
 # Statuses that call off a scheduled hold (a Kept appointment keeps its hold).
 CANCELLING_STATUSES = frozenset(
@@ -49,12 +50,8 @@ FRESH_ATTEMPT = dict(
 )
 
 
-class ActionRefused(Exception):
-    """A person's Cancel / Retry / Reschedule that cannot apply; nothing was changed."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ActionRefused(Refused):
+    """A person's Cancel / Retry / Reschedule / Renew that cannot apply."""
 
 
 def job_id(preauth_id: int, attempt: int) -> str:

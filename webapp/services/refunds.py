@@ -31,18 +31,14 @@ from webapp.extensions import db
 from webapp.models import Invoice, Payment, User
 from webapp.models.base import utcnow
 from webapp.services import audit, invoices, settlement
+from webapp.services.errors import Refused
 from webapp.services.settlement import Outcome
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-class Refused(Exception):
+class RefundRefused(Refused):
     """The refund or void does not apply; nothing was changed."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass
@@ -106,16 +102,18 @@ def refund(
     """Refund `amount_cents` of `payment` to the card it came from (see the module).
 
     `reason` is a key of `ledger.REFUND_REASONS`, `note` free text (≤ 200 characters),
-    `token` the dialog's. Raises Refused (with the form field at fault, if any).
+    `token` the dialog's. Raises RefundRefused (with the form field at fault, if any).
     """
     now = now or utcnow()
     if not TOKEN.match(token or ""):
-        raise Refused("This form has expired. Close it and open Refund again.")
+        raise RefundRefused("This form has expired. Close it and open Refund again.")
     if reason not in billing.REFUND_REASONS:
         reason = None
     invoice = payment.invoice
     if invoice.encounter is None:
-        raise Refused("This invoice's appointment was deleted; refund it at the card processor.")
+        raise RefundRefused(
+            "This invoice's appointment was deleted; refund it at the card processor."
+        )
     _lock(invoice.id)
     db.session.refresh(payment)
     found = preview(payment)
@@ -129,7 +127,7 @@ def refund(
     )
     if problem:
         db.session.rollback()
-        raise Refused(problem, _field_of(problem))
+        raise RefundRefused(problem, _field_of(problem))
     why = billing.REFUND_REASONS[reason] + (f": {note.strip()}" if note and note.strip() else "")
     row = Payment(
         organization_id=payment.organization_id,
@@ -158,7 +156,9 @@ def refund(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Refused("This refund was already made (the button was pressed twice).") from None
+        raise RefundRefused(
+            "This refund was already made (the button was pressed twice)."
+        ) from None
     return settlement.carry_out(invoice.encounter, [row.id], now)
 
 
@@ -178,18 +178,18 @@ def void_preview(invoice: Invoice) -> str | None:
 
 def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | None = None):
     """Void an open invoice on which nothing was paid: compare-and-set open → void, with
-    the reason and who. Raises Refused (nothing changed)."""
+    the reason and who. Raises RefundRefused (nothing changed)."""
     now = now or utcnow()
     reason = (reason or "").strip()
     if not reason:
-        raise Refused("Say why the invoice is void.", "reason")
+        raise RefundRefused("Say why the invoice is void.", "reason")
     before = audit.snapshot(invoice)
     _lock(invoice.id)
     db.session.expire(invoice)
     problem = void_preview(invoice)
     if problem:
         db.session.rollback()
-        raise Refused(problem)
+        raise RefundRefused(problem)
     won = db.session.execute(
         update(Invoice)
         .where(Invoice.id == invoice.id, Invoice.status == billing.INVOICE_OPEN)
@@ -203,7 +203,7 @@ def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | N
     ).rowcount
     if won != 1:
         db.session.rollback()
-        raise Refused("Someone changed this invoice a moment ago. Reload the page.")
+        raise RefundRefused("Someone changed this invoice a moment ago. Reload the page.")
     db.session.refresh(invoice)
     audit.record(
         organization_id=invoice.organization_id,

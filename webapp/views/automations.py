@@ -12,7 +12,7 @@ from webapp.domain import billing
 from webapp.forms.billing import AutomationForm
 from webapp.models.organization import ADMIN
 from webapp.services import automations as service
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("automations", __name__, url_prefix="/admin/automations")
 
@@ -51,7 +51,8 @@ def add():
                 actor=current_user,
             )
         except service.RuleRefused as refused:
-            getattr(form, refused.field).errors.append(refused.message)
+            message, _status = answer_refused(refused)
+            getattr(form, refused.field or "action").errors.append(message)
         else:
             return _page(saved="Rule added at the end of the list.")
     return _page(form, status=422)

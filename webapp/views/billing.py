@@ -32,7 +32,7 @@ from webapp.services import (
     refunds,
 )
 from webapp.services.billing_panel import panel
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("billing", __name__)
 
@@ -78,7 +78,7 @@ def _money(encounter_id: int, action: str):
         try:
             outcome = MONEY_ACTIONS[action](encounter, actor=current_user)
         except charges.ChargeRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             if outcome.invoice_id and action != charges.RELEASE:
@@ -123,7 +123,7 @@ def create_invoice(encounter_id: int):
         try:
             invoice = invoices.create_manual(encounter, actor=current_user)
         except invoices.InvoiceRefused as refused:
-            refusal, status = refused.message, 409
+            refusal, status = answer_refused(refused)
         else:
             flash(f"Invoice {invoice.number} created.", "success")
             return _go(url_for("billing.invoice", invoice_id=invoice.id))
@@ -168,7 +168,7 @@ def _close(encounter, event: str, form: CancelForm | None):
             else:
                 run = encounter_events.cancel(encounter, form.disposition.data, actor=current_user)
         except encounter_events.EventRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             verb = "finalized" if form is None else "cancelled"
             flash(f"Appointment {verb}. {run.explanation}", "success")
@@ -232,7 +232,7 @@ def charge_balance(invoice_id: int):
         try:
             outcome = charges.charge_balance(found, actor=current_user)
         except charges.ChargeRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=found.id))
@@ -261,8 +261,8 @@ def refund(payment_id: int):
         try:
             outcome = refunds.refund(payment, data["amount"], data["reason"], data["note"],
                                      data["token"], actor=current_user)  # fmt: skip
-        except refunds.Refused as refused:
-            message, status = refused.message, 409
+        except refunds.RefundRefused as refused:
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=payment.invoice_id))
@@ -283,8 +283,8 @@ def void(invoice_id: int):
     if form.validate_on_submit():
         try:
             refunds.void(found, form.reason.data, actor=current_user)
-        except refunds.Refused as refused:
-            message, status = refused.message, 409
+        except refunds.RefundRefused as refused:
+            message, status = answer_refused(refused)
         else:
             flash(f"Invoice {found.number} is void.", "success")
             return _go(url_for("billing.invoice", invoice_id=found.id))

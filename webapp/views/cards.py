@@ -17,7 +17,7 @@ from webapp.payments import current_gateway
 from webapp.payments.gateway import GatewayError
 from webapp.services import cards as service
 from webapp.services.coverage import organization_today
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("cards", __name__)
 
@@ -93,7 +93,7 @@ def create(client_id: int):
         return _card_error(client, "Enter the card details and press Save card.")
     try:
         card = service.save_card(client, setup_intent_id, actor=current_user)
-    except (GatewayError, service.CardProblem) as error:
+    except (GatewayError, service.CardRefused) as error:
         return _card_error(client, error.message)
     message = f"{service.card_label(card)} saved."
     if card.is_default:
@@ -122,8 +122,9 @@ def make_default(card_id: int):
     today = organization_today(current_user.organization)
     try:
         service.set_default(card, today=today, actor=current_user)
-    except service.CardProblem as error:
-        return _panel(client, error=error.message, status=422)
+    except service.CardRefused as refused:
+        error, status = answer_refused(refused)
+        return _panel(client, error=error, status=status)
     return _panel(client, message=f"{service.card_label(card)} is now the default card.")
 
 

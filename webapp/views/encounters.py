@@ -38,7 +38,7 @@ from webapp.services import (
     pricing,
 )
 from webapp.services.coverage import load_coverage, organization_today, uses_of, visit_warnings
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("encounters", __name__)
 
@@ -78,6 +78,7 @@ def new(client_id: int):
     client = get_client_or_404(client_id)
     form = _booking_form(client)
     check = refused = None
+    status = 200
     if form.validate_on_submit():
         book_request = _request_from(form)
         try:
@@ -89,12 +90,13 @@ def new(client_id: int):
                 override_reason=(form.override_reason.data or "").strip() or None,
             )
         except booking.BookingRefused as error:
-            check, refused = error.check, True
+            check, (refused, status) = error.check, answer_refused(error)
         else:
             count = len(encounters)
             flash(f"Booked {count} appointment{'s' if count > 1 else ''}.", "success")
             return redirect(url_for("encounters.show", encounter_id=encounters[0].id))
-    status = 409 if refused else (422 if form.errors else 200)
+    if form.errors:
+        status = 422
     return render_page(
         "encounters/new.html",
         "content",
@@ -167,7 +169,8 @@ def change_status(encounter_id: int):
                 confirm_early=request.form.get("confirm_early"),
             )
         except booking.StatusRefused as refused:
-            flash(str(refused), "danger")
+            message, _status = answer_refused(refused)
+            flash(message, "danger")
         else:
             label = ENCOUNTER_STATUS_LABELS[form.status.data]
             flash(f"Status corrected to {label}.", "success")
@@ -216,6 +219,7 @@ def edit(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = _edit_form(encounter)
     check = refused = None
+    status = 200
     if form.validate_on_submit():
         change = _edit_request(form, encounter)
         reason = (form.override_reason.data or "").strip() or None
@@ -228,14 +232,14 @@ def edit(encounter_id: int):
                 override_reason=reason,
             )
         except booking.BookingRefused as error:
-            check, refused = error.check, True
+            check, (refused, status) = error.check, answer_refused(error)
         else:
             flash("Appointment changed.", "success")
             return redirect(url_for("encounters.show", encounter_id=encounter.id))
     return render_page(
         "encounters/edit.html",
         "content",
-        http_status=409 if refused else (422 if form.errors else 200),
+        http_status=422 if form.errors else status,
         encounter=encounter,
         form=form,
         check=check,

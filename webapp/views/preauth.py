@@ -14,7 +14,7 @@ from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
 from webapp.services import hold_renewal, preauth_notice
 from webapp.services import preauth as service
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
 
@@ -58,7 +58,8 @@ def cancel(encounter_id: int):
     try:
         service.cancel(encounter, actor=current_user)
     except service.ActionRefused as refused:
-        return _notice(encounter, status=409, message=refused.message)
+        message, status = answer_refused(refused)
+        return _notice(encounter, status=status, message=message)
     return _notice(encounter, saved="Pre-authorization cancelled.")
 
 
@@ -69,7 +70,8 @@ def retry(encounter_id: int):
     try:
         found = service.retry(encounter, actor=current_user)
     except service.ActionRefused as refused:
-        return _notice(encounter, status=409, message=refused.message)
+        message, status = answer_refused(refused)
+        return _notice(encounter, status=status, message=message)
     return _notice(encounter, saved=found.message if found.adopted else "Retrying now.")
 
 
@@ -85,7 +87,7 @@ def renew(encounter_id: int):
         try:
             outcome = hold_renewal.renew_now(encounter, actor=current_user)
         except service.ActionRefused as refused:
-            refusal, status = refused.message, 409
+            refusal, status = answer_refused(refused)
         else:
             saved = hold_renewal.OUTCOME_MESSAGES[outcome]
             return _notice(encounter, saved=saved, block="preauth", oob=True)
@@ -133,7 +135,8 @@ def reschedule(encounter_id: int):
     try:
         service.reschedule(encounter, str(form.hours_before.data), actor=current_user)
     except service.ActionRefused as refused:
-        return _dialog(encounter, form, status=409, error=refused.message, run_at=run_at)
+        error, status = answer_refused(refused)
+        return _dialog(encounter, form, status=status, error=error, run_at=run_at)
     # The dialog's slot is emptied (it closes) and the notification swapped out of band.
     return _notice(encounter, saved="Pre-authorization rescheduled.", block="preauth", oob=True)
 
