@@ -79,7 +79,7 @@ def parse_date(text: str) -> date:
     raise LegacyRowError(f"End date {text!r} is not a date (use YYYY-MM-DD or MM/DD/YYYY).")
 
 
-def _normalise(raw: Mapping[str, str | None]) -> dict[str, str]:
+def normalise_row(raw: Mapping[str, str | None]) -> dict[str, str]:
     """Headers: case-insensitive, surrounding whitespace and a BOM ignored,
     spaces read as underscores. Values: stripped; missing (None) → ''."""
     clean = {}
@@ -93,7 +93,7 @@ def _normalise(raw: Mapping[str, str | None]) -> dict[str, str]:
 
 def parse_legacy_row(raw: Mapping[str, str]) -> LegacyRow:
     """A LegacyRow from one CSV row (see CSV_HEADERS); LegacyRowError says what is wrong."""
-    row = _normalise(raw)
+    row = normalise_row(raw)
     required = (
         ("client", "Client is missing."),
         ("payer", "Payer is missing."),

@@ -115,8 +115,8 @@ class BookingRefused(Refused):
         self.check = check
 
 
-def _draft_encounter(
-    org: Organization, client: Client, request: BookingRequest, local_start: datetime
+def draft_encounter(
+    org: Organization, client: Client, booking_request: BookingRequest, local_start: datetime
 ) -> Encounter:
     """An unsaved encounter built from the request (not added to the session)."""
     services = {
@@ -124,24 +124,24 @@ def _draft_encounter(
         for s in db.session.scalars(
             select(ServiceType).where(
                 ServiceType.organization_id == org.id,
-                ServiceType.id.in_([service_id for service_id, _ in request.lines]),
+                ServiceType.id.in_([service_id for service_id, _ in booking_request.lines]),
             )
         )
     }
     insurance = (
-        db.session.get(ClientInsurance, request.client_insurance_id)
-        if request.billing_type == "insurance" and request.client_insurance_id
+        db.session.get(ClientInsurance, booking_request.client_insurance_id)
+        if booking_request.billing_type == "insurance" and booking_request.client_insurance_id
         else None
     )
     encounter = Encounter(
         organization_id=org.id,
         client_id=client.id,
-        clinician_id=request.clinician_id,
+        clinician_id=booking_request.clinician_id,
         starts_at=to_utc_naive(local_start, org.timezone),
         service_date=local_start.date(),
-        duration_minutes=request.duration_minutes,
+        duration_minutes=booking_request.duration_minutes,
         status=rules.UPCOMING,
-        billing_type=request.billing_type,
+        billing_type=booking_request.billing_type,
         client_insurance_id=insurance.id if insurance else None,
     )
     encounter.client_insurance = insurance
@@ -149,7 +149,7 @@ def _draft_encounter(
         EncounterService(
             service_type_id=service_id, minutes=minutes, service_type=services[service_id]
         )
-        for service_id, minutes in request.lines
+        for service_id, minutes in booking_request.lines
     ]
     return encounter
 
@@ -252,10 +252,12 @@ def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarn
     return rules.CoverageWarning(schedule.DOUBLE_BOOKED, text)
 
 
-def check_booking(org: Organization, client: Client, request: BookingRequest) -> BookingCheck:
+def check_booking(
+    org: Organization, client: Client, booking_request: BookingRequest
+) -> BookingCheck:
     """Warnings for every occurrence, each judged with the earlier ones placed first."""
-    starts = request.local_starts()
-    drafts = [_draft_encounter(org, client, request, start) for start in starts]
+    starts = booking_request.local_starts()
+    drafts = [draft_encounter(org, client, booking_request, start) for start in starts]
     return judge(org, client, drafts, starts)
 
 
@@ -288,19 +290,19 @@ def refuse_unless_overridden(
 def book(
     org: Organization,
     client: Client,
-    request: BookingRequest,
+    booking_request: BookingRequest,
     *,
     actor: User,
     override_reason: str | None = None,
 ) -> list[Encounter]:
     """Book every occurrence in one transaction, or raise BookingRefused."""
     lock_client_bookings(client.id)
-    check = check_booking(org, client, request)
+    check = check_booking(org, client, booking_request)
     overridden = refuse_unless_overridden(org, check, actor=actor, override_reason=override_reason)
     series_id = uuid4().hex if len(check.occurrences) > 1 else None
     encounters = []
     for occurrence in check.occurrences:
-        encounter = _draft_encounter(org, client, request, occurrence.local_start)
+        encounter = draft_encounter(org, client, booking_request, occurrence.local_start)
         encounter.series_id = series_id
         db.session.add(encounter)
         encounters.append(encounter)

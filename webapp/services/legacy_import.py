@@ -21,8 +21,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from webapp.domain.conversion import (
     CSV_HEADERS,
     LegacyRowError,
-    _normalise,
     convert_legacy,
+    normalise_row,
     parse_legacy_row,
 )
 from webapp.extensions import db
@@ -102,7 +102,7 @@ def ensure_ready(org: Organization) -> None:
 
 def _header_names(cells: list[str]) -> list[str]:
     """The domain's header rule (case, spacing, BOM), one name per cell."""
-    return [next(iter(_normalise({cell: ""})), "") for cell in cells]
+    return [next(iter(normalise_row({cell: ""})), "") for cell in cells]
 
 
 def _numbered(records):

@@ -46,9 +46,9 @@ def csv_record(row: ReportRow) -> list:
     figures, outlook = row.figures, row.forecast
     over_by = figures.over_by
     return [
-        _safe_cell(row.client_name),
-        _safe_cell(row.payer),
-        _safe_cell(row.number),
+        safe_cell(row.client_name),
+        safe_cell(row.payer),
+        safe_cell(row.number),
         row.kind.title(),
         row.window.start.isoformat(),
         row.window.end.isoformat(),
@@ -69,7 +69,7 @@ def csv_record(row: ReportRow) -> list:
     ]
 
 
-def _safe_cell(text: str) -> str:
+def safe_cell(text: str) -> str:
     """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading quote."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
