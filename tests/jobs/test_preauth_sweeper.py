@@ -73,7 +73,7 @@ def test_a_worker_killed_before_the_gateway_call_is_run_again_once(
 ):
     encounter = book(p, world.biller, starts_in=SOON)
     row_id = preauth_of(encounter).id
-    monkeypatch.setattr(preauth_runs, "_gateway", _die)
+    monkeypatch.setattr(preauth_runs, "current_gateway", _die)
     with pytest.raises(WorkerKilled):
         preauth_runs.place_hold(row_id, 1)
     monkeypatch.undo()

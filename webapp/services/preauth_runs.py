@@ -24,6 +24,7 @@ the row in processing for the sweeper, which asks the gateway the same way.
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from flask import current_app
 from rq.job import Job
@@ -57,6 +58,18 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 1000
 
 
+class HoldRun(StrEnum):
+    """What one run of the hold job did (`place_hold`)."""
+
+    HELD = "held"
+    ADOPTED = "adopted"  # a hold an earlier, unanswered call placed is now the row's
+    FAILED = "failed"  # the row says why (failure_code, failure_reason)
+    NOT_NEEDED = "not needed"  # $0 to hold
+    CANCELLED = "cancelled"  # the appointment was cancelled before the hold ran
+    NOT_SCHEDULED = "not scheduled"  # another run, or a newer attempt, has the row
+    LOST_ROW = "lost the row"  # someone changed the row while this run was at the gateway
+
+
 # The webhook refuses events dated further in the future than this (clock skew).
 EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
 
@@ -69,7 +82,7 @@ def _encounter_link(row: PreAuthorization) -> str:
     return schedule.encounter_link(row.encounter_id)
 
 
-def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> str:
+def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> HoldRun:
     """processing → failed, with the reason shown in red on the encounter; billers notified."""
     won = schedule.transition(
         row_id,
@@ -84,7 +97,7 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
     )
     if not won:
         db.session.rollback()
-        return "lost the row"
+        return HoldRun.LOST_ROW
     row = db.session.get(PreAuthorization, row_id)
     schedule.record(row, "failed", None, reason=reason)
     encounter = row.encounter
@@ -96,10 +109,10 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
         link=_encounter_link(row),
     )
     db.session.commit()
-    return f"failed: {code}"
+    return HoldRun.FAILED
 
 
-def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> str:
+def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> HoldRun:
     won = schedule.transition(
         row_id,
         "hold",
@@ -114,10 +127,10 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
     )
     if not won:
         db.session.rollback()
-        return "lost the row"
+        return HoldRun.LOST_ROW
     schedule.record(row_id, "held", None)
     db.session.commit()
-    return "held"
+    return HoldRun.HELD
 
 
 def _card_problem(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
@@ -143,26 +156,32 @@ def _fix_amount_and_card(preauth_id: int, attempt: int, amount: int, card) -> No
     db.session.commit()
 
 
-def _withdraw(preauth_id: int, attempt: int, now: datetime) -> str:
+def _withdraw(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """The appointment was cancelled after the hold was scheduled: place nothing."""
     reason = "The appointment was cancelled before the hold ran."
     values = dict(failure_code=schedule.ENCOUNTER_CANCELLED, failure_reason=reason)
     schedule.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
     schedule.record(preauth_id, "cancelled", None, reason=reason)
     db.session.commit()
-    return "cancelled"
+    return HoldRun.CANCELLED
 
 
-def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> str:
+def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """$0 to hold (a $0 copay, free services): finished as not_needed, which is recorded."""
     schedule.transition(preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now)
     schedule.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
     db.session.commit()
-    return "not needed"
+    return HoldRun.NOT_NEEDED
 
 
-def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=None) -> str:
-    """The job's work (see the module's steps). Returns a word for RQ's result."""
+def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=None) -> HoldRun:
+    """The job's work (see the module's steps): what this run did (its text is the RQ
+    job's result).
+
+    Raises:
+        TransientGatewayError: the gateway did not answer and RQ may retry (`can_retry`);
+            the row is back to scheduled and marked for a check.
+    """
     now = now or utcnow()
     # 1. Claim.
     claimed = schedule.transition(
@@ -170,7 +189,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     )
     db.session.commit()
     if not claimed:
-        return "not scheduled"
+        return HoldRun.NOT_SCHEDULED
     row = db.session.get(PreAuthorization, preauth_id)
     encounter = row.encounter
     if encounter.status in schedule.CANCELLING_STATUSES:
@@ -184,7 +203,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
             preauth_id, found_by="a new attempt", wants_hold=True, now=now, owns_processing=True
         )
         if found.adopted is not None:
-            return "adopted"
+            return HoldRun.ADOPTED
         db.session.refresh(row)
     # 3–4. Amount and card: fixed on the row before the gateway is called, so a rerun
     # of this attempt (after a crash or a transient error) asks for the very same hold.
@@ -223,7 +242,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     return _record_held(preauth_id, attempt, hold, card, now)
 
 
-def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, now) -> str:
+def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, now) -> HoldRun:
     """The hold call got no answer: the hold may exist. Retry later (marked for a
     check), or on the last try ask the gateway before writing failed."""
     if can_retry:
@@ -240,7 +259,7 @@ def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, 
         preauth_id, found_by="writing failed", wants_hold=True, now=now, owns_processing=True
     )
     if found.adopted is not None:
-        return "adopted"
+        return HoldRun.ADOPTED
     reason = f"The card processor could not be reached ({error.message}). Retry once it is back."
     return _fail(preauth_id, attempt, rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount)
 
@@ -316,7 +335,7 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
         elif attempt in found.seen:
             status = found.seen[attempt]
             reason = f"The card processor reports the hold as {status!r}."
-            if _fail(row_id, attempt, "unexpected_status", reason).startswith("failed"):
+            if _fail(row_id, attempt, "unexpected_status", reason) == HoldRun.FAILED:
                 report.settled_failed.append(row_id)
         elif schedule.transition(row_id, "unclaim", if_attempt=attempt, processing_started_at=None):
             # Never placed: run it again. The same attempt means the same idempotency
