@@ -17,7 +17,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from webapp.domain import practice as practice_rules
+from webapp.domain import practice_rules
 from webapp.extensions import db
 from webapp.models import Client, Organization, User
 from webapp.models.base import utcnow
@@ -163,7 +163,7 @@ def create_practice_command(
     No demo data. The admin has no password until the link is used; the link works
     once and expires after 72 hours (`flask password-link EMAIL` prints a new one).
     """
-    request = practices.NewPractice(
+    new_practice = practices.NewPractice(
         name=name,
         time_zone=time_zone,
         week_start=week_start,
@@ -171,7 +171,7 @@ def create_practice_command(
         admin_name=admin_name,
     )
     try:
-        org, admin = practices.create_practice(request)
+        org, admin = practices.create_practice(new_practice)
     except practices.PracticeInvalid as invalid:
         for field, message in invalid.errors.items():
             click.echo(f"--{field.replace('_', '-')}: {message}", err=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from jobs import hold_lapses
 from tests.preauth_support import add_card, book, edit, practice, preauth_of, work
-from webapp.domain import holds as hold_rules
+from webapp.domain import hold_rules
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import Notification, Payment

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.domain import practice as rules
-from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+from webapp.domain import practice_rules as rules
+from webapp.domain.password_rules import MAX_LENGTH, MIN_LENGTH, password_problem
 
 ZONES = sorted(available_timezones())
 

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import (
+from webapp.domain import preauth_rules as rules
+from webapp.domain.preauth_rules import (
     CANCELLED,
     CHARGED,
     EXPIRED,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ACTIVE,
     EXHAUSTED,
     EXPIRED,
@@ -18,7 +18,7 @@ from webapp.domain.authorizations import (
     UNITS,
     AuthorizationTerms,
 )
-from webapp.domain.report import (
+from webapp.domain.report_rules import (
     BREAKDOWN_LABELS,
     BREAKDOWNS,
     LASTS,

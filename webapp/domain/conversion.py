@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from webapp.domain.authorizations import SESSIONS
+from webapp.domain.authorization_rules import SESSIONS
 from webapp.domain.limits import MAX_ALLOWED, date_problem
 
 CSV_HEADERS = ("client", "payer", "authorization_number", "end_date", "sessions_allowed")

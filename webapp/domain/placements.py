@@ -1,6 +1,6 @@
 """A visit's place in the allocation ledger: which authorization it counts against,
 why there (`reason`), and the room that was left before it. Written by the allocation
-rule (`webapp.domain.allocation`), read by the ledger and the warnings."""
+rule (`webapp.domain.allocation_rules`), read by the ledger and the warnings."""
 
 from dataclasses import dataclass, field
 from datetime import date

@@ -5,7 +5,7 @@ from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, 
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.domain.authorizations import SESSIONS, UNITS
+from webapp.domain.authorization_rules import SESSIONS, UNITS
 from webapp.domain.limits import DATE_RANGE_TEXT, LATEST_DATE, allowed_problem
 from webapp.domain.windows import FREQUENCIES, FREQUENCY_LABELS
 from webapp.forms.fields import DateField, choices

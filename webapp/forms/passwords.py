@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from webapp.domain.passwords import MIN_LENGTH, password_problem
+from webapp.domain.password_rules import MIN_LENGTH, password_problem
 
 
 class SetPasswordForm(FlaskForm):

@@ -1,7 +1,7 @@
 """Add, edit and remove authorizations; each change rewrites the client's allocations.
 
 A Kept visit stays on the authorization it was counted against while that
-authorization covers it (webapp.domain.allocation). An edit that narrows an
+authorization covers it (webapp.domain.allocation_rules). An edit that narrows an
 authorization (dates, services, insurance) or a removal can leave a Kept visit
 uncovered there, so it moves: `kept_moves()` lists those visits before saving,
 and the dialog asks for a confirmation naming them.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules
 from webapp.domain.windows import format_day, local_date
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Client, Encounter, ServiceType, User
@@ -70,7 +70,7 @@ def kept_moves(
         services = _organization_services(org.id, list(service_type_ids))
         auth_id = auth.id if auth else PREVIEW_ID
         terms.append(
-            rules.AuthorizationTerms(
+            authorization_rules.AuthorizationTerms(
                 id=auth_id,
                 client_insurance_id=values["client_insurance_id"],
                 kind=values["kind"],
@@ -84,7 +84,9 @@ def kept_moves(
         )
         numbers[auth_id] = display_number(values.get("number"))
     kept = db.session.scalars(
-        select(Encounter).where(Encounter.client_id == client.id, Encounter.status == rules.KEPT)
+        select(Encounter).where(
+            Encounter.client_id == client.id, Encounter.status == authorization_rules.KEPT
+        )
     ).all()
     if not kept:
         return []

@@ -14,14 +14,13 @@ from datetime import datetime, timedelta
 from rq.job import Job
 from sqlalchemy import func, select, update
 
-from webapp.domain import billing
-from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED, STATE_LABELS
+from webapp.domain import billing_rules
+from webapp.domain.preauth_rules import HELD, PROCESSING, SCHEDULED, STATE_LABELS
 from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, Organization, User
 from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
-from webapp.services import audit, charges, pricing, queue, settlement
-from webapp.services import preauth as preauth_service
+from webapp.services import audit, charges, preauth, pricing, queue, settlement
 from webapp.services.errors import Refused
 from webapp.services.queue import job_will_run
 
@@ -60,14 +59,14 @@ def organization_rules(organization_id: int) -> list[Automation]:
     ).all()
 
 
-def as_rule(row: Automation) -> billing.Rule:
-    return billing.Rule(row.id, row.event, row.action, row.disposition, row.active)
+def as_rule(row: Automation) -> billing_rules.Rule:
+    return billing_rules.Rule(row.id, row.event, row.action, row.disposition, row.active)
 
 
 def add_rule(org: Organization, event: str, action: str, disposition: str | None, *, actor: User):
     """Append a rule at the end of the list, or raise RuleRefused (nothing saved)."""
     disposition = disposition or None
-    problem = billing.rule_problem(event, action, disposition)
+    problem = billing_rules.rule_problem(event, action, disposition)
     if problem:
         raise RuleRefused(problem, "disposition" if "disposition" in problem else "action")
     last = db.session.scalar(
@@ -130,10 +129,18 @@ def _audit(rule: Automation, action: str, actor: User, before: dict | None = Non
 
 
 STARTER_RULES = (
-    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.LATE_CANCELLATION),
-    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.NO_SHOW_DISPOSITION),
-    (billing.ENCOUNTER_CANCELLED, billing.RELEASE_PREAUTH, None),
-    (billing.ENCOUNTER_FINALIZED, billing.CHARGE_PREAUTH, None),
+    (
+        billing_rules.ENCOUNTER_CANCELLED,
+        billing_rules.CHARGE_CANCELLATION_FEE,
+        billing_rules.LATE_CANCELLATION,
+    ),
+    (
+        billing_rules.ENCOUNTER_CANCELLED,
+        billing_rules.CHARGE_CANCELLATION_FEE,
+        billing_rules.NO_SHOW_DISPOSITION,
+    ),
+    (billing_rules.ENCOUNTER_CANCELLED, billing_rules.RELEASE_PREAUTH, None),
+    (billing_rules.ENCOUNTER_FINALIZED, billing_rules.CHARGE_PREAUTH, None),
 )
 
 
@@ -147,17 +154,17 @@ def starter_rules(organization_id: int) -> list[Automation]:
     ]  # fmt: skip
 
 
-def preview_match(organization_id: int, event: str, disposition: str | None) -> billing.Match:
+def preview_match(organization_id: int, event: str, disposition: str | None) -> billing_rules.Match:
     """Which rule would run for this event (the Finalize / Cancel dialogs show it)."""
     rules = [as_rule(r) for r in organization_rules(organization_id)]
-    return billing.match_rule(rules, event, disposition)
+    return billing_rules.match_rule(rules, event, disposition)
 
 
 @dataclass
 class EffectPreview:
     """What Finalize / Cancel will do to *this* visit's money, before anyone presses it."""
 
-    match: billing.Match
+    match: billing_rules.Match
     sentence: str
 
 
@@ -168,25 +175,25 @@ def preview_effect(encounter: Encounter, event: str, disposition: str | None) ->
     match = preview_match(encounter.organization_id, event, disposition)
     if match.winner is None:
         return EffectPreview(match, "No rule matches: nothing is charged or released by itself.")
-    row = preauth_service.for_encounter(encounter.id)
+    row = preauth.for_encounter(encounter.id)
     state = row.state if row else None
     action = match.winner.action
-    if action == billing.CHARGE_CANCELLATION_FEE:
+    if action == billing_rules.CHARGE_CANCELLATION_FEE:
         fee = pricing.fee_total(encounter)
         held = row.amount_cents if state == HELD else None
-        plan = billing.cancellation_fee_plan(held, fee)
+        plan = billing_rules.cancellation_fee_plan(held, fee)
         if not plan.moves_money:
             return EffectPreview(
                 match, "No cancellation fee on these services: nothing is charged."
             )
         return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
-    verb = "charge" if action == billing.CHARGE_PREAUTH else "release"
+    verb = "charge" if action == billing_rules.CHARGE_PREAUTH else "release"
     if state != HELD:
         return EffectPreview(match, f"Nothing to {verb}: {_no_hold(state, event, verb)}")
     plan = (
-        billing.charge_plan(row.amount_cents, pricing.cost_total(encounter))
-        if action == billing.CHARGE_PREAUTH
-        else billing.release_plan(row.amount_cents)
+        billing_rules.charge_plan(row.amount_cents, pricing.cost_total(encounter))
+        if action == billing_rules.CHARGE_PREAUTH
+        else billing_rules.release_plan(row.amount_cents)
     )
     return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
 
@@ -199,7 +206,7 @@ def _card_label(encounter: Encounter, row) -> str | None:
 def _no_hold(state: str | None, event: str, verb: str) -> str:
     if state is None:
         return "there is no hold on this appointment."
-    if state == SCHEDULED and event == billing.ENCOUNTER_FINALIZED:
+    if state == SCHEDULED and event == billing_rules.ENCOUNTER_FINALIZED:
         return "the hold has not been placed yet; it is called off, so create an invoice."
     if state == SCHEDULED:
         return "the hold has not been placed yet; it is called off with the appointment."
@@ -225,7 +232,7 @@ def record_event(encounter: Encounter, event: str, *, actor: User | None) -> Aut
         automation_id=winner.id if winner else None,
         action=winner.action if winner else None,
         rule_number=match.number,
-        rule_label=billing.rule_label(winner) if winner else None,
+        rule_label=billing_rules.rule_label(winner) if winner else None,
         explanation=match.explanation(),
         also_matched=[number for number, _ in match.also],
         status=QUEUED if winner else NO_RULE,
@@ -262,9 +269,9 @@ def latest_run(encounter_id: int, event: str | None = None) -> AutomationRun | N
 
 
 ACTION_FUNCTIONS = {
-    billing.CHARGE_PREAUTH: charges.charge,
-    billing.RELEASE_PREAUTH: charges.release,
-    billing.CHARGE_CANCELLATION_FEE: charges.charge_cancellation_fee,
+    billing_rules.CHARGE_PREAUTH: charges.charge,
+    billing_rules.RELEASE_PREAUTH: charges.release,
+    billing_rules.CHARGE_CANCELLATION_FEE: charges.charge_cancellation_fee,
 }
 
 
@@ -301,7 +308,7 @@ def carry_out(
         outcome = settlement.settle_encounter(encounter_id, now, owner=owner)
         outcome = outcome or settlement.outcome_of_job(owner)
         if outcome is None:
-            row = preauth_service.for_encounter(encounter_id)
+            row = preauth.for_encounter(encounter_id)
             if row is not None and row.state == PROCESSING:
                 raise charges.InProgress("The hold is being placed right now.")
             action = ACTION_FUNCTIONS[run.action]

@@ -10,7 +10,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.domain.billing import INVOICE_STATUS_LABELS
+from webapp.domain.billing_rules import INVOICE_STATUS_LABELS
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Client, Invoice, Organization

@@ -15,8 +15,7 @@ from uuid import uuid4
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from webapp.domain import authorizations as rules
-from webapp.domain import schedule
+from webapp.domain import authorization_rules, schedule_rules
 from webapp.domain.windows import format_day, to_local, to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
@@ -65,8 +64,10 @@ class Occurrence:
     number: int
     local_start: datetime
     day: date
-    warnings: list[rules.CoverageWarning] = field(default_factory=list)
-    conflicts: list[rules.CoverageWarning] = field(default_factory=list)  # double booking
+    warnings: list[authorization_rules.CoverageWarning] = field(default_factory=list)
+    conflicts: list[authorization_rules.CoverageWarning] = field(
+        default_factory=list
+    )  # double booking
 
 
 @dataclass
@@ -74,7 +75,7 @@ class PushedOver:
     """A saved appointment this booking or edit would leave over its authorization."""
 
     encounter: Encounter
-    warnings: list[rules.CoverageWarning]
+    warnings: list[authorization_rules.CoverageWarning]
 
 
 @dataclass
@@ -140,7 +141,7 @@ def draft_encounter(
         starts_at=to_utc_naive(local_start, org.timezone),
         service_date=local_start.date(),
         duration_minutes=booking_request.duration_minutes,
-        status=rules.UPCOMING,
+        status=authorization_rules.UPCOMING,
         billing_type=booking_request.billing_type,
         client_insurance_id=insurance.id if insurance else None,
     )
@@ -206,10 +207,10 @@ def _pushed_over(coverage: Coverage, plan, drafts: list[Encounter]) -> list[Push
 
 def clinician_conflicts(
     org: Organization, encounter: Encounter, drafts: list[Encounter] = ()
-) -> list[rules.CoverageWarning]:
+) -> list[authorization_rules.CoverageWarning]:
     """Warnings for the clinician's other appointments overlapping this one (saved, or
     other drafts of the same booking)."""
-    if encounter.status not in schedule.TAKES_TIME:
+    if encounter.status not in schedule_rules.TAKES_TIME:
         return []
     slot = _slot(encounter)
     longest = timedelta(minutes=MAX_DURATION_MINUTES)
@@ -220,18 +221,18 @@ def clinician_conflicts(
             Encounter.clinician_id == encounter.clinician_id,
             Encounter.starts_at < slot.ends_at,
             Encounter.starts_at > slot.starts_at - longest,
-            Encounter.status.in_(schedule.TAKES_TIME),
+            Encounter.status.in_(schedule_rules.TAKES_TIME),
         )
         .options(joinedload(Encounter.client))
     ).all()
     others = {e.id: e for e in saved if e.id != encounter.id}
     others.update({d.id: d for d in drafts if d.id != encounter.id})
-    found = schedule.conflicts(slot, [_slot(e) for e in others.values()])
+    found = schedule_rules.conflicts(slot, [_slot(e) for e in others.values()])
     return [_conflict_warning(org, others[s.encounter_id]) for s in found]
 
 
-def _slot(encounter: Encounter) -> schedule.Slot:
-    return schedule.Slot(
+def _slot(encounter: Encounter) -> schedule_rules.Slot:
+    return schedule_rules.Slot(
         encounter.id,
         encounter.clinician_id,
         encounter.starts_at,
@@ -240,7 +241,7 @@ def _slot(encounter: Encounter) -> schedule.Slot:
     )
 
 
-def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarning:
+def _conflict_warning(org: Organization, other: Encounter) -> authorization_rules.CoverageWarning:
     start = to_local(other.starts_at, org.timezone)
     end = to_local(other.ends_at, org.timezone)
     when = f"{format_day(start.date())}, {start:%-I:%M %p}–{end:%-I:%M %p}"
@@ -249,7 +250,7 @@ def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarn
     else:
         who = other.client.full_name if other.client else "another client"
         text = f"The clinician is already booked {when} (with {who})."
-    return rules.CoverageWarning(schedule.DOUBLE_BOOKED, text)
+    return authorization_rules.CoverageWarning(schedule_rules.DOUBLE_BOOKED, text)
 
 
 def check_booking(
@@ -365,17 +366,19 @@ def set_status(
 
     Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
     """
-    if status not in rules.ENCOUNTER_STATUSES:
+    if status not in authorization_rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")
-    if status == rules.KEPT:
+    if status == authorization_rules.KEPT:
         local_start = to_local(encounter.starts_at, actor.organization.timezone)
-        problem = schedule.early_keep_refusal(
+        problem = schedule_rules.early_keep_refusal(
             encounter.starts_at, utcnow(), local_start.replace(tzinfo=None), confirm_early
         )
         if problem:
             raise StatusRefused(problem)
     row = preauth.for_encounter(encounter.id)
-    hold_checks.check_if_needed(row, found_by="a status change", wants_hold=status == rules.KEPT)
+    hold_checks.check_if_needed(
+        row, found_by="a status change", wants_hold=status == authorization_rules.KEPT
+    )
     db.session.refresh(encounter)
     lock_client_bookings(encounter.client_id)
     before = audit.snapshot(encounter)

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain.cards import brand_label, card_expired
+from webapp.domain.card_rules import brand_label, card_expired
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, User
 from webapp.payments import current_gateway

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from webapp.domain.authorizations import CANCELLED, KEPT, UPCOMING
+from webapp.domain.authorization_rules import CANCELLED, KEPT, UPCOMING
 from webapp.domain.windows import local_date, to_utc_naive
 from webapp.extensions import db
 from webapp.models import (

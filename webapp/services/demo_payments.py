@@ -14,7 +14,7 @@ person added a card) is left alone, so a restart adds nothing twice.
 
 from sqlalchemy import select
 
-from webapp.domain.authorizations import UPCOMING
+from webapp.domain.authorization_rules import UPCOMING
 from webapp.extensions import db
 from webapp.models import Client, Encounter, Organization
 from webapp.models.base import utcnow

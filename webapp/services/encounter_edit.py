@@ -17,7 +17,7 @@ checked there (services.hold_checks), outside the booking transaction.
 
 from datetime import datetime
 
-from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.preauth_rules import FAILED, PROCESSING, SCHEDULED
 from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import Encounter, EncounterService, User

@@ -21,9 +21,9 @@ from datetime import datetime
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from webapp.domain import holds as hold_rules
+from webapp.domain import hold_rules
 from webapp.domain.money import format_cents
-from webapp.domain.preauth import HELD
+from webapp.domain.preauth_rules import HELD
 from webapp.extensions import db
 from webapp.models import HoldFinding, Organization, PreAuthorization
 from webapp.models.base import utcnow

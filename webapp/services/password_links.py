@@ -34,7 +34,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 
-from webapp.domain.passwords import password_problem
+from webapp.domain.password_rules import password_problem
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import audit
@@ -57,7 +57,7 @@ class LinkRefused(Refused):
 
 @dataclass(eq=False)
 class PasswordRejected(Exception):
-    """The new password breaks the policy (webapp/domain/passwords.py)."""
+    """The new password breaks the policy (webapp/domain/password_rules.py)."""
 
     message: str
 

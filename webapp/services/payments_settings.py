@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.preauth_rules import FAILED, PROCESSING, SCHEDULED
 from webapp.domain.units import ROUNDING_PROFILES
 from webapp.extensions import db
 from webapp.models import Organization, PreAuthorization, User

@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from webapp.domain import billing
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import CHARGED, FAILED, HELD, RELEASED, SCHEDULED
+from webapp.domain import billing_rules, hold_rules, preauth_rules
+from webapp.domain.preauth_rules import CHARGED, FAILED, HELD, RELEASED, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, Payment, PreAuthorization
@@ -46,7 +44,7 @@ class Notice:
 
     @property
     def label(self) -> str:
-        return rules.STATE_LABELS.get(self.state, "") if self.row else ""
+        return preauth_rules.STATE_LABELS.get(self.state, "") if self.row else ""
 
     @property
     def due_now(self) -> bool:
@@ -79,15 +77,17 @@ def hold_money(row: PreAuthorization) -> hold_rules.HoldMoney:
         for p in payments
         if not p.from_hold
         and p.status == invoices.SUCCEEDED
-        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+        and p.kind in (billing_rules.ADDITIONAL_CHARGE, billing_rules.CANCELLATION_FEE)
         and p.idempotency_key.rsplit("-", 1)[0] in claim_keys  # the same claim's charge
     ]
     return hold_rules.HoldMoney(
         held_cents=row.amount_cents or 0,
         captured_cents=sum(
-            p.amount_cents for p in settled if p.kind in billing.COLLECTING_KINDS and p.from_hold
+            p.amount_cents
+            for p in settled
+            if p.kind in billing_rules.COLLECTING_KINDS and p.from_hold
         ),
-        released_cents=sum(p.amount_cents for p in settled if p.kind == billing.HOLD_RELEASE),
+        released_cents=sum(p.amount_cents for p in settled if p.kind == billing_rules.HOLD_RELEASE),
         extra_cents=sum(p.amount_cents for p in extra),
         pending=any(p.status == invoices.PENDING for p in of_hold),
     )
@@ -115,7 +115,7 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
     lapse_note = None
     amount = current_amount(encounter)
     if row is not None:
-        polls = rules.should_poll(row.state, row.run_at, now)
+        polls = preauth_rules.should_poll(row.state, row.run_at, now)
         if row.state == SCHEDULED and not polls:
             seconds = int((row.run_at - now).total_seconds()) + 1
             wake = seconds if seconds <= WAKE_WITHIN_SECONDS else None
@@ -133,7 +133,7 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
         polls=polls,
         wake_in_seconds=wake,
         retry_blocker=blocker,
-        invoice_block=rules.invoice_block_reason(state, amount),
+        invoice_block=preauth_rules.invoice_block_reason(state, amount),
         schedulable=hold_problem(encounter, now),
         amount_preview=amount,
         money=money,

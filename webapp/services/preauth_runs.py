@@ -31,9 +31,8 @@ from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED
+from webapp.domain import hold_rules, preauth_rules
+from webapp.domain.preauth_rules import HELD, PROCESSING, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import GatewayEvent, Organization, PreAuthorization
@@ -46,8 +45,7 @@ from webapp.payments.gateway import (
     TransientGatewayError,
     idempotency_key,
 )
-from webapp.services import hold_checks
-from webapp.services import preauth_state as schedule
+from webapp.services import hold_checks, preauth_state
 from webapp.services.cards import card_label
 from webapp.services.errors import Refused
 from webapp.services.notifications import notify
@@ -75,16 +73,16 @@ EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 def _billers(organization_id: int):
-    return schedule.billers(organization_id)
+    return preauth_state.billers(organization_id)
 
 
 def _encounter_link(row: PreAuthorization) -> str:
-    return schedule.encounter_link(row.encounter_id)
+    return preauth_state.encounter_link(row.encounter_id)
 
 
 def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> HoldRun:
     """processing → failed, with the reason shown in red on the encounter; billers notified."""
-    won = schedule.transition(
+    won = preauth_state.transition(
         row_id,
         "fail",
         if_attempt=attempt,
@@ -99,7 +97,7 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
         db.session.rollback()
         return HoldRun.LOST_ROW
     row = db.session.get(PreAuthorization, row_id)
-    schedule.record(row, "failed", None, reason=reason)
+    preauth_state.record(row, "failed", None, reason=reason)
     encounter = row.encounter
     notify(
         _billers(row.organization_id),
@@ -113,7 +111,7 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
 
 
 def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> HoldRun:
-    won = schedule.transition(
+    won = preauth_state.transition(
         row_id,
         "hold",
         if_attempt=attempt,
@@ -122,24 +120,27 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
         card_label=card_label(card) if card else None,
         gateway_reference=hold.reference,
         held_at=now,
-        lapses_at=hold.lapses_at or rules.hold_lapses_at(now, card.brand if card else None),
+        lapses_at=hold.lapses_at or preauth_rules.hold_lapses_at(now, card.brand if card else None),
         finished_at=None,
     )
     if not won:
         db.session.rollback()
         return HoldRun.LOST_ROW
-    schedule.record(row_id, "held", None)
+    preauth_state.record(row_id, "held", None)
     db.session.commit()
     return HoldRun.HELD
 
 
 def _card_problem(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
     if card is None or not client.gateway_customer_id:
-        return rules.NO_CARD, "No card on file for the client."
+        return preauth_rules.NO_CARD, "No card on file for the client."
     org = db.session.get(Organization, organization_id)
-    if rules.card_expired(card.exp_month, card.exp_year, local_date(now, org.timezone)):
+    if preauth_rules.card_expired(card.exp_month, card.exp_year, local_date(now, org.timezone)):
         expiry = f"{card.exp_month:02d}/{card.exp_year}"
-        return rules.CARD_EXPIRED, f"The default card ({card_label(card)}) expired {expiry}."
+        return (
+            preauth_rules.CARD_EXPIRED,
+            f"The default card ({card_label(card)}) expired {expiry}.",
+        )
     return None
 
 
@@ -159,17 +160,19 @@ def _fix_amount_and_card(preauth_id: int, attempt: int, amount: int, card) -> No
 def _withdraw(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """The appointment was cancelled after the hold was scheduled: place nothing."""
     reason = "The appointment was cancelled before the hold ran."
-    values = dict(failure_code=schedule.ENCOUNTER_CANCELLED, failure_reason=reason)
-    schedule.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
-    schedule.record(preauth_id, "cancelled", None, reason=reason)
+    values = dict(failure_code=preauth_state.ENCOUNTER_CANCELLED, failure_reason=reason)
+    preauth_state.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
+    preauth_state.record(preauth_id, "cancelled", None, reason=reason)
     db.session.commit()
     return HoldRun.CANCELLED
 
 
 def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """$0 to hold (a $0 copay, free services): finished as not_needed, which is recorded."""
-    schedule.transition(preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now)
-    schedule.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
+    preauth_state.transition(
+        preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now
+    )
+    preauth_state.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
     db.session.commit()
     return HoldRun.NOT_NEEDED
 
@@ -184,7 +187,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     """
     now = now or utcnow()
     # 1. Claim.
-    claimed = schedule.transition(
+    claimed = preauth_state.transition(
         preauth_id, "claim", if_attempt=attempt, processing_started_at=now
     )
     db.session.commit()
@@ -192,7 +195,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         return HoldRun.NOT_SCHEDULED
     row = db.session.get(PreAuthorization, preauth_id)
     encounter = row.encounter
-    if encounter.status in schedule.CANCELLING_STATUSES:
+    if encounter.status in preauth_state.CANCELLING_STATUSES:
         return _withdraw(preauth_id, attempt, now)
     # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
     rerun = row.amount_cents is not None  # this attempt reached the gateway before
@@ -211,10 +214,10 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     if row.amount_cents is not None and row.card is not None:
         amount, card = row.amount_cents, row.card
     else:
-        amount = schedule.current_amount(encounter)
+        amount = preauth_state.current_amount(encounter)
         if amount == 0:
             return _no_hold_needed(preauth_id, attempt, now)
-        card = schedule.default_card(client.id)
+        card = preauth_state.default_card(client.id)
         problem = _card_problem(card, client, row.organization_id, now)
         if problem:
             code, reason = problem
@@ -226,7 +229,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
             customer_id=client.gateway_customer_id,
             payment_method_id=card.gateway_payment_method_id,
             amount_cents=amount,
-            reference=schedule.job_id(preauth_id, attempt),
+            reference=preauth_state.job_id(preauth_id, attempt),
             idempotency_key=idempotency_key("preauth", preauth_id, attempt, "hold"),
             organization_id=row.organization_id,
         )
@@ -246,7 +249,7 @@ def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, 
     """The hold call got no answer: the hold may exist. Retry later (marked for a
     check), or on the last try ask the gateway before writing failed."""
     if can_retry:
-        schedule.transition(
+        preauth_state.transition(
             preauth_id,
             "unclaim",
             if_attempt=attempt,
@@ -261,7 +264,9 @@ def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, 
     if found.adopted is not None:
         return HoldRun.ADOPTED
     reason = f"The card processor could not be reached ({error.message}). Retry once it is back."
-    return _fail(preauth_id, attempt, rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount)
+    return _fail(
+        preauth_id, attempt, preauth_rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount
+    )
 
 
 # --- the sweeper ------------------------------------------------------------------------
@@ -299,13 +304,13 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
         if not rows:
             return
         last_id = rows[-1].id
-        jobs = Job.fetch_many([schedule.job_id(r.id, r.attempt) for r in rows], connection)
+        jobs = Job.fetch_many([preauth_state.job_id(r.id, r.attempt) for r in rows], connection)
         for row, job in zip(rows, jobs, strict=True):
             if job_will_run(job, now):
                 continue
             if job is not None:
                 job.delete()
-            schedule.enqueue(row.id, row.attempt, row.run_at, now)
+            preauth_state.enqueue(row.id, row.attempt, row.run_at, now)
             report.enqueued.append(row.id)
 
 
@@ -337,13 +342,15 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
             reason = f"The card processor reports the hold as {status!r}."
             if _fail(row_id, attempt, "unexpected_status", reason) == HoldRun.FAILED:
                 report.settled_failed.append(row_id)
-        elif schedule.transition(row_id, "unclaim", if_attempt=attempt, processing_started_at=None):
+        elif preauth_state.transition(
+            row_id, "unclaim", if_attempt=attempt, processing_started_at=None
+        ):
             # Never placed: run it again. The same attempt means the same idempotency
             # key, so if the gateway did place it after all, it answers with that hold.
-            schedule.record(row_id, "requeued", None, reason="No hold found at the gateway.")
+            preauth_state.record(row_id, "requeued", None, reason="No hold found at the gateway.")
             db.session.commit()
-            schedule.drop_job(row_id, attempt)  # the dead worker's job, from every registry
-            schedule.enqueue(row_id, attempt, run_at, now)
+            preauth_state.drop_job(row_id, attempt)  # the dead worker's job, from every registry
+            preauth_state.enqueue(row_id, attempt, run_at, now)
             report.requeued.append(row_id)
         db.session.rollback()
 

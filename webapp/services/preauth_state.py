@@ -15,9 +15,8 @@ from flask import current_app, has_request_context, url_for
 from sqlalchemy import event, select, update
 
 from webapp.config import PREAUTH_JOB_TIMEOUT_SECONDS
-from webapp.domain import authorizations as encounter_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import SCHEDULED
+from webapp.domain import authorization_rules, preauth_rules
+from webapp.domain.preauth_rules import SCHEDULED
 from webapp.extensions import db
 from webapp.models import Encounter, PaymentCard, PreAuthorization, User
 from webapp.models.base import utcnow
@@ -28,7 +27,7 @@ from webapp.services.errors import Refused
 
 # Statuses that call off a scheduled hold (a Kept appointment keeps its hold).
 CANCELLING_STATUSES = frozenset(
-    {encounter_rules.CANCELLED, encounter_rules.LATE_CANCELLED, encounter_rules.NO_SHOW}
+    {authorization_rules.CANCELLED, authorization_rules.LATE_CANCELLED, authorization_rules.NO_SHOW}
 )
 # failure_code of cancelled rows: who or what cancelled them.
 ENCOUNTER_CANCELLED = "encounter_cancelled"
@@ -195,7 +194,7 @@ def transition(
     `if_attempt` makes a job of an older attempt (or a stale page) lose. Returns
     whether this caller won; the session's copy of the row is expired either way.
     """
-    starts, leads_to = rules.TRANSITIONS[action]
+    starts, leads_to = preauth_rules.TRANSITIONS[action]
     if if_state is not None and if_state not in starts:
         return False
     allowed = [if_state] if if_state else list(starts)
@@ -249,7 +248,7 @@ def create(org, encounter, hours: int, actor: User | None) -> PreAuthorization:
         encounter_id=encounter.id,
         state=SCHEDULED,
         hours_before=hours,
-        run_at=rules.run_at(encounter.starts_at, hours),
+        run_at=preauth_rules.run_at(encounter.starts_at, hours),
         attempt=1,
     )
     db.session.add(row)
@@ -263,7 +262,7 @@ def reschedule(row, encounter, hours: int, actor: User | None, action: str) -> b
     """A new attempt at start − `hours`: the old attempt's job is dropped, the new one
     enqueued after commit. True if this caller won the compare-and-set."""
     before, state, attempt = audit.snapshot(row), row.state, row.attempt
-    run_at = rules.run_at(encounter.starts_at, hours)
+    run_at = preauth_rules.run_at(encounter.starts_at, hours)
     won = transition(
         row.id,
         "reschedule",

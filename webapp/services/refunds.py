@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.extensions import db
 from webapp.models import Invoice, Payment, User
 from webapp.models.base import utcnow
@@ -60,7 +60,7 @@ def refunds_of(payment: Payment) -> list[Payment]:
         select(Payment)
         .where(
             Payment.refund_of_id == payment.id,
-            Payment.kind == billing.REFUND,
+            Payment.kind == billing_rules.REFUND,
             Payment.status != invoices.FAILED,
         )
         .order_by(Payment.id)
@@ -70,7 +70,7 @@ def refunds_of(payment: Payment) -> list[Payment]:
 def preview(payment: Payment) -> RefundPreview:
     refunded = sum(p.amount_cents for p in refunds_of(payment))
     left = payment.amount_cents - refunded
-    refusal = billing.refund_refusal(
+    refusal = billing_rules.refund_refusal(
         kind=payment.kind,
         status=payment.status,
         reference=payment.gateway_reference,
@@ -107,7 +107,7 @@ def refund(
     now = now or utcnow()
     if not TOKEN.match(token or ""):
         raise RefundRefused("This form has expired. Close it and open Refund again.")
-    if reason not in billing.REFUND_REASONS:
+    if reason not in billing_rules.REFUND_REASONS:
         reason = None
     invoice = payment.invoice
     if invoice.encounter is None:
@@ -117,7 +117,7 @@ def refund(
     _lock(invoice.id)
     db.session.refresh(payment)
     found = preview(payment)
-    problem = billing.refund_refusal(
+    problem = billing_rules.refund_refusal(
         kind=payment.kind,
         status=payment.status,
         reference=payment.gateway_reference,
@@ -128,13 +128,15 @@ def refund(
     if problem:
         db.session.rollback()
         raise RefundRefused(problem, _field_of(problem))
-    why = billing.REFUND_REASONS[reason] + (f": {note.strip()}" if note and note.strip() else "")
+    why = billing_rules.REFUND_REASONS[reason] + (
+        f": {note.strip()}" if note and note.strip() else ""
+    )
     row = Payment(
         organization_id=payment.organization_id,
         client_id=payment.client_id,
         encounter_id=payment.encounter_id,
         invoice_id=invoice.id,
-        kind=billing.REFUND,
+        kind=billing_rules.REFUND,
         amount_cents=amount_cents,
         idempotency_key=f"covered-payment-{payment.id}-refund-{token}",
         refund_of_id=payment.id,
@@ -173,7 +175,7 @@ def _field_of(problem: str) -> str | None:
 def void_preview(invoice: Invoice) -> str | None:
     """Why the invoice cannot be voided now, or None."""
     summary = invoices.summarize(invoice)
-    return billing.void_refusal(invoice.status, summary.paid_cents, summary.pending_cents)
+    return billing_rules.void_refusal(invoice.status, summary.paid_cents, summary.pending_cents)
 
 
 def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | None = None):
@@ -192,9 +194,9 @@ def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | N
         raise RefundRefused(problem)
     won = db.session.execute(
         update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.status == billing.INVOICE_OPEN)
+        .where(Invoice.id == invoice.id, Invoice.status == billing_rules.INVOICE_OPEN)
         .values(
-            status=billing.INVOICE_VOID,
+            status=billing_rules.INVOICE_VOID,
             void_reason=reason[:300],
             voided_by_id=actor.id,
             voided_at=now,

@@ -25,8 +25,8 @@ from flask import current_app, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.domain import reminders as rules
-from webapp.domain.authorizations import STATUS_LABELS, authorization_status
+from webapp.domain import reminder_rules
+from webapp.domain.authorization_rules import STATUS_LABELS, authorization_status
 from webapp.extensions import db
 from webapp.models import (
     Allocation,
@@ -88,7 +88,7 @@ class Facts:
         return "sessions" if self.auth_kind == "sessions" else "units"
 
     def headline(self, kind: str, threshold: int, today: date) -> str:
-        return rules.headline(
+        return reminder_rules.headline(
             kind=kind,
             threshold=threshold,
             end=self.end,
@@ -155,7 +155,7 @@ def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
     """What counts against each authorization: Kept, plus Upcoming when the setting is on."""
     if not authorization_ids:
         return {}
-    statuses = rules.counted_statuses(org.count_upcoming_for_exhaustion)
+    statuses = reminder_rules.counted_statuses(org.count_upcoming_for_exhaustion)
     counted = {}
     for start in range(0, len(authorization_ids), 5000):
         chunk = authorization_ids[start : start + 5000]
@@ -174,7 +174,7 @@ def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
     return counted
 
 
-def _preferences(org: Organization) -> list[rules.Preferences]:
+def _preferences(org: Organization) -> list[reminder_rules.Preferences]:
     users = db.session.scalars(
         select(User).where(
             User.organization_id == org.id,
@@ -186,7 +186,7 @@ def _preferences(org: Organization) -> list[rules.Preferences]:
         )
     )
     return [
-        rules.Preferences(
+        reminder_rules.Preferences(
             user_id=u.id,
             role=u.role,
             active=u.is_active_user,
@@ -217,18 +217,22 @@ def run_for_organization(org: Organization, *, today: date | None = None) -> Run
     today = today or organization_today(org)
     db.session.commit()  # start clean: the claim below is one short transaction
     users = _preferences(org)
-    facts = load_facts(org, since=today - timedelta(days=rules.EXPIRED_GRACE_DAYS)) if users else {}
+    facts = (
+        load_facts(org, since=today - timedelta(days=reminder_rules.EXPIRED_GRACE_DAYS))
+        if users
+        else {}
+    )
     wanted = []
     channels = {}
     for fact in facts.values():
-        due = rules.due_reminders(
+        due = reminder_rules.due_reminders(
             insurance_active=fact.insurance_active,
             end=fact.end,
             remaining=fact.remaining,
             today=today,
         )
         for reminder in due:
-            for recipient in rules.recipients(
+            for recipient in reminder_rules.recipients(
                 users, kind=reminder.kind, primary_clinician_id=fact.primary_clinician_id
             ):
                 key = (fact.authorization_id, reminder.kind, reminder.threshold, recipient.user_id)
@@ -338,14 +342,14 @@ def _notify(claimed: list[tuple], facts: dict, channels: dict, today: date) -> i
 def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | None = None) -> int:
     """Mark reminder notifications resolved whose condition cleared (the end date moved
     later, more allowed, visits cancelled), and open again those whose condition came
-    back (`rules.still_due`). No commit: the caller's transaction carries it.
+    back (`reminder_rules.still_due`). No commit: the caller's transaction carries it.
 
     Returns how many notifications changed.
     """
     today = today or organization_today(org)
     query = select(Notification).where(
         Notification.organization_id == org.id,
-        Notification.kind.in_([f"reminder.{kind}" for kind in rules.REMINDER_KINDS]),
+        Notification.kind.in_([f"reminder.{kind}" for kind in reminder_rules.REMINDER_KINDS]),
         Notification.authorization_id.is_not(None),
         Notification.threshold.is_not(None),
     )
@@ -363,7 +367,7 @@ def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | 
         fact = facts.get(row.authorization_id)
         if fact is None:
             continue
-        due = rules.still_due(
+        due = reminder_rules.still_due(
             row.kind.split(".", 1)[1],
             row.threshold,
             end=fact.end,

@@ -19,17 +19,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from webapp.domain import billing
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as preauth_rules
+from webapp.domain import billing_rules, hold_rules, preauth_rules
 from webapp.domain.money import format_cents
 from webapp.extensions import db
 from webapp.models import Encounter, Payment, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
 from webapp.payments import current_gateway
 from webapp.payments.gateway import PermanentGatewayError, TransientGatewayError
-from webapp.services import audit, invoices
-from webapp.services import preauth_state as preauth_service
+from webapp.services import audit, invoices, preauth_state
 
 STALE_AFTER = timedelta(minutes=2)  # well past a gateway call's timeout (20 s, 2 retries)
 
@@ -53,15 +50,15 @@ def card_for(encounter: Encounter, row: PreAuthorization | None) -> PaymentCard 
     """The hold's card if it is still on file, else the client's default card."""
     if row is not None and row.card is not None:
         return row.card
-    return preauth_service.default_card(encounter.client_id)
+    return preauth_state.default_card(encounter.client_id)
 
 
 def card_to_charge(encounter: Encounter, payment_kind: str) -> PaymentCard | None:
     """The card a charge goes to: a balance payment to the client's default card (the
     one a person chose after a decline); any other to the hold's card, as above."""
-    if payment_kind == billing.BALANCE_PAYMENT:
-        return preauth_service.default_card(encounter.client_id)
-    return card_for(encounter, preauth_service.for_encounter(encounter.id))
+    if payment_kind == billing_rules.BALANCE_PAYMENT:
+        return preauth_state.default_card(encounter.client_id)
+    return card_for(encounter, preauth_state.for_encounter(encounter.id))
 
 
 def _pending(encounter_id: int) -> list[Payment]:
@@ -117,9 +114,9 @@ def _invoice_id(payments) -> int | None:
 
 
 def _perform(encounter: Encounter, payment: Payment, now: datetime, replay: bool) -> None:
-    if payment.kind == billing.REFUND:
+    if payment.kind == billing_rules.REFUND:
         _refund(payment, now, replay)
-    elif payment.from_hold and payment.kind in billing.COLLECTING_KINDS:
+    elif payment.from_hold and payment.kind in billing_rules.COLLECTING_KINDS:
         _capture(payment, now, replay)
     elif payment.from_hold:
         _release(payment, now, replay)
@@ -190,7 +187,7 @@ def _capture(payment: Payment, now: datetime, replay: bool) -> None:
     else:
         reference, fee = _capture_call(row, payment, reference)
     _succeed(payment, reference, now, fee)
-    for sibling in _siblings(payment, billing.HOLD_RELEASE):
+    for sibling in _siblings(payment, billing_rules.HOLD_RELEASE):
         _succeed(sibling, reference, now)
 
 
@@ -342,11 +339,11 @@ def _summary(payments: list[Payment]) -> str:
         amount = format_cents(p.amount_cents)
         if p.status == invoices.FAILED:
             reason = (p.failure_reason or "").rstrip(".")
-            parts.append(f"the {amount} {billing.PAYMENT_KIND_LABELS[p.kind].lower()} "
+            parts.append(f"the {amount} {billing_rules.PAYMENT_KIND_LABELS[p.kind].lower()} "
                          f"failed ({reason})")  # fmt: skip
-        elif p.kind == billing.HOLD_RELEASE:
+        elif p.kind == billing_rules.HOLD_RELEASE:
             parts.append(f"released {amount}")
-        elif p.kind == billing.REFUND:
+        elif p.kind == billing_rules.REFUND:
             parts.append(f"refunded {amount} to the card")
         elif p.from_hold:
             parts.append(f"captured {amount} from the hold")
@@ -434,4 +431,4 @@ def stale_encounter_ids(now: datetime | None = None, limit: int = 500) -> list[i
 def _enqueue_settle(encounter_id: int) -> None:
     """The settle job, once the payments are stale; the every-minute sweep is the
     safety net (also when Redis is unreachable now)."""
-    preauth_service.enqueue_settle(encounter_id, at=utcnow() + STALE_AFTER + timedelta(seconds=5))
+    preauth_state.enqueue_settle(encounter_id, at=utcnow() + STALE_AFTER + timedelta(seconds=5))

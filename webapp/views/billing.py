@@ -19,7 +19,7 @@ from webapp.access import (
     get_payment_or_404,
     role_required,
 )
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.extensions import htmx
 from webapp.forms.billing import CancelForm, RefundForm, VoidForm
 from webapp.models.base import utcnow
@@ -142,7 +142,7 @@ def create_invoice(encounter_id: int):
 @role_required(*ALL_ROLES)
 def finalize(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
-    return _close(encounter, billing.ENCOUNTER_FINALIZED, None)
+    return _close(encounter, billing_rules.ENCOUNTER_FINALIZED, None)
 
 
 @bp.route("/encounters/<int:encounter_id>/cancel", methods=["GET", "POST"])
@@ -151,8 +151,8 @@ def cancel(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = CancelForm(formdata=request.form if request.method == "POST" else request.args)
     if request.method == "GET" and not request.args.get("disposition"):
-        form.disposition.data = billing.suggested_disposition(encounter.starts_at, utcnow())
-    return _close(encounter, billing.ENCOUNTER_CANCELLED, form)
+        form.disposition.data = billing_rules.suggested_disposition(encounter.starts_at, utcnow())
+    return _close(encounter, billing_rules.ENCOUNTER_CANCELLED, form)
 
 
 def _close(encounter, event: str, form: CancelForm | None):
@@ -187,7 +187,7 @@ def _close(encounter, event: str, form: CancelForm | None):
         match=effect.match,
         effect=effect,
         message=message,
-        refusal=billing.event_refusal(event, encounter.status),
+        refusal=billing_rules.event_refusal(event, encounter.status),
         early=encounter_events.early_keep(current_user.organization, encounter)
         if form is None
         else None,
@@ -205,8 +205,8 @@ def client_billing(client_id: int):
         tab="billing",
         summaries=invoices.client_invoices(client.id),
         releases=invoices.client_releases(client.id),
-        kind_labels=billing.PAYMENT_KIND_LABELS,
-        status_labels=billing.INVOICE_STATUS_LABELS,
+        kind_labels=billing_rules.PAYMENT_KIND_LABELS,
+        status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )
 
 
@@ -270,7 +270,7 @@ def refund(payment_id: int):
         status = 422
     return render_page("billing/_refund_dialog.html", "dialog", http_status=status,
                        form=form, preview=refunds.preview(payment), message=message,
-                       kind_labels=billing.PAYMENT_KIND_LABELS)  # fmt: skip
+                       kind_labels=billing_rules.PAYMENT_KIND_LABELS)  # fmt: skip
 
 
 @bp.route("/invoices/<int:invoice_id>/void", methods=["GET", "POST"])
@@ -305,6 +305,6 @@ def invoice(invoice_id: int):
         summary=invoices.summarize(found),
         hold=invoices.hold_money(found),
         refundable={p.id for p in found.payments if refunds.preview(p).refusal is None},
-        kind_labels=billing.PAYMENT_KIND_LABELS,
-        status_labels=billing.INVOICE_STATUS_LABELS,
+        kind_labels=billing_rules.PAYMENT_KIND_LABELS,
+        status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )

@@ -16,9 +16,9 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
-from webapp.domain import schedule as schedule_rules
-from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
-from webapp.domain.billing import correction_refusal
+from webapp.domain import schedule_rules
+from webapp.domain.authorization_rules import ENCOUNTER_STATUS_LABELS
+from webapp.domain.billing_rules import correction_refusal
 from webapp.domain.limits import date_problem
 from webapp.domain.windows import to_local
 from webapp.extensions import db

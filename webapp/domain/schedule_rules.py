@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from webapp.domain.authorizations import KEPT, UPCOMING
+from webapp.domain.authorization_rules import KEPT, UPCOMING
 from webapp.domain.windows import format_day
 
 TAKES_TIME = (UPCOMING, KEPT)

@@ -1,7 +1,7 @@
 """Authorization rules: terms, status, the ledger, why nothing covers a service.
 
-Which authorization each visit uses is `webapp.domain.allocation`; what its
-warnings say is `webapp.domain.visit_warnings`. `build_ledger()` turns one
+Which authorization each visit uses is `webapp.domain.allocation_rules`; what its
+warnings say is `webapp.domain.visit_warning_rules`. `build_ledger()` turns one
 authorization's allocations into totals, per-window usage and chronological rows
 with running remainders.
 """

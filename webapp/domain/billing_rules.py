@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.authorization_rules import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
 from webapp.domain.ledger import (  # noqa: F401 (the ledger's names, kept for callers)
     ADDITIONAL_CHARGE,
     BALANCE_PAYMENT,

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     KEPT,
     SESSIONS,
     UPCOMING,

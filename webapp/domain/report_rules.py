@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from webapp.domain import figures
-from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
+from webapp.domain.authorization_rules import EXPIRED, INACTIVE, AuthorizationTerms
 from webapp.domain.windows import ONE_DAY, Window, format_day, last_of_month, shift
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
