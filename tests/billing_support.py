@@ -165,7 +165,7 @@ def assert_ledger_adds_up(encounter_id: int) -> None:
             if p.pre_authorization_id == row.id and p.hold_attempt == row.attempt
         ]
         assert all(p.status == "succeeded" for p in of_hold), of_hold
-        problem = billing_rules.hold_problem(row.amount_cents, invoices.movements(of_hold))
+        problem = billing_rules.hold_mismatch(row.amount_cents, invoices.movements(of_hold))
         assert problem is None, problem
     for invoice in invoices_of(encounter_id):
         summary = invoices.summarize(invoice)

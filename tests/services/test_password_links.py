@@ -97,7 +97,7 @@ def test_two_requests_with_one_link_set_one_password(newcomer, monkeypatch):
         winner["done"] = True
         return None  # this request's password passes the policy
 
-    monkeypatch.setattr(links, "password_problem", the_other_request_wins)
+    monkeypatch.setattr(links, "password_refusal", the_other_request_wins)
     with pytest.raises(links.LinkRefused) as lost:
         links.set_password(token, NEW_PASSWORD, now=NOW)
     assert winner and lost.value is links.USED

@@ -203,7 +203,7 @@ def test_no_rule_matches_when_none_is_active_for_the_event():
     ],
 )
 def test_it_checks_that_an_action_fits_its_event(event, action, disposition, problem):
-    found = billing_rules.rule_problem(event, action, disposition)
+    found = billing_rules.rule_refusal(event, action, disposition)
     if problem is None:
         assert found is None
     else:
@@ -281,7 +281,7 @@ def test_every_disposition_leads_to_a_cancelled_status():
     ],
 )
 def test_a_settled_hold_adds_up(held, movements, problem):
-    found = billing_rules.hold_problem(held, movements)
+    found = billing_rules.hold_mismatch(held, movements)
     assert found == problem if problem is None else problem in found
 
 
@@ -308,7 +308,7 @@ def test_a_settled_hold_adds_up(held, movements, problem):
 )
 def test_an_invoice_adds_up(total, movements, status, problem):
     assert billing_rules.invoice_status(total, movements) == status
-    found = billing_rules.invoice_problem(total, status, movements)
+    found = billing_rules.invoice_mismatch(total, status, movements)
     assert found == problem if problem is None else problem in found
 
 

@@ -28,7 +28,7 @@ from webapp.domain.authorization_rules import (
     authorization_status,
     build_ledger,
 )
-from webapp.domain.limits import EARLIEST_DATE, LATEST_DATE, date_problem
+from webapp.domain.limits import EARLIEST_DATE, LATEST_DATE, date_refusal
 from webapp.domain.reminder_rules import (
     EXHAUSTION,
     EXPIRATION,
@@ -267,7 +267,7 @@ def test_report_allowances_add_up_to_the_authorizations_total(data, by):
 @given(range_start=ANY_DAY, range_end=ANY_DAY)
 @PROPERTY
 def test_a_report_range_gets_an_answer_not_an_error(range_start, range_end):
-    problem = report_rules.range_problem(range_start, range_end)
+    problem = report_rules.range_refusal(range_start, range_end)
     assert problem is None or problem.endswith(".")
     if problem is None:
         assert (
@@ -341,4 +341,4 @@ def test_expiration_reminders_only_grow_more_urgent(end, today, later):
 @given(day=ANY_DAY)
 @PROPERTY
 def test_the_supported_range_is_1900_to_2099(day):
-    assert (date_problem(day) is None) == (date(1900, 1, 1) <= day <= date(2099, 12, 31))
+    assert (date_refusal(day) is None) == (date(1900, 1, 1) <= day <= date(2099, 12, 31))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from webapp.domain.authorization_rules import SESSIONS
-from webapp.domain.limits import MAX_ALLOWED, date_problem
+from webapp.domain.limits import MAX_ALLOWED, date_refusal
 
 CSV_HEADERS = ("client", "payer", "authorization_number", "end_date", "sessions_allowed")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
@@ -72,7 +72,7 @@ def parse_date(text: str) -> date:
             day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        problem = date_problem(day)
+        problem = date_refusal(day)
         if problem:
             raise LegacyRowError(f"End date {text!r} is out of range. {problem}")
         return day

@@ -63,7 +63,7 @@ def add_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
-def range_problem(start: date, end: date) -> str | None:
+def range_refusal(start: date, end: date) -> str | None:
     """Why a report range is refused, or None. At most 3 years: end before start + 3 years."""
     if end < start:
         return "The end date is before the start date."

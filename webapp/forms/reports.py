@@ -84,7 +84,7 @@ class ReportFilterForm(Form):
 
     def validate_end(self, field) -> None:
         if self.start.data and field.data:
-            problem = report_rules.range_problem(self.start.data, field.data)
+            problem = report_rules.range_refusal(self.start.data, field.data)
             if problem:
                 raise ValidationError(problem)
 

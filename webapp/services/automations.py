@@ -66,7 +66,7 @@ def as_rule(row: Automation) -> billing_rules.Rule:
 def add_rule(org: Organization, event: str, action: str, disposition: str | None, *, actor: User):
     """Append a rule at the end of the list, or raise RuleRefused (nothing saved)."""
     disposition = disposition or None
-    problem = billing_rules.rule_problem(event, action, disposition)
+    problem = billing_rules.rule_refusal(event, action, disposition)
     if problem:
         raise RuleRefused(problem, "disposition" if "disposition" in problem else "action")
     last = db.session.scalar(

@@ -48,7 +48,7 @@ class BillingPanel:
         amount = (
             pricing.hold_amount(self.encounter) if self.state == preauth_rules.SCHEDULED else None
         )
-        return preauth_rules.invoice_block_reason(self.state, amount) is not None
+        return preauth_rules.invoice_refusal(self.state, amount) is not None
 
     @property
     def can_create_invoice(self) -> bool:

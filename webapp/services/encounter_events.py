@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from webapp.domain import billing_rules, preauth_rules
-from webapp.domain.schedule_rules import early_keep_label, early_keep_refusal, future_visit
+from webapp.domain import billing_rules, preauth_rules, schedule_rules
+from webapp.domain.schedule_rules import early_keep_label, future_visit
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
@@ -39,7 +39,7 @@ def finalize(
     Raises EventRefused when it is no longer upcoming or its date is not confirmed.
     """
     org = db.session.get(Organization, encounter.organization_id)
-    refusal = early_keep_problem(org, encounter, confirm_early, now)
+    refusal = early_keep_refusal(org, encounter, confirm_early, now)
     if refusal:
         raise EventRefused(refusal)
     early = future_visit(encounter.starts_at, now or utcnow())
@@ -53,12 +53,14 @@ def finalize(
     )
 
 
-def early_keep_problem(
+def early_keep_refusal(
     org: Organization, encounter: Encounter, confirmed: str | None, now: datetime | None = None
 ) -> str | None:
     """Why the encounter cannot be marked Kept before it starts (its date unconfirmed)."""
     local_start = to_local(encounter.starts_at, org.timezone).replace(tzinfo=None)
-    return early_keep_refusal(encounter.starts_at, now or utcnow(), local_start, confirmed)
+    return schedule_rules.early_keep_refusal(
+        encounter.starts_at, now or utcnow(), local_start, confirmed
+    )
 
 
 def early_keep(org: Organization, encounter: Encounter, now: datetime | None = None):

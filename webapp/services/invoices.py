@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.domain import billing_rules
 from webapp.domain.hold_rules import HoldMoney
-from webapp.domain.preauth_rules import invoice_block_reason
+from webapp.domain.preauth_rules import invoice_refusal
 from webapp.extensions import db
 from webapp.models import (
     Encounter,
@@ -62,7 +62,7 @@ def hold_block(encounter: Encounter) -> str | None:
     """Why the pre-authorization stops a manual invoice now (None: it does not)."""
     state = preauth_state(encounter.id)
     amount = pricing.hold_amount(encounter) if state == "scheduled" else None
-    return invoice_block_reason(state, amount)
+    return invoice_refusal(state, amount)
 
 
 def manual_invoice_refusal(encounter: Encounter) -> str | None:
@@ -270,7 +270,7 @@ def summarize(invoice: Invoice) -> InvoiceSummary:
         fees_unknown=any(p.fee_cents is None for p in charged),
         released_cents=sum(m.amount_cents for m in settled if m.kind == billing_rules.HOLD_RELEASE),
         pending_cents=pending,
-        problem=billing_rules.invoice_problem(invoice.total_cents, invoice.status, settled),
+        problem=billing_rules.invoice_mismatch(invoice.total_cents, invoice.status, settled),
     )
 
 

@@ -72,7 +72,7 @@ def expected_headers_text() -> str:
     return ", ".join(f"{h} (optional)" if h in OPTIONAL_HEADERS else h for h in CSV_HEADERS)
 
 
-def readiness_problem(org: Organization) -> str | None:
+def readiness_refusal(org: Organization) -> str | None:
     """Why this organization cannot import legacy authorizations yet, or None."""
     if org.enhanced_authorizations_release_date is None:
         return (
@@ -92,7 +92,7 @@ def readiness_problem(org: Organization) -> str | None:
 
 
 def ensure_ready(org: Organization) -> None:
-    problem = readiness_problem(org)
+    problem = readiness_refusal(org)
     if problem:
         raise ImportRefused(problem)
 

@@ -34,7 +34,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 
-from webapp.domain.password_rules import password_problem
+from webapp.domain.password_rules import password_refusal
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import audit
@@ -164,7 +164,7 @@ def set_password(token: str, password: str, *, now: datetime) -> User:
         PasswordRejected: the password breaks the policy.
     """
     user, purpose = _read(token, now)
-    problem = password_problem(password, email=user.email, name=user.name)
+    problem = password_refusal(password, email=user.email, name=user.name)
     if problem:
         raise PasswordRejected(problem)
     old_hash = user.password_hash

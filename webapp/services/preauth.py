@@ -35,10 +35,10 @@ from webapp.services.preauth_state import (  # noqa: F401 (names callers take fr
 )
 
 
-def retry_problem(row: PreAuthorization, today: date) -> str | None:
+def retry_refusal(row: PreAuthorization, today: date) -> str | None:
     """Why Retry would fail again right now (shown on the disabled button), or None."""
     card = default_card(row.encounter.client_id)
-    return preauth_rules.retry_blocker(
+    return preauth_rules.retry_refusal(
         row.failure_code,
         row.card_id,
         card.id if card else None,
@@ -151,7 +151,7 @@ def _lost(action: str, row: PreAuthorization) -> ActionRefused:
     )
 
 
-def hold_problem(encounter: Encounter, now: datetime) -> str | None:
+def hold_refusal(encounter: Encounter, now: datetime) -> str | None:
     """Why no hold can be scheduled for this encounter at all."""
     if encounter.status in CANCELLING_STATUSES:
         label = authorization_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
@@ -182,7 +182,7 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
     """
     now = now or utcnow()
     hours = preauth_rules.parse_hours(hours_text)
-    problem = hold_problem(encounter, now)
+    problem = hold_refusal(encounter, now)
     if problem:
         raise ActionRefused(problem)
     row = for_encounter(encounter.id)
@@ -237,7 +237,7 @@ def retry(encounter: Encounter, *, actor: User, now=None) -> hold_checks.Check:
         return found
     _refuse_unless("retry", row)
     org = db.session.get(Organization, row.organization_id)
-    blocker = retry_problem(row, local_date(now, org.timezone))
+    blocker = retry_refusal(row, local_date(now, org.timezone))
     if blocker:
         raise ActionRefused(blocker)
     before, attempt = audit.snapshot(row), row.attempt

@@ -18,7 +18,7 @@ from webapp.models import Encounter, Organization, Payment, PreAuthorization
 from webapp.models.base import utcnow
 from webapp.services import invoices
 from webapp.services.hold_renewal import RENEWAL_FAILED
-from webapp.services.preauth import current_amount, for_encounter, hold_problem, retry_problem
+from webapp.services.preauth import current_amount, for_encounter, hold_refusal, retry_refusal
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Notice:
     active: bool  # Payments Settings
     polls: bool
     wake_in_seconds: int | None  # scheduled, not yet due: look again when it is
-    retry_blocker: str | None
+    retry_refusal: str | None
     invoice_block: str | None
     schedulable: str | None  # why no hold can be scheduled (None: it can)
     amount_preview: int = 0  # what a hold would hold now (cents)
@@ -120,7 +120,7 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
             seconds = int((row.run_at - now).total_seconds()) + 1
             wake = seconds if seconds <= WAKE_WITHIN_SECONDS else None
         if row.state == FAILED:
-            blocker = retry_problem(row, local_date(now, org.timezone))
+            blocker = retry_refusal(row, local_date(now, org.timezone))
         if row.state in (CHARGED, RELEASED):
             money = hold_money(row)
         if row.state == HELD:
@@ -132,9 +132,9 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
         active=org.preauth_active,
         polls=polls,
         wake_in_seconds=wake,
-        retry_blocker=blocker,
-        invoice_block=preauth_rules.invoice_block_reason(state, amount),
-        schedulable=hold_problem(encounter, now),
+        retry_refusal=blocker,
+        invoice_block=preauth_rules.invoice_refusal(state, amount),
+        schedulable=hold_refusal(encounter, now),
         amount_preview=amount,
         money=money,
         lapse_note=lapse_note,

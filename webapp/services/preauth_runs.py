@@ -131,7 +131,7 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
     return HoldRun.HELD
 
 
-def _card_problem(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
+def _card_refusal(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
     if card is None or not client.gateway_customer_id:
         return preauth_rules.NO_CARD, "No card on file for the client."
     org = db.session.get(Organization, organization_id)
@@ -218,7 +218,7 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         if amount == 0:
             return _no_hold_needed(preauth_id, attempt, now)
         card = preauth_state.default_card(client.id)
-        problem = _card_problem(card, client, row.organization_id, now)
+        problem = _card_refusal(card, client, row.organization_id, now)
         if problem:
             code, reason = problem
             return _fail(preauth_id, attempt, code, reason, card=card, amount=amount)

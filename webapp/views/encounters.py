@@ -19,7 +19,7 @@ from webapp.access import (
 from webapp.domain import schedule_rules
 from webapp.domain.authorization_rules import ENCOUNTER_STATUS_LABELS
 from webapp.domain.billing_rules import correction_refusal
-from webapp.domain.limits import date_problem
+from webapp.domain.limits import date_refusal
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
@@ -341,8 +341,8 @@ def schedule():
         days=days,
         anchor=anchor,
         date_error=date_error,
-        previous=anchor - step if date_problem(anchor - step) is None else None,
-        following=anchor + step if date_problem(anchor + step) is None else None,
+        previous=anchor - step if date_refusal(anchor - step) is None else None,
+        following=anchor + step if date_refusal(anchor + step) is None else None,
         encounters=encounters,
         warnings=warnings,
         double_booked=double,

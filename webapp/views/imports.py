@@ -67,7 +67,7 @@ def _upload_page(form: LegacyImportForm, http_status: int = 200):
         imports=recent,
         release=release,
         default_end=add_months(release, 12) if release else None,
-        not_ready=legacy_import.readiness_problem(org),
+        not_ready=legacy_import.readiness_refusal(org),
         example=legacy_import.EXAMPLE_CSV,
         status_badge=status_badge,
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import role_required
-from webapp.domain.limits import date_problem
+from webapp.domain.limits import date_refusal
 from webapp.models.organization import ADMIN
 from webapp.services import settings
 from webapp.views.rendering import render_page
@@ -32,7 +32,7 @@ def release_date():
         value = date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
         value = None
-    error = "Enter a date such as 2026-01-01." if value is None else date_problem(value)
+    error = "Enter a date such as 2026-01-01." if value is None else date_refusal(value)
     if error is None:
         settings.set_release_date(org, value, actor=current_user)
     return render_page(
