@@ -1,9 +1,9 @@
-"""Cron process: enqueues the periodic jobs of jobs/schedule.py. Run exactly one."""
+"""Cron process: enqueues the periodic jobs of jobs/periodic.py. Run exactly one."""
 
 from rq.cron import CronScheduler
 
 from jobs import get_app
-from jobs.schedule import PERIODIC_JOBS
+from jobs.periodic import PERIODIC_JOBS
 from jobs.wait import wait_for_redis
 from webapp.services.demo_payments import enqueue_if_demo
 from webapp.services.queue import redis_connection

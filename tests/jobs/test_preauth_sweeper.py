@@ -7,7 +7,7 @@ import pytest
 from rq.job import Job
 
 from jobs import preauth_sweeper
-from jobs.schedule import PERIODIC_JOBS
+from jobs.periodic import PERIODIC_JOBS
 from tests.preauth_support import (
     add_card,
     book,

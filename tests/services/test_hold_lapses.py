@@ -179,7 +179,7 @@ def test_a_hold_that_would_lapse_before_its_visit_is_renewed_new_hold_first(
 
 
 def test_the_watcher_runs_as_a_job_from_the_cron_schedule(world, p, strict_gateway):
-    from jobs.schedule import PERIODIC_JOBS
+    from jobs.periodic import PERIODIC_JOBS
 
     assert (hold_lapses.run, 300) in PERIODIC_JOBS
     encounter, row = _lapsing(p, world, strict_gateway)

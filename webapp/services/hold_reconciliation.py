@@ -1,6 +1,6 @@
 """The periodic reconciliation: live holds at the gateway against the rows.
 
-Every few minutes (jobs/hold_checks.reconcile, cron in jobs/schedule.py):
+Every few minutes (jobs/hold_checks.reconcile, cron in jobs/periodic.py):
 1. list every live hold we placed (`live_holds`); those younger than
    RECONCILE_GRACE are left to the job placing them;
 2. a hold naming a pre-authorization that does not exist, or one of another
