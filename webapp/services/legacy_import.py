@@ -20,6 +20,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from webapp.domain.conversion import (
     CSV_HEADERS,
+    ConvertedTerms,
+    LegacyRow,
     LegacyRowError,
     convert_legacy,
     normalise_row,
@@ -253,6 +255,82 @@ def _row_number(raw: Mapping[str, str], index: int) -> int:
     return int(noted) if noted else index + 2  # header = row 1
 
 
+def _checked_row(
+    raw: Mapping[str, str], directory: "_Directory", seen_in_file: dict[tuple[int, str], int]
+) -> tuple[LegacyRow, int, tuple[int, str]]:
+    """(the parsed row, its client's id, its key (insurance id, number)), or
+    LegacyRowError saying what is wrong with it."""
+    legacy = parse_legacy_row({k: v for k, v in raw.items() if k != ROW_KEY})
+    if len(legacy.number) > NUMBER_MAX_LENGTH:
+        raise LegacyRowError(f"Authorization number is longer than {NUMBER_MAX_LENGTH} characters.")
+    if legacy.sessions_allowed > SESSIONS_MAX:
+        raise LegacyRowError(f"Sessions allowed {legacy.sessions_allowed} is too large.")
+    client_id = directory.client_id(legacy.client_ref)
+    insurance_id = directory.insurance_id(client_id, directory.payer(legacy.payer_name))
+    key = (insurance_id, legacy.number)
+    if key in seen_in_file:
+        raise LegacyRowError(
+            f"Repeats authorization {legacy.number} of row {seen_in_file[key]} "
+            "for the same client and payer."
+        )
+    return legacy, client_id, key
+
+
+def _add_authorization(
+    org: Organization, insurance_id: int, terms: ConvertedTerms, service_types: list[ServiceType]
+) -> None:
+    """The converted authorization, in a savepoint: a row the database refuses rolls
+    back alone (IntegrityError, DataError) and the import goes on."""
+    with db.session.begin_nested():
+        db.session.add(
+            Authorization(
+                organization_id=org.id,
+                client_insurance_id=insurance_id,
+                number=terms.number,
+                kind=terms.kind,
+                start_date=terms.start,
+                end_date=terms.end,
+                allowed=terms.allowed,
+                converted=terms.converted,
+                service_types=list(service_types),
+            )
+        )
+        db.session.flush()
+
+
+def _write_outcome(event, result: "ImportResult", legacy_import: LegacyImport | None) -> None:
+    """The counts on the audit event and, for an upload, on its row (the caller commits)."""
+    event.after = {
+        "total": result.total,
+        "imported": result.imported,
+        "unchanged": result.unchanged,
+        "errors": len(result.errors),
+    }
+    if legacy_import is not None:
+        legacy_import.status = "done"
+        legacy_import.total_rows = result.total
+        legacy_import.imported_count = result.imported
+        legacy_import.unchanged_count = result.unchanged
+        legacy_import.errors = result.errors
+        legacy_import.finished_at = utcnow()
+
+
+def _opening_event(org: Organization, actor_id: int | None, legacy_import: LegacyImport | None):
+    """The import's audit event, written first on purpose: the first write opens the
+    real transaction. On SQLite (pysqlite) a SAVEPOINT issued before any write would
+    itself be the outermost transaction, and releasing it would commit the row on the
+    spot."""
+    event = audit.record(
+        organization_id=org.id,
+        user_id=actor_id,
+        action="authorization.legacy_import",
+        entity_type="legacy_imports",
+        entity_id=legacy_import.id if legacy_import else None,
+    )
+    db.session.flush()
+    return event
+
+
 def import_rows(
     org: Organization,
     rows: Iterable[Mapping[str, str]],
@@ -276,17 +354,7 @@ def import_rows(
     )
     directory = _Directory(org)
 
-    # Written first on purpose: the first write opens the real transaction. On SQLite
-    # (pysqlite) a SAVEPOINT issued before any write would itself be the outermost
-    # transaction, and releasing it would commit the row on the spot.
-    event = audit.record(
-        organization_id=org.id,
-        user_id=actor_id,
-        action="authorization.legacy_import",
-        entity_type="legacy_imports",
-        entity_id=legacy_import.id if legacy_import else None,
-    )
-    db.session.flush()
+    event = _opening_event(org, actor_id, legacy_import)
 
     seen_in_file: dict[tuple[int, str], int] = {}
     affected_clients: set[int] = set()
@@ -295,41 +363,13 @@ def import_rows(
     for index, raw in enumerate(rows):
         row_number = _row_number(raw, index)
         try:
-            legacy = parse_legacy_row({k: v for k, v in raw.items() if k != ROW_KEY})
-            if len(legacy.number) > NUMBER_MAX_LENGTH:
-                raise LegacyRowError(
-                    f"Authorization number is longer than {NUMBER_MAX_LENGTH} characters."
-                )
-            if legacy.sessions_allowed > SESSIONS_MAX:
-                raise LegacyRowError(f"Sessions allowed {legacy.sessions_allowed} is too large.")
-            client_id = directory.client_id(legacy.client_ref)
-            insurance_id = directory.insurance_id(client_id, directory.payer(legacy.payer_name))
-            key = (insurance_id, legacy.number)
-            if key in seen_in_file:
-                raise LegacyRowError(
-                    f"Repeats authorization {legacy.number} of row {seen_in_file[key]} "
-                    "for the same client and payer."
-                )
+            legacy, client_id, key = _checked_row(raw, directory, seen_in_file)
             seen_in_file[key] = row_number
             if key in directory.existing:
                 result.unchanged += 1
             else:
                 terms = convert_legacy(legacy, release_date=release)
-                with db.session.begin_nested():
-                    db.session.add(
-                        Authorization(
-                            organization_id=org.id,
-                            client_insurance_id=insurance_id,
-                            number=terms.number,
-                            kind=terms.kind,
-                            start_date=terms.start,
-                            end_date=terms.end,
-                            allowed=terms.allowed,
-                            converted=terms.converted,
-                            service_types=list(service_types),
-                        )
-                    )
-                    db.session.flush()
+                _add_authorization(org, key[0], terms, service_types)
                 directory.existing.add(key)
                 affected_clients.add(client_id)
                 result.imported += 1
@@ -344,19 +384,7 @@ def import_rows(
 
     for client_id in sorted(affected_clients):
         reallocate_client(org, client_id)
-    event.after = {
-        "total": result.total,
-        "imported": result.imported,
-        "unchanged": result.unchanged,
-        "errors": len(result.errors),
-    }
-    if legacy_import is not None:
-        legacy_import.status = "done"
-        legacy_import.total_rows = result.total
-        legacy_import.imported_count = result.imported
-        legacy_import.unchanged_count = result.unchanged
-        legacy_import.errors = result.errors
-        legacy_import.finished_at = utcnow()
+    _write_outcome(event, result, legacy_import)
     db.session.commit()
     if progress:
         progress(result.total, result.total)

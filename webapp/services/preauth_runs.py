@@ -223,7 +223,15 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
             code, reason = problem
             return _fail(preauth_id, attempt, code, reason, card=card, amount=amount)
         _fix_amount_and_card(preauth_id, attempt, amount, card)
-    # 5. Gateway.
+    return _ask_gateway(row, attempt, client, card, amount, can_retry=can_retry, now=now)
+
+
+def _ask_gateway(
+    row: PreAuthorization, attempt: int, client, card, amount: int, *, can_retry: bool, now
+) -> HoldRun:
+    """Steps 5–6: the hold at the gateway with the attempt's idempotency key, and its
+    outcome written on the row."""
+    preauth_id = row.id
     try:
         hold = current_gateway().place_hold(
             customer_id=client.gateway_customer_id,
@@ -238,7 +246,6 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         return _fail(preauth_id, attempt, error.code, reason, card=card, amount=amount)
     except TransientGatewayError as error:
         return _after_transient(preauth_id, attempt, error, card, amount, can_retry, now)
-    # 6. Outcome.
     if hold.status != "requires_capture":
         reason = f"The card processor answered with status {hold.status!r} instead of a hold."
         return _fail(preauth_id, attempt, "unexpected_status", reason, card=card, amount=amount)

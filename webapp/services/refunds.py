@@ -128,6 +128,22 @@ def refund(
     if problem:
         db.session.rollback()
         raise RefundRefused(problem, _field_of(problem))
+    row = _pending_refund(payment, amount_cents, reason, note, token, actor=actor, now=now)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise RefundRefused(
+            "This refund was already made (the button was pressed twice)."
+        ) from None
+    return settlement.carry_out(invoice.encounter, [row.id], now)
+
+
+def _pending_refund(
+    payment: Payment, amount_cents: int, reason: str, note: str | None, token: str, *, actor, now
+) -> Payment:
+    """The pending refund row (its key from the payment and the dialog's token) and its
+    audit record; the caller commits."""
     why = billing_rules.REFUND_REASONS[reason] + (
         f": {note.strip()}" if note and note.strip() else ""
     )
@@ -135,7 +151,7 @@ def refund(
         organization_id=payment.organization_id,
         client_id=payment.client_id,
         encounter_id=payment.encounter_id,
-        invoice_id=invoice.id,
+        invoice_id=payment.invoice.id,
         kind=billing_rules.REFUND,
         amount_cents=amount_cents,
         idempotency_key=f"covered-payment-{payment.id}-refund-{token}",
@@ -147,21 +163,14 @@ def refund(
     )
     db.session.add(row)
     audit.record(
-        organization_id=invoice.organization_id,
+        organization_id=payment.invoice.organization_id,
         user_id=actor.id,
         action="payment.refunded",
-        row=invoice,
+        row=payment.invoice,
         after={"payment": payment.id, "amount_cents": amount_cents, "key": row.idempotency_key},
         reason=why[:500],
     )
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise RefundRefused(
-            "This refund was already made (the button was pressed twice)."
-        ) from None
-    return settlement.carry_out(invoice.encounter, [row.id], now)
+    return row
 
 
 def _field_of(problem: str) -> str | None:

@@ -146,23 +146,7 @@ def _amount_when(condition) -> ColumnElement[int]:
 def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     """The report's one big query (step 1 of the module docstring), in the chosen order."""
     a = Authorization
-    kept = Encounter.status == authorization_rules.KEPT
-    upcoming = Encounter.status == authorization_rules.UPCOMING
-    sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
-    if query.by != report_rules.PERIOD:  # the windows' span, for the totals row
-        in_span = Encounter.service_date.between(*_range_span(org, query))
-        sums += [
-            _amount_when(and_(kept, in_span)).label("kept_in_span"),
-            _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
-        ]
-    usage = (
-        select(Allocation.authorization_id.label("authorization_id"), *sums)
-        .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .join(a, a.id == Allocation.authorization_id)
-        .where(*_touches_range(org, query))
-        .group_by(Allocation.authorization_id)
-        .subquery("usage")
-    )
+    usage = _usage(org, query)
     kept_sum = func.coalesce(usage.c.kept, 0)
     upcoming_sum = func.coalesce(usage.c.upcoming, 0)
     total = report_sql.total_allowed(org.week_start)
@@ -205,11 +189,39 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     )
     if query.status:
         statement = statement.where(status == query.status)
-    percent_of = {
-        "kept_percent": kept_sum,
-        "upcoming_percent": upcoming_sum,
-    }
-    sort_keys = {
+    sort_keys = _sort_keys(query.sort, total, kept_sum, upcoming_sum, status)
+    order = [key.desc() if query.descending else key.asc() for key in sort_keys]
+    tie = a.id.desc() if query.descending else a.id.asc()
+    return statement.order_by(*order, tie)
+
+
+def _usage(org: Organization, query: ReportQuery):
+    """Kept and Upcoming amounts per authorization (and within the breakdown's span,
+    for the totals row), as a subquery named `usage`."""
+    kept = Encounter.status == authorization_rules.KEPT
+    upcoming = Encounter.status == authorization_rules.UPCOMING
+    sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
+    if query.by != report_rules.PERIOD:  # the windows' span, for the totals row
+        in_span = Encounter.service_date.between(*_range_span(org, query))
+        sums += [
+            _amount_when(and_(kept, in_span)).label("kept_in_span"),
+            _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
+        ]
+    return (
+        select(Allocation.authorization_id.label("authorization_id"), *sums)
+        .join(Encounter, Encounter.id == Allocation.encounter_id)
+        .join(Authorization, Authorization.id == Allocation.authorization_id)
+        .where(*_touches_range(org, query))
+        .group_by(Allocation.authorization_id)
+        .subquery("usage")
+    )
+
+
+def _sort_keys(sort: str, total, kept_sum, upcoming_sum, status) -> tuple:
+    """The columns a report sorted by `sort` orders by (before the id that breaks ties)."""
+    a = Authorization
+    percent_of = {"kept_percent": kept_sum, "upcoming_percent": upcoming_sum}
+    return {
         "client": (func.lower(Client.last_name), func.lower(Client.first_name)),
         "payer": (func.lower(Payer.name),),
         "number": (func.coalesce(a.number, ""),),
@@ -225,10 +237,7 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
             name: (case((total > 0, part * 100 // total), else_=-1),)
             for name, part in percent_of.items()
         },
-    }[query.sort]
-    order = [key.desc() if query.descending else key.asc() for key in sort_keys]
-    tie = a.id.desc() if query.descending else a.id.asc()
-    return statement.order_by(*order, tie)
+    }[sort]
 
 
 def _touches_range(org: Organization, query: ReportQuery) -> list:
