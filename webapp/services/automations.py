@@ -64,7 +64,11 @@ def as_rule(row: Automation) -> billing_rules.Rule:
 
 
 def add_rule(org: Organization, event: str, action: str, disposition: str | None, *, actor: User):
-    """Append a rule at the end of the list, or raise RuleRefused (nothing saved)."""
+    """Append a rule at the end of the list.
+
+    Raises:
+        RuleRefused: the rule cannot be added (`field` says which); nothing saved.
+    """
     disposition = disposition or None
     problem = billing_rules.rule_refusal(event, action, disposition)
     if problem:
@@ -287,6 +291,11 @@ def carry_out(
        skipped, with the message.
     Transient problems (gateway down, hold being placed, a charge in progress)
     raise while `can_retry` (RQ retries with backoff); the last try records the failure.
+
+    Raises:
+        charges.InProgress: the hold is being placed, or a charge is in progress,
+            and RQ may retry (`can_retry`).
+        TransientGatewayError: the gateway did not answer and RQ may retry.
     """
     now = now or utcnow()
     run = latest_run(encounter_id, event)

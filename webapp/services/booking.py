@@ -278,9 +278,11 @@ def lock_client_bookings(client_id: int) -> None:
 def refuse_unless_overridden(
     org: Organization, check: BookingCheck, *, actor: User, override_reason: str | None
 ) -> bool:
-    """Raise BookingRefused where over-scheduling is blocked and no admin overrode it.
+    """Whether an admin's override applies (to be kept in the audit log).
 
-    Returns whether an admin's override applies (to be kept in the audit log)."""
+    Raises:
+        BookingRefused: over-scheduling is blocked and no admin overrode it.
+    """
     overridden = bool(override_reason) and actor.role == ADMIN
     if check.shows_warnings and org.block_overscheduling and not overridden:
         db.session.rollback()
@@ -364,7 +366,9 @@ def set_status(
     hold is checked at the gateway first (services.hold_checks), before the client's
     booking lock is taken.
 
-    Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
+    Raises:
+        ValueError: an unknown status.
+        StatusRefused: an early Kept whose date was not confirmed.
     """
     if status not in authorization_rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")

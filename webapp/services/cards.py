@@ -85,6 +85,11 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
     """Record the card the browser confirmed on `setup_intent_id`; the first becomes default.
 
     Saving the same setup twice (a double click) returns the card saved the first time.
+
+    Raises:
+        CardRefused: no card setup in progress for the client, or the card is on file
+            for another client.
+        GatewayError: the gateway refused or did not answer (nothing saved).
     """
     if not client.gateway_customer_id:
         raise CardRefused("Open Add card again: this client has no card setup in progress.")
@@ -125,7 +130,11 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
 
 
 def set_default(card: PaymentCard, *, today: date, actor: User) -> None:
-    """Make `card` the one pre-authorizations use; an expired card cannot be."""
+    """Make `card` the one pre-authorizations use.
+
+    Raises:
+        CardRefused: the card has expired.
+    """
     if card.is_default:
         return
     if card_expired(card.exp_month, card.exp_year, today):

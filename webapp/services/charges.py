@@ -250,6 +250,11 @@ class Claim:
         )
 
     def write_invoice(self, lines: list[billing_rules.Line], kind: str) -> None:
+        """The encounter's invoice with these lines (see invoices.write_for_encounter).
+
+        Raises:
+            ChargeRefused: the invoice already has payments (nothing was charged).
+        """
         try:
             self.invoice = invoices.write_for_encounter(self.encounter, lines, kind, self.actor)
         except invoices.InvoiceRefused as error:
@@ -257,6 +262,11 @@ class Claim:
             raise ChargeRefused(error.message) from None
 
     def carry_out(self, payments: list[Payment]) -> Outcome:
+        """Commit the claim, then call the gateway for its pending payments.
+
+        Raises:
+            ChargeRefused: someone else claimed the encounter a moment ago.
+        """
         _commit_claim()
         return settlement.carry_out(self.encounter, [p.id for p in payments], self.now)
 
@@ -294,6 +304,10 @@ def charge(
 
     `actor` is the person (None for an automation, named by `source`); `owner` is
     the job that acts, whose own retry may finish what it left pending.
+
+    Raises:
+        ChargeRefused: no hold to charge, already charged or released (by whom), or
+            someone else acted a moment ago; nothing was changed.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -316,7 +330,10 @@ def release(
     """Let the whole hold go; afterwards a manual invoice or a reschedule is possible.
 
     The gateway is asked first for every hold of the pre-authorization: holds of
-    other attempts (a lost answer) are released with it. Raises ChargeRefused.
+    other attempts (a lost answer) are released with it.
+
+    Raises:
+        ChargeRefused: no hold to release, or it was already charged or released.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -343,6 +360,11 @@ def charge_cancellation_fee(
     (the rest released), else the hold plus a charge for the rest; no hold → the card.
 
     With no fee, a hold is released and nothing is charged.
+
+    Raises:
+        ChargeRefused: the appointment is not cancelled, the fee was already
+            charged, the hold is in a state that refuses it, or someone else acted a
+            moment ago; nothing was changed.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -415,6 +437,10 @@ def charge_balance(invoice: Invoice, *, actor: User, now: datetime | None = None
     counts the invoice's earlier balance payments (`covered-invoice-<id>-<n>-
     balance`, unique), a second guard. A declined card leaves the payment failed
     and the balance due, for another try with another card.
+
+    Raises:
+        ChargeRefused: the invoice is void, nothing is due, a payment on it is
+            still pending, or there is no usable card on file.
     """
     now = now or utcnow()
     db.session.execute(

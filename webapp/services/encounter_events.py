@@ -36,7 +36,8 @@ def finalize(
     A visit that has not started yet needs `confirm_early`, its local date (ISO),
     confirmed by the person (webapp.domain.schedule_rules.early_keep_refusal).
 
-    Raises EventRefused when it is no longer upcoming or its date is not confirmed.
+    Raises:
+        EventRefused: it is no longer upcoming, or its date is not confirmed.
     """
     org = db.session.get(Organization, encounter.organization_id)
     refusal = early_keep_refusal(org, encounter, confirm_early, now)
@@ -72,6 +73,11 @@ def early_keep(org: Organization, encounter: Encounter, now: datetime | None = N
 
 
 def cancel(encounter: Encounter, disposition: str, *, actor: User) -> AutomationRun:
+    """Cancel the encounter with its disposition and run the Encounter Cancelled rule.
+
+    Raises:
+        EventRefused: an unknown disposition, or the encounter is no longer upcoming.
+    """
     if disposition not in billing_rules.DISPOSITIONS:
         raise EventRefused("Choose a disposition from the list.")
     status = billing_rules.STATUS_FOR_DISPOSITION[disposition]

@@ -305,7 +305,9 @@ def renew_refusal(row: PreAuthorization | None) -> str | None:
 def renew_now(encounter: Encounter, *, actor: User, now: datetime | None = None) -> str:
     """A biller's Renew now on a held visit (after a failed renewal, a card fixed).
 
-    Raises preauth_state.ActionRefused when there is no held hold to renew."""
+    Raises:
+        preauth_state.ActionRefused: no held hold to renew, or it is being renewed now.
+    """
     now = now or utcnow()
     row = preauth_state.for_encounter(encounter.id)
     refusal = renew_refusal(row)

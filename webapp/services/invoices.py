@@ -76,7 +76,12 @@ def manual_invoice_refusal(encounter: Encounter) -> str | None:
 
 
 def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
-    """Create the encounter's invoice by hand (open, nothing paid), or raise InvoiceRefused."""
+    """Create the encounter's invoice by hand (open, nothing paid).
+
+    Raises:
+        InvoiceRefused: `manual_invoice_refusal` says why, or the invoice was created
+            a moment ago (`invoice` is that one).
+    """
     refusal = manual_invoice_refusal(encounter)
     if refusal:
         raise InvoiceRefused(refusal, for_encounter(encounter.id))
@@ -108,8 +113,10 @@ def write_for_encounter(
     """The encounter's invoice with these lines, for a charge (the caller commits).
 
     An invoice made by hand earlier (say after a release, before a new hold) is
-    reused and its lines replaced, as long as nothing was paid on it. One with
-    money on it raises InvoiceRefused.
+    reused and its lines replaced, as long as nothing was paid on it.
+
+    Raises:
+        InvoiceRefused: the encounter's invoice already has money on it.
     """
     invoice = for_encounter(encounter.id)
     if invoice is None:

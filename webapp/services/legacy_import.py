@@ -94,6 +94,11 @@ def readiness_refusal(org: Organization) -> str | None:
 
 
 def ensure_ready(org: Organization) -> None:
+    """Check the organization can take legacy authorizations.
+
+    Raises:
+        ImportRefused: it is not ready (`readiness_refusal` says what to do).
+    """
     problem = readiness_refusal(org)
     if problem:
         raise ImportRefused(problem)
@@ -129,8 +134,11 @@ def parse_csv(text: str) -> list[dict]:
     """The rows of a CSV text as dicts keyed by its headers.
 
     Each dict also holds, under ROW_KEY, the row number a person sees in a
-    spreadsheet (header = row 1; blank rows count but yield nothing). Raises
-    ValueError naming the expected headers when a required one is missing.
+    spreadsheet (header = row 1; blank rows count but yield nothing).
+
+    Raises:
+        ValueError: a required header is missing (the message names the expected ones),
+            or the text is not a CSV file.
     """
     if "\x00" in text:
         raise ValueError(
@@ -401,8 +409,10 @@ def job_id(import_id: int) -> str:
 def start_upload(org: Organization, actor: User, filename: str, content: str) -> LegacyImport:
     """Check the file, keep it as a queued LegacyImport, enqueue its job.
 
-    Raises ValueError (ImportRefused included) with a message for the person, and
-    then creates nothing.
+    Raises:
+        ValueError: the file cannot be imported (the message is for the person);
+            ImportRefused, a ValueError too, when the organization is not ready.
+            Nothing is created.
     """
     ensure_ready(org)
     rows = parse_csv(content)

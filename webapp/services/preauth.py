@@ -177,8 +177,10 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
     attempt's), and those are released: a reschedule starts a new attempt. A held
     visit's hold is released (after the commit) and a new one scheduled.
 
-    Raises ValueError for bad hours (a field message) and ActionRefused when the
-    state does not allow it; either way nothing changes.
+    Raises:
+        ValueError: bad hours (a message for the field).
+        ActionRefused: the state does not allow it, or someone changed it a moment ago.
+        Either way nothing changes.
     """
     now = now or utcnow()
     hours = preauth_rules.parse_hours(hours_text)
@@ -209,7 +211,9 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
 def cancel(encounter: Encounter, *, actor: User) -> PreAuthorization:
     """Cancel a scheduled hold; any hold the gateway has for it is released first.
 
-    Raises ActionRefused when the state does not allow it (nothing changes)."""
+    Raises:
+        ActionRefused: the state does not allow it (nothing changes).
+    """
     row = for_encounter(encounter.id)
     _refuse_unless("cancel", row)
     hold_checks.check_if_needed(row, found_by="Cancel", wants_hold=False)
@@ -226,7 +230,10 @@ def retry(encounter: Encounter, *, actor: User, now=None) -> hold_checks.Check:
 
     The gateway is asked first: a hold of the failed attempt that was placed after all
     (its answer lost) is adopted instead of placing another. Returns the check, whose
-    `adopted` says so. Raises ActionRefused when Retry does not apply.
+    `adopted` says so.
+
+    Raises:
+        ActionRefused: Retry does not apply (nothing changes).
     """
     now = now or utcnow()
     row = for_encounter(encounter.id)

@@ -408,7 +408,10 @@ def handle_gateway_event(event, now: datetime | None = None) -> str:
        that tracks it in the organization and for the customer the gateway names,
        does a held row become expired (billers notified, Reschedule offered);
     3. other events are recorded and ignored.
-    Raises GatewayUnavailable (nothing recorded) when the gateway cannot be asked.
+
+    Raises:
+        WebhookRefused: a malformed event, or one dated in the future.
+        GatewayUnavailable: the gateway cannot be asked (nothing recorded).
     """
     now = now or utcnow()
     event_id, event_type, created, obj = _event_fields(event)

@@ -102,7 +102,10 @@ def refund(
     """Refund `amount_cents` of `payment` to the card it came from (see the module).
 
     `reason` is a key of `ledger.REFUND_REASONS`, `note` free text (≤ 200 characters),
-    `token` the dialog's. Raises RefundRefused (with the form field at fault, if any).
+    `token` the dialog's.
+
+    Raises:
+        RefundRefused: the refund does not apply (with the form field at fault, if any).
     """
     now = now or utcnow()
     if not TOKEN.match(token or ""):
@@ -189,7 +192,12 @@ def void_preview(invoice: Invoice) -> str | None:
 
 def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | None = None):
     """Void an open invoice on which nothing was paid: compare-and-set open → void, with
-    the reason and who. Raises RefundRefused (nothing changed)."""
+    the reason and who.
+
+    Raises:
+        RefundRefused: no reason, money on the invoice, or someone changed it (nothing
+            changed).
+    """
     now = now or utcnow()
     reason = (reason or "").strip()
     if not reason:

@@ -12,7 +12,11 @@ TOGGLES = {
 
 
 def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -> bool:
-    """Save a checkbox setting with an audit record; returns whether it changed."""
+    """Save a checkbox setting with an audit record; returns whether it changed.
+
+    Raises:
+        ValueError: `setting` is not one of TOGGLES.
+    """
     if setting not in TOGGLES:
         raise ValueError(f"Unknown setting {setting!r}")
     before = getattr(org, setting)

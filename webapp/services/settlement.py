@@ -376,9 +376,12 @@ def settle_encounter(
 ) -> Outcome | None:
     """Finish the encounter's pending payments that nobody is working on.
 
-    None when nothing is pending. Raises InProgress when every pending row was
-    touched less than STALE_AFTER ago (its owner may still be at the gateway),
-    unless `owner` is the job that wrote them: its retry takes them at once.
+    None when nothing is pending.
+
+    Raises:
+        InProgress: every pending row was touched less than STALE_AFTER ago (its
+            owner may still be at the gateway), unless `owner` is the job that wrote
+            them: its retry takes them at once.
     """
     now = now or utcnow()
     pending = _pending(encounter_id)
