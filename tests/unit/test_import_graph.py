@@ -1,5 +1,8 @@
 """The import graph of webapp/ and jobs/: no circle, nothing under webapp/ imports jobs/,
-and an import inside a function says why on the line above it (`# reason: …`).
+and an import inside a function says why on the line above it (`# reason: …`). Also
+the naming rules the README's Layout states: our modules are imported under their own
+names (no `as`), a `_private` name is not taken from another module, and only
+webapp/services/queue.py talks to RQ's enqueue.
 
 Read from the source with `ast` (every import: at the top, inside functions, under
 TYPE_CHECKING), so a circle fails here before it fails at import time.
@@ -153,3 +156,36 @@ def test_the_checks_catch_a_circle_an_import_into_jobs_and_a_silent_inner_import
     assert _function_imports(tree) == {4}
     node = ast.parse("from jobs import preauth").body[0]
     assert _imported("webapp.services.queue", node) == {"jobs", "jobs.preauth"}
+
+
+ENQUEUE_CALLS = {"enqueue", "enqueue_at", "enqueue_in", "enqueue_call", "enqueue_many"}
+
+
+def naming_faults() -> list[str]:
+    """`as` aliases of our modules and names, `_private` names taken from another module,
+    and RQ enqueues (`queue().enqueue…`, `Retry(…)`) outside webapp/services/queue.py."""
+    faults = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+                for alias in node.names:
+                    if alias.asname and alias.asname != alias.name:
+                        faults.append(f"{where}:{node.lineno}: {alias.name} as {alias.asname}")
+                    if alias.name.startswith("_"):
+                        faults.append(f"{where}:{node.lineno}: imports {alias.name}")
+            elif isinstance(node, ast.Call) and module != "webapp.services.queue":
+                func = node.func
+                on_a_queue = (  # queue().enqueue(…), Queue(…).enqueue_at(…)
+                    isinstance(func, ast.Attribute)
+                    and func.attr in ENQUEUE_CALLS
+                    and isinstance(func.value, ast.Call)
+                )
+                if on_a_queue or (isinstance(func, ast.Name) and func.id == "Retry"):
+                    faults.append(f"{where}:{node.lineno}: RQ enqueue outside services/queue.py")
+    return sorted(faults)
+
+
+def test_modules_follow_the_naming_rules_and_send_jobs_through_one_helper():
+    assert naming_faults() == []
