@@ -211,3 +211,24 @@ def test_the_demo_cards_are_not_sent_and_say_so(app, redis_down):
     redis_down.back()
     assert demo_payments.enqueue_if_demo() is True
     assert demo_payments.DEMO_PAYMENTS_JOB_ID in job_ids()
+
+
+def test_a_sweep_while_redis_is_away_counts_only_what_it_sent(world, redis_down, monkeypatch):
+    redis_down.back()
+    p = practice(world, hours=24)
+    encounter = book(p, world.biller, starts_in=timedelta(days=3))
+    row = preauth_of(encounter)
+    redis_connection().flushall()  # the job is lost …
+
+    def look_up_then_go_away():
+        connection = redis_connection()
+        redis_down.down()  # … and Redis goes away between the look-up and the enqueue
+        return connection
+
+    monkeypatch.setattr(preauth_runs, "redis_connection", look_up_then_go_away)
+    assert preauth_runs.sweep().enqueued == []
+    monkeypatch.undo()
+    redis_down.back()
+
+    assert preauth_runs.sweep().enqueued == [row.id]
+    assert job_ids() == {row.job_id}

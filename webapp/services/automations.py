@@ -365,6 +365,6 @@ def requeue_lost(now: datetime | None = None) -> list[int]:
             continue
         if job is not None:
             job.delete()
-        enqueue(run)
-        requeued.append(run.id)
+        if enqueue(run):  # Redis away: the next sweep tries again
+            requeued.append(run.id)
     return requeued

@@ -317,8 +317,8 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
                 continue
             if job is not None:
                 job.delete()
-            preauth_state.enqueue(row.id, row.attempt, row.run_at, now)
-            report.enqueued.append(row.id)
+            if preauth_state.enqueue(row.id, row.attempt, row.run_at, now):
+                report.enqueued.append(row.id)  # Redis away: the next sweep tries again
 
 
 def _settle_stuck(report: SweepReport, now: datetime) -> None:
