@@ -26,6 +26,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.organization import ADMIN, BILLER, CLINICIAN
+from webapp.services.mail import read_outbox_message
 
 ALL_ROLES = (ADMIN, BILLER, CLINICIAN)
 BILLING_ROLES = (ADMIN, BILLER)
@@ -130,8 +131,6 @@ def get_legacy_import_or_404(import_id: int) -> LegacyImport:
 
 def get_outbox_message_or_404(name: str):
     """One message of the organization's outbox (files, not rows; same rule)."""
-    from webapp.services.mail import read_outbox_message
-
     message = read_outbox_message(current_user.organization_id, name)
     if message is None:
         abort(404)

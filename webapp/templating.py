@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
-from webapp.domain.holds import RENEW_AHEAD
+from webapp.domain.hold_rules import RENEW_AHEAD
 from webapp.domain.ledger import INVOICE_STATUS_LABELS
 from webapp.domain.limits import EARLIEST_DATE, LATEST_DATE
 from webapp.domain.money import format_cents

@@ -77,7 +77,7 @@ def _setup_clients(app, localstripe_url: str, count: int) -> list[tuple[int, int
     """Clients with a gateway customer and a default Visa card: [(client id, card id)]."""
     import stripe
 
-    from webapp.payments import gateway
+    from webapp.payments import current_gateway
 
     raw = stripe.StripeClient("sk_test_covered", base_addresses={"api": localstripe_url})
     pairs = []
@@ -90,11 +90,11 @@ def _setup_clients(app, localstripe_url: str, count: int) -> list[tuple[int, int
         db.session.commit()
         for number in range(count):
             client = factories.client(org, first_name="Bench", last_name=f"Client{number}")
-            client.gateway_customer_id = gateway().create_customer(
+            client.gateway_customer_id = current_gateway().create_customer(
                 name=client.full_name, email=None, reference=f"client-{client.id}"
             )
             method = raw.v1.payment_methods.create({"type": "card", "card": VISA})
-            details = gateway().attach_card(
+            details = current_gateway().attach_card(
                 customer_id=client.gateway_customer_id, payment_method_id=method.id
             )
             card = factories.card_from_gateway(client, details)

@@ -12,7 +12,7 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
-from webapp.domain.authorizations import STATUSES
+from webapp.domain.authorization_rules import STATUSES
 from webapp.domain.limits import MAX_SEARCH_LENGTH
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
