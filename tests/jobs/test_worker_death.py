@@ -66,10 +66,15 @@ def test_the_jobs_after_a_worker_is_killed_are_run_by_the_others(redis_server, t
             both_at_once.execute()
 
         wait_until(lambda: connection.exists("marker-1", "marker-2") == 2, 30, "both jobs run")
-        assert [queue.fetch_job(k).get_status() for k in ("marker-1", "marker-2")] == [
-            "finished",
-            "finished",
-        ]
+        # The job writes its marker before the worker records it finished: wait for the record.
+        wait_until(
+            lambda: (
+                [queue.fetch_job(k).get_status() for k in ("marker-1", "marker-2")]
+                == ["finished", "finished"]
+            ),
+            30,
+            "both jobs recorded finished",
+        )
     finally:
         for process in (first, second):
             if process is not None:
