@@ -29,6 +29,10 @@ from webapp.services import audit, two_factor_sign_in
 from webapp.services.errors import Refused
 
 WRONG_CODE = "That code is not right, or it was already used. Enter the code your app shows now."
+NOT_A_CODE = (
+    "That is not a code: enter the 6 digits your app shows, or a recovery code "
+    "(10 letters and digits, such as abcde-fgh23)."
+)
 WRONG_PROOF = "That is neither a current code from your authenticator app nor your password."
 
 
@@ -208,6 +212,8 @@ def check_code(user: User, text: str, now: datetime) -> CodeCheck:
             raise TwoFactorRefused(WRONG_CODE, field="code")
         db.session.commit()
         return CodeCheck("totp")
+    if two_factor_rules.recovery_code_digest(text) is None:
+        raise TwoFactorRefused(NOT_A_CODE, field="code")
     if not _use_recovery_code(user, text, now):
         db.session.rollback()
         raise TwoFactorRefused(
