@@ -61,7 +61,7 @@ def second_step():
                 check = two_factor.check_code(user, form.code.data, utcnow())
             except TwoFactorRefused as refused:
                 two_factor_sign_in.count_failure(user)
-                error, status = answer_refused(refused)
+                form.code.errors = [answer_refused(refused)[0]]  # next to the field
             else:
                 return _signed_in(user, check)
     status = 422 if form.errors and status == 200 else status
