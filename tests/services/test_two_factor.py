@@ -210,7 +210,13 @@ def test_who_must_enroll(world, role, requires, enrolled_first, must):
 def test_the_people_list_says_who_has_it_on(world):
     enrolled(world.biller)
     world.clinician.is_active_user = False
+    world.org.require_two_factor = True
     db.session.commit()
-    listed = {user.id: since for user, since in two_factor.people(world.org)}
+    listed = {user.id: (since, must) for user, since, must in two_factor.people(world.org)}
     assert set(listed) == {world.admin.id, world.biller.id}
-    assert listed[world.biller.id] is not None and listed[world.admin.id] is None
+    assert listed[world.biller.id][0] is not None and listed[world.admin.id][0] is None
+    assert listed[world.biller.id][1] and listed[world.admin.id][1]
+    world.clinician.is_active_user = True
+    world.org.require_two_factor = False
+    db.session.commit()
+    assert not any(must for _, _, must in two_factor.people(world.org))

@@ -87,10 +87,7 @@ def recovery_codes_left(user: User) -> int:
 
 def enrollment_required(user: User) -> bool:
     """Whether `user` must set up two-factor before using the app (the practice requires it)."""
-    org_requires = user.organization.require_two_factor
-    if not two_factor_rules.enrollment_required(user.role, org_requires, enabled=False):
-        return False  # the rule can't apply: no need to look the secret up
-    return not is_enabled(user)
+    return role_requires(user) and not is_enabled(user)  # no lookup when the rule can't apply
 
 
 def qr_svg(uri: str) -> str:
@@ -348,15 +345,26 @@ def set_requirement(org: Organization, required: bool, *, actor: User) -> bool:
     return True
 
 
-def people(org: Organization) -> list[tuple[User, datetime | None]]:
-    """The practice's active people with when each turned two-factor on (None: off)."""
+def role_requires(user: User) -> bool:
+    """Whether the practice's setting applies to `user`'s role now (enrolled or not)."""
+    org_requires = user.organization.require_two_factor
+    return two_factor_rules.enrollment_required(user.role, org_requires, enabled=False)
+
+
+def people(org: Organization) -> list[tuple[User, datetime | None, bool]]:
+    """The practice's active people: each with when two-factor went on (None: off) and
+    whether the practice's setting requires it of them."""
     rows = db.session.execute(
         select(User, TwoFactorSecret.enabled_at)
         .outerjoin(TwoFactorSecret, TwoFactorSecret.user_id == User.id)
         .where(User.organization_id == org.id, User.is_active_user.is_(True))
         .order_by(User.name, User.id)
     ).all()
-    return [(user, enabled_at) for user, enabled_at in rows]
+    required = two_factor_rules.enrollment_required
+    return [
+        (user, enabled_at, required(user.role, org.require_two_factor, enabled=False))
+        for user, enabled_at in rows
+    ]
 
 
 def _audit(target: User, actor: User | None, action: str, before, after, reason=None) -> None:

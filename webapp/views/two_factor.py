@@ -97,6 +97,7 @@ def _settings_page(status: int = 200, **forms):
         enrollment=two_factor.pending_enrollment(user),
         codes_left=two_factor.recovery_codes_left(user),
         required=two_factor.enrollment_required(user),
+        role_requires=two_factor.role_requires(user),
         confirm_form=forms.get("confirm_form") or ConfirmForm(formdata=None),
         regenerate_form=forms.get("regenerate_form") or ProofForm(formdata=None, prefix="new"),
         disable_form=forms.get("disable_form") or ProofForm(formdata=None, prefix="off"),
@@ -180,8 +181,8 @@ def _admin_page(status: int = 200):
         "two_factor/admin.html",
         org=org,
         people=[
-            (person, enabled_at, ResetForm(formdata=None, prefix=f"reset-{person.id}"))
-            for person, enabled_at in two_factor.people(org)
+            (person, enabled_at, required, ResetForm(formdata=None, prefix=f"reset-{person.id}"))
+            for person, enabled_at, required in two_factor.people(org)
         ],
         requirement_form=RequirementForm(formdata=None, data={"required": org.require_two_factor}),
     ), status
