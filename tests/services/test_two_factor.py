@@ -157,6 +157,10 @@ def test_an_admin_resets_another_persons_two_factor_in_their_practice_only(world
         two_factor.reset_two_factor(world.biller, actor=world.outsider)
     with pytest.raises(TwoFactorRefused):
         two_factor.reset_two_factor(world.biller, actor=world.clinician)
+    enrolled(world.admin)
+    with pytest.raises(TwoFactorRefused, match="under My Profile"):
+        two_factor.reset_two_factor(world.admin, actor=world.admin)
+    assert two_factor.is_enabled(world.admin)
     assert two_factor.is_enabled(world.biller)
     assert two_factor.reset_two_factor(world.biller, actor=world.admin, reason="lost phone")
     assert not two_factor.is_enabled(world.biller)

@@ -297,6 +297,9 @@ def test_an_admin_requires_it_and_resets_a_person_from_the_admin_page(client, wo
     assert reset.status_code == 302
     assert not two_factor.is_enabled(world.biller)
     assert client.post(f"/admin/two-factor/{world.outsider.id}/reset").status_code == 404
+    own = client.post(f"/admin/two-factor/{world.admin.id}/reset", follow_redirects=True)
+    assert "Turn your own two-factor sign-in off under My Profile" in own.get_data(as_text=True)
+    assert two_factor.is_enabled(world.admin)
     events = db.session.scalars(
         select(AuditEvent.action)
         .where(AuditEvent.user_id == world.admin.id)

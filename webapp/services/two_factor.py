@@ -293,12 +293,17 @@ def reset_two_factor(target: User, *, actor: User | None, reason: str | None = N
     Audited; commits.
 
     Raises:
-        TwoFactorRefused: `actor` is not an admin of the target's organization.
+        TwoFactorRefused: `actor` is not an admin of the target's organization, or is
+            the target (turning one's own off asks for a code or the password: `disable`).
     """
     if actor is not None and (
         not actor.is_admin or actor.organization_id != target.organization_id
     ):
         raise TwoFactorRefused("Only an admin of the practice can reset two-factor sign-in.")
+    if actor is not None and actor.id == target.id:  # else no code or password would be asked
+        raise TwoFactorRefused(
+            "Turn your own two-factor sign-in off under My Profile, with a code or your password."
+        )
     was_on = is_enabled(target)
     _remove(target)
     two_factor_sign_in.clear_failures(target)

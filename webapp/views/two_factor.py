@@ -208,8 +208,12 @@ def reset(user_id: int):
     if not form.validate_on_submit():
         flash("Keep the reason under 300 characters.", "danger")
         return redirect(url_for("two_factor.admin"))
-    two_factor.reset_two_factor(target, actor=current_user._get_current_object(),
-                                reason=form.reason.data or None)  # fmt: skip
-    flash(f"Two-factor sign-in of {target.name} is reset. They sign in with their password "
-          "next and set it up again.", "success")  # fmt: skip
+    try:
+        two_factor.reset_two_factor(target, actor=current_user._get_current_object(),
+                                    reason=form.reason.data or None)  # fmt: skip
+    except TwoFactorRefused as refused:
+        flash(answer_refused(refused)[0], "danger")
+    else:
+        flash(f"Two-factor sign-in of {target.name} is reset. They sign in with their "
+              "password next.", "success")  # fmt: skip
     return redirect(url_for("two_factor.admin"))
