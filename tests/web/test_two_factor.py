@@ -230,8 +230,10 @@ def test_a_required_role_without_two_factor_is_sent_to_set_it_up(client, world, 
             assert response.status_code in (200, 302)
             assert response.headers.get("Location") != "/profile/two-factor"
     if sent:
-        hx = client.get("/notifications/bell", headers={"HX-Request": "true"})
+        hx = client.get("/clients", headers={"HX-Request": "true"})
         assert hx.headers["HX-Redirect"] == "/profile/two-factor"
+        polled = client.get("/notifications/bell", headers={"HX-Request": "true"})
+        assert polled.status_code == 204  # the bell's polling does not reload the set-up page
         page = client.get("/profile/two-factor").get_data(as_text=True)
         assert "requires two-factor sign-in for admins and billers" in page
         assert client.post("/logout").headers["Location"] == "/login"  # sign-out still works

@@ -19,7 +19,7 @@ from webapp.forms.two_factor import (
 )
 from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN
-from webapp.services import two_factor, two_factor_sign_in
+from webapp.services import sessions, two_factor, two_factor_sign_in
 from webapp.services.two_factor import TwoFactorRefused
 from webapp.views.rendering import answer_refused
 
@@ -37,6 +37,8 @@ def require_enrollment():
         return None
     if not current_user.is_authenticated or not two_factor.enrollment_required(current_user):
         return None
+    if htmx and request.endpoint in sessions.POLLING_ENDPOINTS:
+        return "", 204  # a page polling by itself (the bell): nothing, not a reload mid-set-up
     target = url_for("two_factor.settings")
     if htmx:
         response = make_response("", 200)
