@@ -44,8 +44,7 @@ def require_enrollment():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = target
         return response
-    flash("Your practice requires two-factor sign-in. Set it up to continue.", "info")
-    return redirect(target)
+    return redirect(target)  # the page says why
 
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
