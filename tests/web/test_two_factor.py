@@ -81,12 +81,16 @@ def test_the_right_password_alone_does_not_sign_in(client, world, clock):
 def test_a_current_code_signs_in_and_goes_where_the_person_was_going(client, world, clock):
     secret, _ = enroll(world.biller)
     password_step(client, world.biller, next_="/schedule")
+    client.get("/login/two-factor")
+    with client.session_transaction() as session:
+        csrf_before = session["csrf_token"]
     clock.shift(30)
     response = code_step(client, current_code(secret))
     assert response.status_code == 302 and response.headers["Location"] == "/schedule"
     assert signed_in(client)
-    with client.session_transaction() as session:
+    with client.session_transaction() as session:  # renewed, as a password-only sign-in
         assert PENDING not in session
+        assert session["csrf_token"] != csrf_before
 
 
 def test_a_wrong_code_is_refused_next_to_the_field(client, world, clock):
