@@ -9,7 +9,8 @@
 - `flask authorizations import-legacy FILE.csv`;
 - `flask authorizations reallocate`: place every visit again by the current rule
   (once after upgrading past revision 0006);
-- `flask users unlock EMAIL`: lift a sign-in lockout (too many failed sign-ins).
+- `flask users unlock EMAIL`: lift a sign-in lockout (too many failed sign-ins);
+- `flask users reset-two-factor EMAIL`: turn off an account's two-factor sign-in.
 """
 
 import click
@@ -21,7 +22,7 @@ from webapp.domain import practice_rules
 from webapp.extensions import db
 from webapp.models import Client, Organization, User
 from webapp.models.base import utcnow
-from webapp.services import demo, legacy_import, password_links, practices, sign_in
+from webapp.services import demo, legacy_import, password_links, practices, sign_in, two_factor
 from webapp.services.allocation import reallocate_client
 
 authorizations_cli = AppGroup("authorizations", help="Authorization maintenance.")
@@ -37,6 +38,23 @@ def unlock_command(email: str, address: str | None):
     sign_in.lift_lockout(email, address=address)
     state = "was locked out; unlocked" if was_locked else "was not locked out; counts cleared"
     click.echo(f"{sign_in.normalized_email(email)} {state}.")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+def reset_two_factor_command(email: str):
+    """Turn off an account's two-factor sign-in (a lost phone, a locked-out sole admin).
+
+    The person signs in with their password next; audited as done from the command line.
+    """
+    user = db.session.scalar(
+        select(User).where(func.lower(User.email) == sign_in.normalized_email(email))
+    )
+    if user is None:
+        raise click.ClickException(f"No account has the email {sign_in.normalized_email(email)}.")
+    was_on = two_factor.reset_two_factor(user, actor=None)
+    state = "was on; it is off now" if was_on else "was not on; nothing to reset"
+    click.echo(f"{user.email}: two-factor sign-in {state}.")
 
 
 @authorizations_cli.command("import-legacy")

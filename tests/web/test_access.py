@@ -86,10 +86,20 @@ ROUTES = {
     "automations.move": ("POST", "/admin/automations/{automation}/move", ADMIN),
     "automations.toggle": ("POST", "/admin/automations/{automation}/toggle", ADMIN),
     "automations.delete": ("POST", "/admin/automations/{automation}/delete", ADMIN),
+    "two_factor.settings": ("GET", "/profile/two-factor", ALL),
+    "two_factor.setup": ("POST", "/profile/two-factor/setup", ALL),
+    "two_factor.confirm": ("POST", "/profile/two-factor/confirm", ALL),
+    "two_factor.regenerate": ("POST", "/profile/two-factor/recovery-codes", ALL),
+    "two_factor.disable": ("POST", "/profile/two-factor/disable", ALL),
+    "two_factor.admin": ("GET", "/admin/two-factor", ADMIN),
+    "two_factor.requirement": ("POST", "/admin/two-factor/requirement", ADMIN),
+    "two_factor.reset": ("POST", "/admin/two-factor/{user}/reset", ADMIN),
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 # passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
-PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password"}
+# two_factor.second_step/cancel: the pending sign-in is the check (tests/web/test_two_factor.py).
+PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password",
+          "two_factor.second_step", "two_factor.cancel"}  # fmt: skip
 
 
 @pytest.fixture
@@ -124,6 +134,7 @@ def seed_rows(world) -> dict:
         "authorization": authorization.id,
         "encounter": encounter.id,
         "legacy_import": legacy_import.id,
+        "user": world.clinician.id,
         "failed_preauth_encounter": _pre_authorizations(world, encounter),
         "outbox_message": _outbox_message(world.org.id),
         **_billing_rows(world, client),

@@ -69,6 +69,7 @@ PATH_ROWS = {
     "insurance_id": "insurance",
     "import_id": "legacy_import",
     "name": "outbox_message",
+    "user_id": "user",
 }
 PATH_CONSTANTS = {
     "setting": "block_overscheduling",

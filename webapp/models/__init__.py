@@ -18,6 +18,7 @@ from webapp.models.payments import (
     PreAuthorization,
 )
 from webapp.models.reminders import Notification, ReminderDelivery
+from webapp.models.two_factor import RecoveryCode, TwoFactorSecret
 
 __all__ = [
     "Automation",
@@ -31,6 +32,8 @@ __all__ = [
     "PaymentCard",
     "PreAuthorization",
     "ReminderDelivery",
+    "RecoveryCode",
+    "TwoFactorSecret",
     "BILLING_TYPES",
     "Allocation",
     "Authorization",

@@ -2,6 +2,7 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,6 +33,8 @@ class Organization(db.Model):
     self_pay_rounding_profile: Mapped[str] = mapped_column(
         String(32), default="cms-8-minute", server_default="cms-8-minute"
     )
+    # Two-factor sign-in (webapp/services/two_factor.py): admins and billers must enroll.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organization")

@@ -36,6 +36,7 @@ from webapp.views import (
     profile,
     reports,
     settings,
+    two_factor,
     webhooks,
 )
 from webapp.views.rendering import refused_page
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     for module in (
         auth,
         passwords,  # one-time links to choose a password
+        two_factor,  # the second sign-in step; enrollment, required by the practice
         main,
         clients,
         admin,

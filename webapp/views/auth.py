@@ -5,7 +5,8 @@ from flask_login import current_user
 
 from webapp.domain.session_rules import safe_next
 from webapp.forms.auth import LoginForm
-from webapp.services import sessions, sign_in
+from webapp.models.base import utcnow
+from webapp.services import sessions, sign_in, two_factor, two_factor_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -18,6 +19,10 @@ def login():
     error, status = None, 200
     if form.validate_on_submit():
         result = sign_in.attempt(form.email.data, form.password.data, address=request.remote_addr)
+        if result.user is not None and two_factor.is_enabled(result.user):
+            two_factor_sign_in.begin(result.user, remember=form.remember.data,
+                                     next_path=request.args.get("next"), now=utcnow())  # fmt: skip
+            return redirect(url_for("two_factor.second_step"))  # not signed in until the code
         if result.user is not None:
             sessions.start(result.user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
