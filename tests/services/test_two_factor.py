@@ -75,6 +75,24 @@ def test_starting_over_gives_a_new_secret_and_the_old_one_no_longer_confirms(wor
     assert db.session.scalar(select(db.func.count(TwoFactorSecret.id))) == 1
 
 
+def test_two_first_set_up_clicks_at_once_leave_one_secret_and_no_error(world, monkeypatch):
+    # The other click's row is written between this request's look-up and its commit.
+    other = two_factor.begin_enrollment(world.admin)
+    looked_up = []
+
+    def first_look_misses(user):
+        looked_up.append(user.id)
+        if len(looked_up) == 1:
+            return None
+        return db.session.scalar(select(TwoFactorSecret).where(TwoFactorSecret.user_id == user.id))
+
+    monkeypatch.setattr(two_factor, "_secret_row", first_look_misses)
+    mine = two_factor.begin_enrollment(world.admin)
+    assert len(looked_up) == 2 and mine.secret != other.secret
+    assert db.session.scalar(select(db.func.count(TwoFactorSecret.id))) == 1
+    assert two_factor.pending_enrollment(world.admin).secret == mine.secret
+
+
 def test_a_code_signs_in_once_and_never_an_older_one(world):
     secret, _ = enrolled(world.admin)
     # The code that turned it on was used: the same step can't sign in.

@@ -21,6 +21,7 @@ from datetime import datetime
 
 import segno
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webapp.domain import two_factor_rules
 from webapp.extensions import db
@@ -131,7 +132,12 @@ def begin_enrollment(user: User) -> Enrollment:
         db.session.add(row)
     else:
         row.secret, row.last_step = secret, None
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two first "Set up" clicks at once: the other request's row won; start over on it.
+        db.session.rollback()
+        return begin_enrollment(user)
     return _enrollment(user, secret)
 
 
