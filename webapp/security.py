@@ -172,6 +172,12 @@ def init_app(app: Flask) -> None:
     app.add_template_global(allow_data_fonts, "csp_allow_data_fonts")
 
     @app.before_request
+    def fresh_policy_sources():
+        # g outlives a request when an app context was already pushed (tests, CLI).
+        g.pop("style_nonce", None)
+        g.pop("csp_extra_sources", None)
+
+    @app.before_request
     def refuse_control_characters():
         if request.endpoint == "webhooks.stripe":  # a signed JSON body, read by its view
             return None
