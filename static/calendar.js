@@ -6,6 +6,8 @@
  *                              earliest/latest (the dates the app accepts), clinician;
  *   [data-schedule-filters]    the View / Date / Clinician form: the grid follows it, and
  *                              it follows the grid's own Previous / Next / view buttons;
+ *   [data-keep-day]            a day header's "Mark day as kept" (the date): its dialog,
+ *                              for the clinician the grid shows;
  *   #calendar-dialog           where the Move, move confirmation and Mark day as kept
  *                              dialogs come (app.js opens and closes them).
  *
@@ -114,20 +116,23 @@
     });
   }
 
+  // A day that has begun gets "Mark day as kept"; the clinician filter is read on click.
   function dayHeaderDidMount(arg) {
     const day = dateOf(arg.date);
     if (day > root.dataset.today) return;
-    const url = new URL(root.dataset.keepDayUrl, window.location.origin);
-    url.searchParams.set("date", day);
-    if (root.dataset.clinician) url.searchParams.set("clinician", root.dataset.clinician);
     const button = element("button", "small outline keep-day", "Mark day as kept");
     button.type = "button";
-    button.setAttribute("hx-get", url.pathname + url.search);
-    button.setAttribute("hx-target", "#calendar-dialog");
+    button.dataset.keepDay = day;
     button.setAttribute("data-opens-dialog", "");
     button.setAttribute("aria-label", "Mark " + day + " as kept");
     arg.el.querySelector(".fc-scrollgrid-sync-inner").appendChild(button);
-    htmx.process(button);
+  }
+
+  function openKeepDay(button) {
+    const url = new URL(root.dataset.keepDayUrl, window.location.origin);
+    url.searchParams.set("date", button.dataset.keepDay);
+    if (root.dataset.clinician) url.searchParams.set("clinician", root.dataset.clinician);
+    htmx.ajax("GET", url.pathname + url.search, { target: "#calendar-dialog", source: button });
   }
 
   function loadEvents(info, success, failure) {
@@ -203,7 +208,6 @@
     const clinician = filters.elements.namedItem("clinician");
     if (clinician && clinician.value !== root.dataset.clinician) {
       root.dataset.clinician = clinician.value;
-      calendar.render();
       calendar.refetchEvents();
     }
     if (view !== calendar.view.type) calendar.changeView(view);
@@ -289,6 +293,10 @@
     openMove(found, el);
   });
   document.addEventListener("change", followForm);
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-keep-day]");
+    if (button && calendar) openKeepDay(button);
+  });
   document.addEventListener("DOMContentLoaded", function () {
     watchDialogSlot();
     start();
