@@ -19,7 +19,8 @@
  * answers with nothing to confirm (saved: `schedule-changed`), a confirmation dialog
  * (warnings, double booking, the card hold), or the reason it is refused
  * (`schedule-refused`). The dragged event goes back unless the move was saved.
- * Every event is focusable; Enter or Space opens its Move dialog.
+ * Every event is focusable (eventInteractive); Enter or Space is a click (FullCalendar's
+ * own keyboard handling), which opens its Move dialog.
  */
 (function () {
   "use strict";
@@ -94,7 +95,6 @@
   function eventDidMount(arg) {
     const el = arg.el;
     el.dataset.encounterId = arg.event.id;
-    el.setAttribute("tabindex", "0");
     el.setAttribute("aria-label", describe(arg.event) + ". Press Enter to move or open it.");
     el.title = describe(arg.event);
   }
@@ -233,6 +233,7 @@
       slotMaxTime: "20:00:00",
       allDaySlot: false,
       nowIndicator: true,
+      eventTimeFormat: { hour: "numeric", minute: "2-digit", meridiem: "short" },
       slotEventOverlap: false,
       editable: true,
       eventDurationEditable: false,
@@ -283,15 +284,6 @@
     }).observe(slot, { childList: true, subtree: true });
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (!calendar || (event.key !== "Enter" && event.key !== " ")) return;
-    const el = event.target.closest && event.target.closest(".fc-event[data-encounter-id]");
-    if (!el) return;
-    const found = calendar.getEventById(el.dataset.encounterId);
-    if (!found) return;
-    event.preventDefault();
-    openMove(found, el);
-  });
   document.addEventListener("change", followForm);
   document.addEventListener("click", function (event) {
     const button = event.target.closest && event.target.closest("[data-keep-day]");

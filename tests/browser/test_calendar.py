@@ -106,6 +106,7 @@ def test_a_drag_with_an_authorization_warning_moves_the_visit_once_confirmed(
     assert day == wednesday and f"{start:%a %b %-d, %Y · %-I:%M %p}" == shown
     moved = page.locator(f'td.fc-timegrid-col[data-date="{wednesday.isoformat()}"] .fc-event')
     expect(moved.locator(".cal-warning")).to_have_text("Authorization warning")
+    _shot(page, "week-moved-1280")
     assert watch.take() == []
 
 
