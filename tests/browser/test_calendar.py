@@ -110,6 +110,37 @@ def test_a_drag_with_an_authorization_warning_moves_the_visit_once_confirmed(
     assert watch.take() == []
 
 
+def test_a_refused_drag_goes_back_and_says_why(page, live_server, live_world):
+    """Block over-scheduling on: a clinician's drag that would over-schedule is refused."""
+    monday, visit_id = _seed(live_server, live_world)
+    with live_server.seed() as session:
+        session.merge(live_world.org).block_overscheduling = True
+    watch = Watch(page)
+    sign_in(page, live_server, live_world.clinician)
+    _open_week(page, live_server, monday, watch)
+    event = page.locator(f'.fc-event[data-encounter-id="{visit_id}"]')
+    wednesday = monday + timedelta(days=2)
+    source = event.bounding_box()
+    target = page.locator(f'td.fc-timegrid-col[data-date="{wednesday.isoformat()}"]')
+    box = target.bounding_box()
+    x, y = source["x"] + source["width"] / 2, source["y"] + 8
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 10, y, steps=3)
+    page.mouse.move(box["x"] + box["width"] / 2, y, steps=12)
+    with page.expect_response(re.compile(rf"/encounters/{visit_id}/move$")):
+        page.mouse.up()
+    refused = page.locator("dialog#move-dialog[open] #move-refused")
+    expect(refused).to_contain_text("blocks over-scheduling")
+    expect(page.locator("#schedule-status")).to_contain_text("Not moved")
+    home = page.locator(f'td.fc-timegrid-col[data-date="{monday.isoformat()}"] .fc-event')
+    expect(home).to_have_count(1)  # the event went back
+    assert _visit(live_server, visit_id)[0] == monday
+    _shot(page, "move-refused-1280", full_page=False)
+    refusal_status = "status of 409 (CONFLICT)"  # the refusal's own answer, logged by Chromium
+    assert [p for p in watch.take() if refusal_status not in p] == []
+
+
 def test_a_keyboard_move_shows_the_warning_and_cancel_leaves_the_visit(
     page, live_server, live_world
 ):
@@ -189,9 +220,17 @@ def test_small_screens_get_the_list_and_the_calendar_shows_at_1280(page, live_se
     page.locator("#schedule-body .row-actions button").first.click()
     expect(page.locator("dialog#move-dialog[open]")).to_be_visible()
     _shot(page, "move-dialog-390", full_page=False)
+    with live_server.seed():  # another client booked over Ada's hour: both show it
+        other = factories.client(live_world.org, first_name="Bo", last_name="Clash")
+        factories.encounter(live_world.org, other, live_world.clinician, None,
+                            [factories.service_type(live_world.org)],
+                            starts_at=to_utc_naive(datetime.combine(monday, time(10, 30)),
+                                                   live_world.org.timezone),
+                            service_date=monday)  # fmt: skip
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/schedule?view=day&date={monday.isoformat()}")
-    expect(page.locator(".fc-event")).to_have_count(1)
+    expect(page.locator(".fc-event")).to_have_count(2)
     expect(page.locator("#schedule-body")).to_be_hidden()
-    expect(page.locator(".fc-event .cal-clinician")).to_have_text(live_world.clinician.name)
+    expect(page.locator(".fc-event .cal-clinician").first).to_have_text(live_world.clinician.name)
+    expect(page.locator(".fc-event .cal-double")).to_have_count(2)
     _shot(page, "day-1280")
