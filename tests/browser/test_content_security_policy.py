@@ -18,6 +18,7 @@ from tests import factories
 from tests.billing_support import Visit, place_hold, save_card
 from tests.browser.conftest import sign_in
 from tests.web.test_access import ROUTES, seed_rows
+from webapp.domain.windows import to_local
 from webapp.models import Invoice
 from webapp.models.base import utcnow
 from webapp.security import MAIL_PREVIEW_POLICY
@@ -44,6 +45,8 @@ EXPECTED_DIALOGS = {
     "balance-dialog",
     "void-dialog",
     "refund-dialog",
+    "move-dialog",  # the schedule's list: Move on the held visit's row
+    "keep-day-dialog",  # the schedule's calendar: Mark day as kept on today's column
 }
 
 
@@ -96,6 +99,7 @@ def _seed(live_server, world) -> dict:
         db.session.flush()
         rows["held_encounter"], rows["open_invoice"] = encounter.id, invoice.id
         rows["kept_encounter"] = kept.id
+        rows["held_day"] = to_local(starts, world.org.timezone).date().isoformat()
     return rows
 
 
@@ -106,6 +110,7 @@ def _urls(role: str, rows: dict) -> list[str]:
         if method == "GET" and role in roles and endpoint not in DOWNLOADS
     ]
     extra = [f"/encounters/{rows[name]}" for name in ("held_encounter", "kept_encounter")]
+    extra.append(f"/schedule?mode=list&date={rows['held_day']}")
     if role != "clinician":
         extra.append(f"/invoices/{rows['open_invoice']}")
     return urls + extra
@@ -156,7 +161,7 @@ def test_every_page_and_dialog_runs_under_the_strict_policy(page, live_server, l
     elif role == "biller":
         assert opened >= EXPECTED_DIALOGS - {"payments-dialog"}
     else:
-        assert "close-dialog" in opened
+        assert {"close-dialog", "move-dialog", "keep-day-dialog"} <= opened
 
 
 def test_the_sign_in_page_runs_under_the_policy_too(page, live_server):

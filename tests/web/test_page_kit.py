@@ -46,9 +46,17 @@ def test_no_inline_event_handler():
 
 
 def test_no_inline_script_and_no_script_outside_the_layout():
+    """The layout's scripts, and a page's own static files through its {% block head %}."""
     assert _hits(r"<script(?![^>]*\bsrc=)", PAGES) == []
-    scripts = _hits(r"<script", PAGES)
-    assert all(hit.startswith("templates/base.html") for hit in scripts), scripts
+    scripts = [hit for hit in _hits(r"<script", PAGES) if not hit.startswith("templates/base.html")]
+    own = re.compile(
+        r"<script src=\"\{\{ url_for\('static', filename='[\w./-]+\.js'\) \}\}\" defer>"
+    )
+    assert all(own.search(hit) for hit in scripts), scripts
+    for page in {hit.split(":", 1)[0] for hit in scripts}:
+        text = (PROJECT_ROOT / page).read_text()
+        head = text[text.index("{% block head %}") : text.index("{% block content %}")]
+        assert head.count("<script") == text.count("<script"), page
 
 
 def test_no_htmx_attribute_that_needs_eval():
@@ -72,8 +80,9 @@ def test_roles_are_asked_as_properties_of_the_user():
 
 
 def test_generic_behaviour_lives_in_app_js_and_cards_js_is_only_the_card_form():
-    assert sorted(p.name for p in STATIC.glob("*.js")) == ["app.js", "cards.js"]
+    assert sorted(p.name for p in STATIC.glob("*.js")) == ["app.js", "calendar.js", "cards.js"]
     assert "data-card-form" in (STATIC / "cards.js").read_text()
+    assert "[data-calendar]" in (STATIC / "calendar.js").read_text()  # the schedule's grid only
 
 
 @pytest.mark.parametrize(

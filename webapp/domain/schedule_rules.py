@@ -8,7 +8,13 @@
   Finalize or by a status correction — without a confirmation that names its
   date; confirmed, it counts as Kept like any other.
 - The schedule page shows a **day** or a **week** (from the organization's week
-  start) around an anchor date, and steps by one of them.
+  start) around an anchor date, and steps by one of them. Its calendar asks for the
+  appointments of a range of days, at most `MAX_CALENDAR_DAYS` (six weeks: the most
+  any calendar view shows), the end after the start.
+- Only an **Upcoming** appointment moves on the calendar; a closed one (Kept,
+  cancelled, no-show) records what happened and is corrected from its own page.
+- **Mark day as kept** closes the Upcoming appointments of one day that have
+  started (a future one needs its own date confirmed, so it is left as it is).
 """
 
 from collections import defaultdict
@@ -20,6 +26,7 @@ from webapp.domain.authorization_rules import KEPT, UPCOMING
 from webapp.domain.windows import format_day, week_start_of
 
 TAKES_TIME = (UPCOMING, KEPT)
+MAX_CALENDAR_DAYS = 42
 DOUBLE_BOOKED = "double_booked"
 DAY_VIEW, WEEK_VIEW = "day", "week"
 SCHEDULE_VIEWS = (DAY_VIEW, WEEK_VIEW)
@@ -112,3 +119,35 @@ def early_keep_refusal(
         f"This appointment is on {format_day(local_start.date())} at {local_start:%-I:%M %p} "
         "and has not started yet. To mark it Kept now, confirm its date."
     )
+
+
+def calendar_range_refusal(start: date, end: date) -> str | None:
+    """Why the calendar cannot ask for [start, end) (end exclusive, as FullCalendar
+    sends it), or None: the end after the start, at most MAX_CALENDAR_DAYS days."""
+    if end <= start:
+        return "The end date must be after the start date."
+    if (end - start).days > MAX_CALENDAR_DAYS:
+        return f"Ask for at most {MAX_CALENDAR_DAYS} days at a time."
+    return None
+
+
+def calendar_first_day(week_start: int) -> int:
+    """The calendar's first day of the week (JavaScript's 0 Sunday … 6 Saturday) from the
+    organization's `week_start` (Python's 0 Monday … 6 Sunday)."""
+    return (week_start + 1) % 7
+
+
+def move_refusal(status: str, status_label: str) -> str | None:
+    """Why an appointment in `status` cannot be moved on the calendar, or None."""
+    if status == UPCOMING:
+        return None
+    return (
+        f"Only an upcoming appointment can be moved; this one is {status_label}. "
+        "Correct it from its own page."
+    )
+
+
+def closes_with_day(status: str, starts_at: datetime, now: datetime) -> bool:
+    """Whether Mark day as kept closes this appointment: Upcoming and started
+    (both times naive UTC)."""
+    return status == UPCOMING and not future_visit(starts_at, now)

@@ -5,6 +5,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectField,
     TextAreaField,
@@ -114,3 +115,14 @@ class EncounterEditForm(BookingForm):
     repeat = None
     repeat_count = None
     repeat_until = None
+
+
+class MoveForm(FlaskForm):
+    """Move an appointment (the calendar's drag or its Move dialog): a new date and time
+    in the organization's zone; `acknowledged` names the warnings the person confirmed
+    (services.schedule_moves)."""
+
+    date = DateField("Date", validators=[InputRequired(message="Choose a date.")])
+    time = TimeField("Start time", validators=[InputRequired(message="Choose a start time.")])
+    acknowledged = HiddenField(validators=[Length(max=64)])
+    override_reason = TextAreaField("Override reason", validators=[Length(max=500)])

@@ -12,8 +12,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.domain import schedule_rules
+from webapp.domain.preauth_rules import STATE_LABELS
 from webapp.extensions import db
-from webapp.models import ClientInsurance, Encounter, EncounterService, Organization
+from webapp.models import (
+    ClientInsurance,
+    Encounter,
+    EncounterService,
+    Organization,
+    PreAuthorization,
+)
 from webapp.services.coverage import load_coverage, visit_warnings
 
 
@@ -84,3 +91,20 @@ def _slots(org: Organization, days: list[date], clinician_ids: set[int]) -> list
         )
     )
     return [schedule_rules.Slot(*row) for row in rows]
+
+
+def hold_states(encounter_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{encounter id: (pre-authorization state, its label)} for the visits that have one."""
+    if not encounter_ids:
+        return {}
+    rows = db.session.execute(
+        select(PreAuthorization.encounter_id, PreAuthorization.state).where(
+            PreAuthorization.encounter_id.in_(encounter_ids)
+        )
+    )
+    return {encounter_id: (state, STATE_LABELS.get(state, state)) for encounter_id, state in rows}
+
+
+def calendar_days(start: date, end: date) -> list[date]:
+    """The days of [start, end) (end exclusive, as the calendar asks for them)."""
+    return [start + timedelta(days=i) for i in range((end - start).days)]

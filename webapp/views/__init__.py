@@ -23,6 +23,7 @@ from webapp.views import (
     authorizations,
     automations,
     billing,
+    calendar,
     cards,
     clients,
     encounters,
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         imports,
         authorizations,
         encounters,
+        calendar,  # the schedule's calendar: events, moves, Mark day as kept
         reports,  # the Authorizations Report
         profile,  # reminder preferences
         notifications,

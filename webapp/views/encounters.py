@@ -26,6 +26,7 @@ from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.forms.urls import arg_date, arg_row_id
 from webapp.models import Client, Encounter, EncounterService
+from webapp.models.base import utcnow
 from webapp.services import (
     allocation,
     billing_panel,
@@ -37,7 +38,7 @@ from webapp.services import (
     pricing,
 )
 from webapp.services.coverage import load_coverage, organization_today, uses_of, visit_warnings
-from webapp.services.schedule import load_schedule
+from webapp.services.schedule import hold_states, load_schedule
 from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("encounters", __name__)
@@ -291,8 +292,11 @@ def client_appointments(client_id: int):
 @bp.get("/schedule")
 @role_required(*ALL_ROLES)
 def schedule():
-    """Encounters by day or week, filterable by clinician, each with its warning badge."""
+    """Encounters by day or week, filterable by clinician, each with its warning badge:
+    a time grid (static/calendar.js, fed by calendar.events) over the list, which stays
+    for print and small screens; `mode=list` shows the list alone."""
     org = current_user.organization
+    mode = "list" if request.args.get("mode") == "list" else "calendar"
     view = request.args.get("view", schedule_rules.WEEK_VIEW)
     view = view if view in schedule_rules.SCHEDULE_VIEWS else schedule_rules.WEEK_VIEW
     anchor, date_error = arg_date("date")
@@ -323,4 +327,9 @@ def schedule():
         clinicians=organization_clinicians(),
         clinician_id=clinician_id,
         status_labels=ENCOUNTER_STATUS_LABELS,
+        mode=mode,
+        today=organization_today(org),
+        now_local=to_local(utcnow(), org.timezone).strftime("%Y-%m-%dT%H:%M"),
+        holds=hold_states([e.id for e in found.encounters]),
+        first_day=schedule_rules.calendar_first_day(org.week_start),
     )
