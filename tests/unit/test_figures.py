@@ -19,6 +19,9 @@ from webapp.domain.figures import bar_widths, over_by, percent, percent_cell, pe
         (108, 624, "17%", "17"),  # 17.3%
         (1, 624, "<1%", "<1"),  # a sliver is not 0%
         (13, 6, "216%", "216"),
+        (102, 101, ">100%", ">100"),  # a sliver past full is not 100%
+        (201, 200, ">100%", ">100"),
+        (202, 200, "101%", "101"),
         (1, Fraction(140, 300), "214%", "214"),  # pro-rated allowances: exact fractions
         (3, 0, "—", ""),
     ],
@@ -33,6 +36,8 @@ def test_100_percent_shows_only_when_full_and_a_sliver_never_shows_0(part, whole
     assert (text == "100%") == (part == whole) or (part > whole and text != "100%")
     if part > 0:
         assert text != "0%"
+    if part > whole:
+        assert text.startswith(">") or int(text.rstrip("%")) > 100
     value = percent(part, whole)
     assert value * whole <= part * 100 < (value + 1) * whole  # rounded down, exactly
 

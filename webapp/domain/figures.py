@@ -38,12 +38,18 @@ def percent(part: Amount, whole: Amount) -> int | None:
 
 
 def percent_text(part: Amount, whole: Amount) -> str:
-    """'33%', '<1%', '100%' (only when full), '215%'; '—' when nothing is allowed."""
+    """'33%', '<1%', '100%' (only when full), '>100%', '215%'; '—' when nothing is allowed.
+
+    Rounded down, except at the two edges a reader checks: a sliver is '<1%', not '0%',
+    and a sliver past full (102 of 101) is '>100%', not '100%'.
+    """
     value = percent(part, whole)
     if value is None:
         return "—"
     if value == 0 and part > 0:
         return "<1%"
+    if value == 100 and part > whole:
+        return ">100%"
     return f"{value}%"
 
 
