@@ -11,10 +11,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from webapp.domain import authorization_rules
+from webapp.domain import authorization_rules, decision_rules
 from webapp.domain.windows import format_day, local_date
 from webapp.extensions import db
-from webapp.models import Allocation, Authorization, Client, Encounter, ServiceType, User
+from webapp.models import (
+    Allocation,
+    Authorization,
+    AuthorizationLine,
+    Client,
+    ClientInsurance,
+    Encounter,
+    ServiceType,
+    User,
+)
 from webapp.models.authorizations import display_number
 from webapp.models.organization import Organization
 from webapp.services import audit
@@ -39,6 +48,9 @@ class KeptMove:
         return f"{self.day_label} ({self.services}): from {', '.join(self.leaves)} to {where}"
 
 
+LINE_FIELDS = ("kind", "allowed", "frequency", "start_date", "end_date", "decision", "requested")
+
+
 def _organization_services(org_id: int, service_type_ids: list[int]) -> list[ServiceType]:
     return list(
         db.session.scalars(
@@ -49,34 +61,82 @@ def _organization_services(org_id: int, service_type_ids: list[int]) -> list[Ser
     )
 
 
+def split_values(
+    values: dict,
+    service_type_ids=(),
+    lines: list[dict] | None = None,
+    auth: Authorization | None = None,
+):
+    """(authorization values, line values): a form's values with its lines.
+
+    Without `lines`, `values` is the one-line shape (kind, allowed, frequency with the
+    authorization's fields) and `service_type_ids` the line's services: one line,
+    which is `auth`'s first line when it has one (so it is changed in place).
+    Each line is a dict of LINE_FIELDS plus `service_type_ids` and, for a line that
+    exists, its `id`.
+    """
+    values = dict(values)
+    if lines is None:
+        line = {key: values.pop(key) for key in ("kind", "allowed", "frequency") if key in values}
+        line["service_type_ids"] = list(service_type_ids)
+        if auth is not None and auth.lines:
+            line["id"] = auth.lines[0].id
+        lines = [line]
+    return values, [dict(line) for line in lines]
+
+
 def _proposed_terms(
-    org: Organization, auth: Authorization | None, values: dict, service_type_ids
-) -> authorization_rules.AuthorizationTerms:
-    """The terms the form would save (id PREVIEW_ID for a new authorization)."""
-    services = _organization_services(org.id, list(service_type_ids))
-    return authorization_rules.AuthorizationTerms(
-        id=auth.id if auth else PREVIEW_ID,
-        client_insurance_id=values["client_insurance_id"],
-        kind=values["kind"],
-        start=values["start_date"],
-        end=values["end_date"],
-        allowed=values["allowed"],
-        frequency=values["frequency"],
-        service_type_ids=frozenset(s.id for s in services),
-        week_start=org.week_start,
-    )
+    org: Organization, auth: Authorization | None, values: dict, lines: list[dict]
+) -> list[authorization_rules.AuthorizationTerms]:
+    """The terms of the counting lines the form would save; a new line gets a negative id
+    (PREVIEW_ID, PREVIEW_ID - 1, …) while its effect is previewed."""
+    found = []
+    decision = values.get("decision", decision_rules.APPROVED)
+    for position, line in enumerate(lines):
+        if not decision_rules.line_counts(decision, line.get("decision", decision_rules.APPROVED)):
+            continue
+        services = _organization_services(org.id, list(line.get("service_type_ids", ())))
+        found.append(
+            authorization_rules.AuthorizationTerms(
+                id=line.get("id") or PREVIEW_ID - position,
+                client_insurance_id=values["client_insurance_id"],
+                kind=line["kind"],
+                start=line.get("start_date") or values["start_date"],
+                end=line.get("end_date") or values["end_date"],
+                allowed=line["allowed"],
+                frequency=line.get("frequency"),
+                service_type_ids=frozenset(s.id for s in services),
+                week_start=org.week_start,
+                authorization_id=auth.id if auth else PREVIEW_ID,
+            )
+        )
+    return found
 
 
 def _counted_on(encounter_ids: list[int]) -> dict[int, set[int]]:
-    """{encounter id: the authorizations the stored ledger counts it against}."""
+    """{encounter id: the authorization lines the stored ledger counts it against}."""
     found: dict[int, set[int]] = {}
-    for encounter_id, auth_id in db.session.execute(
-        select(Allocation.encounter_id, Allocation.authorization_id).where(
+    for encounter_id, line_id in db.session.execute(
+        select(Allocation.encounter_id, Allocation.line_id).where(
             Allocation.encounter_id.in_(encounter_ids)
         )
     ):
-        found.setdefault(encounter_id, set()).add(auth_id)
+        found.setdefault(encounter_id, set()).add(line_id)
     return found
+
+
+def _line_labels(client: Client) -> dict[int, str]:
+    """{line id: 'A-1' or 'A-1 (97153)'} for the client's authorization lines."""
+    labels = {}
+    for auth in db.session.scalars(
+        select(Authorization)
+        .join(Authorization.client_insurance)
+        .where(ClientInsurance.client_id == client.id)
+    ):
+        for line in auth.lines:
+            many = len(auth.lines) > 1
+            labels[line.id] = auth.display_number + (f" ({line.codes})" if many else "")
+    return labels
 
 
 def kept_moves(
@@ -85,21 +145,22 @@ def kept_moves(
     auth: Authorization | None,
     values: dict | None,
     service_type_ids: list[int] = (),
+    lines: list[dict] | None = None,
 ) -> list[KeptMove]:
     """The Kept visits that saving this change would move, in date order.
 
-    `values` None previews removing `auth`. Nothing is written.
+    `values` None previews removing `auth`; `lines` as `split_values` takes them.
+    Nothing is written.
     """
-    terms = [t for t in client_terms(org, client.id) if auth is None or t.id != auth.id]
-    numbers = {
-        row.id: display_number(row.number)
-        for row in db.session.execute(select(Authorization.id, Authorization.number).where(
-            Authorization.id.in_([t.id for t in terms] + ([auth.id] if auth else []))))
-    }  # fmt: skip
+    own = {line.id for line in auth.lines} if auth else set()
+    terms = [t for t in client_terms(org, client.id) if t.id not in own]
+    numbers = _line_labels(client)
     if values is not None:
-        proposed = _proposed_terms(org, auth, values, service_type_ids)
-        terms.append(proposed)
-        numbers[proposed.id] = display_number(values.get("number"))
+        values, lines = split_values(values, service_type_ids, lines, auth)
+        proposed = _proposed_terms(org, auth, values, lines)
+        terms.extend(proposed)
+        for t in proposed:
+            numbers.setdefault(t.id, display_number(values.get("number")))
     kept = db.session.scalars(
         select(Encounter).where(
             Encounter.client_id == client.id, Encounter.status == authorization_rules.KEPT
@@ -126,32 +187,58 @@ def kept_moves(
     return moves
 
 
-def _snapshot(auth: Authorization) -> dict:
+def snapshot(auth: Authorization) -> dict:
+    """The authorization's columns and its lines' (with their service ids), for the audit."""
     values = audit.snapshot(auth)
-    values["service_type_ids"] = sorted(s.id for s in auth.service_types)
+    values["lines"] = [
+        {**audit.snapshot(line), "service_type_ids": sorted(s.id for s in line.service_types)}
+        for line in auth.lines
+    ]
     return values
+
+
+def apply_lines(auth: Authorization, lines: list[dict], org_id: int) -> None:
+    """Make `auth.lines` the given lines: a line with an `id` of this authorization is
+    updated in place (so Kept visits stay on it), one without is added, the others go.
+    Service types are looked up scoped to `org_id`, so a forged id of another practice
+    is dropped."""
+    existing = {line.id: line for line in auth.lines}
+    kept_lines = []
+    for position, values in enumerate(lines):
+        line = existing.get(values.get("id")) or AuthorizationLine(organization_id=org_id)
+        for key in LINE_FIELDS:
+            if key in values:
+                setattr(line, key, values[key])
+        if line.decision is None:
+            line.decision = decision_rules.APPROVED
+        line.position = position
+        line.service_types = _organization_services(org_id, list(values["service_type_ids"]))
+        kept_lines.append(line)
+    auth.lines = kept_lines
 
 
 def save_authorization(
     auth: Authorization | None,
     client: Client,
     values: dict,
-    service_type_ids: list[int],
+    service_type_ids: list[int] = (),
     *,
     actor: User,
+    lines: list[dict] | None = None,
 ) -> Authorization:
-    """Create or update, keep an audit event, reallocate the client's encounters, commit.
+    """Create or update an authorization and its lines, keep an audit event, reallocate the
+    client's encounters, commit.
 
-    The caller has validated the form and had any `kept_moves()` confirmed; service
-    types are looked up again here scoped to the actor's organization, so a forged
-    id of another practice is dropped.
+    `values`/`service_type_ids`/`lines` as `split_values` takes them. The caller has
+    validated the form and had any `kept_moves()` confirmed.
     """
+    values, lines = split_values(values, service_type_ids, lines, auth)
     is_new = auth is None
     auth = auth or Authorization(organization_id=actor.organization_id)
-    before = None if is_new else _snapshot(auth)
+    before = None if is_new else snapshot(auth)
     for key, value in values.items():
         setattr(auth, key, value)
-    auth.service_types = _organization_services(actor.organization_id, service_type_ids)
+    apply_lines(auth, lines, actor.organization_id)
     db.session.add(auth)
     db.session.flush()
     audit.record(
@@ -160,7 +247,7 @@ def save_authorization(
         action="authorization.created" if is_new else "authorization.updated",
         row=auth,
         before=before,
-        after=_snapshot(auth),
+        after=snapshot(auth),
     )
     reallocate_client(actor.organization, client.id)
     db.session.commit()
@@ -168,13 +255,13 @@ def save_authorization(
 
 
 def remove_authorization(auth: Authorization, *, actor: User) -> None:
-    """Delete with an audit record of what it was; its allocations go with it."""
+    """Delete with an audit record of what it was; its lines and allocations go with it."""
     audit.record(
         organization_id=actor.organization_id,
         user_id=actor.id,
         action="authorization.removed",
         row=auth,
-        before=_snapshot(auth),
+        before=snapshot(auth),
     )
     client_id = auth.client_insurance.client_id
     db.session.delete(auth)
