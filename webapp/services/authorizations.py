@@ -9,7 +9,8 @@ and the dialog asks for a confirmation naming them.
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.domain import authorization_rules, decision_rules
 from webapp.domain.windows import format_day, local_date
@@ -25,6 +26,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.authorizations import display_number
+from webapp.models.base import utcnow
 from webapp.models.organization import Organization
 from webapp.services import audit
 from webapp.services.allocation import client_terms, plan, reallocate_client
@@ -239,6 +241,11 @@ def save_authorization(
     for key, value in values.items():
         setattr(auth, key, value)
     apply_lines(auth, lines, actor.organization_id)
+    waiting = auth.decision == decision_rules.PENDED or any(
+        line.decision == decision_rules.PENDED for line in auth.lines
+    )
+    if waiting and auth.requested_at is None:
+        auth.requested_at = utcnow()  # the decision clock starts when the request is entered
     db.session.add(auth)
     db.session.flush()
     audit.record(
@@ -279,3 +286,73 @@ def number_taken(client_insurance_id: int, number: str | None, exclude_id: int |
     if exclude_id:
         query = query.where(Authorization.id != exclude_id)
     return db.session.scalar(query) is not None
+
+
+@dataclass
+class PendingRequest:
+    """An authorization request waiting for the payer, with its decision clock."""
+
+    authorization_id: int
+    client_id: int
+    client_name: str
+    number: str
+    payer: str
+    codes: str
+    clock: decision_rules.Clock | None  # None when the request time is not known
+
+    @property
+    def overdue(self) -> bool:
+        return self.clock is not None and self.clock.overdue
+
+
+def pending_requests(org: Organization, now) -> list[PendingRequest]:
+    """The organization's authorization requests still waiting for the payer (the
+    authorization, or one of its lines, is pending), oldest first, each with its age
+    against the payer's decision clock (72 hours expedited, 7 days standard:
+    CMS-0057-F). For the Today / attention work lists. `now` is naive UTC.
+    """
+    rows = db.session.scalars(
+        select(Authorization)
+        .join(Authorization.client_insurance)
+        .where(
+            Authorization.organization_id == org.id,
+            ClientInsurance.active.is_(True),
+            or_(
+                Authorization.decision == decision_rules.PENDED,
+                Authorization.id.in_(
+                    select(AuthorizationLine.authorization_id).where(
+                        AuthorizationLine.organization_id == org.id,
+                        AuthorizationLine.decision == decision_rules.PENDED,
+                    )
+                ),
+            ),
+        )
+        .options(
+            selectinload(Authorization.lines).selectinload(AuthorizationLine.service_types),
+            joinedload(Authorization.client_insurance).joinedload(ClientInsurance.payer),
+            joinedload(Authorization.client_insurance).joinedload(ClientInsurance.client),
+        )
+    ).unique()
+    found = []
+    for auth in rows:
+        waiting = [x for x in auth.lines if x.decision == decision_rules.PENDED]
+        if auth.decision == decision_rules.PENDED:
+            waiting = list(auth.lines)
+        client = auth.client_insurance.client
+        found.append(
+            PendingRequest(
+                authorization_id=auth.id,
+                client_id=client.id,
+                client_name=client.full_name,
+                number=auth.display_number,
+                payer=auth.client_insurance.payer.name,
+                codes=", ".join(x.codes for x in waiting),
+                clock=None
+                if auth.requested_at is None
+                else decision_rules.Clock(auth.requested_at, auth.urgency, now),
+            )
+        )
+    found.sort(
+        key=lambda p: (p.clock is None, p.clock.due if p.clock else None, p.authorization_id)
+    )
+    return found
