@@ -86,6 +86,8 @@ def upgrade():
         batch_op.add_column(sa.Column('decision', sa.String(length=20), server_default='approved', nullable=False))
         batch_op.add_column(sa.Column('urgency', sa.String(length=10), server_default='standard', nullable=False))
         batch_op.add_column(sa.Column('requested_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('request_key', sa.String(length=200), nullable=True))
+        batch_op.create_index(batch_op.f('ix_authorizations_request_key'), ['request_key'], unique=False)
 
     # One line per authorization, with its id, holding what the authorization allowed.
     op.execute(
@@ -136,6 +138,8 @@ def downgrade():
     with op.batch_alter_table('authorizations', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(length=10), nullable=False)
         batch_op.alter_column('allowed', existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_index(batch_op.f('ix_authorizations_request_key'))
+        batch_op.drop_column('request_key')
         batch_op.drop_column('requested_at')
         batch_op.drop_column('urgency')
         batch_op.drop_column('decision')

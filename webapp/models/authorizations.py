@@ -51,6 +51,9 @@ class Authorization(db.Model):
     decision: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
     urgency: Mapped[str] = mapped_column(String(10), default="standard", server_default="standard")
     requested_at: Mapped[datetime | None]
+    # The payer's key of the request a decision file answers ("payer|response id"), so a
+    # later decision on the same request finds this authorization (webapp.services.decision_import).
+    request_key: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

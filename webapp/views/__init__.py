@@ -25,6 +25,7 @@ from webapp.views import (
     billing,
     cards,
     clients,
+    decision_import,
     encounters,
     imports,
     main,
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
         settings,
         imports,
         authorizations,
+        decision_import,  # payer decisions (Da Vinci PAS)
         encounters,
         reports,  # the Authorizations Report
         profile,  # reminder preferences
