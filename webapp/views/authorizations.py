@@ -36,6 +36,10 @@ def claim_how(day) -> str:
     return describe_day(day)
 
 
+AUTHORIZATION_FIELDS = ("client_insurance_id", "number", "start_date", "end_date", "decision",
+                        "urgency")  # fmt: skip
+
+
 def _line_data(line) -> dict:
     return {
         "id": str(line.id),
@@ -59,12 +63,11 @@ def _form(client, auth=None, *, lines: list[dict] | None = None) -> Authorizatio
     replaces the lines (a line added or removed: the form is shown again, not saved)."""
     if lines is not None:
         posted = AuthorizationForm()
-        data = {name: posted[name].data for name in ("client_insurance_id", "number",
-                                                      "start_date", "end_date", "decision",
-                                                      "urgency")}  # fmt: skip
+        data = {name: posted[name].data for name in AUTHORIZATION_FIELDS}
         form = AuthorizationForm(formdata=None, data={**data, "lines": lines})
     elif auth is not None and request.method == "GET":
-        form = AuthorizationForm(obj=auth, data={"lines": [_line_data(x) for x in auth.lines]})
+        saved = {name: getattr(auth, name) for name in AUTHORIZATION_FIELDS}
+        form = AuthorizationForm(data={**saved, "lines": [_line_data(x) for x in auth.lines]})
     else:
         form = AuthorizationForm(
             data=None if request.method == "POST" else {"lines": [_new_line()]}
