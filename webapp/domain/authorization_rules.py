@@ -27,6 +27,8 @@ ACTIVE, INACTIVE, EXPIRED, EXHAUSTED = "active", "inactive", "expired", "exhaust
 # A request the payer has not granted: its decision is the status (webapp.domain.decision_rules).
 PENDING, DENIED, CANCELLED_STATUS = pas_terms.PENDED, pas_terms.DENIED, pas_terms.CANCELLED
 STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED, PENDING, DENIED, CANCELLED_STATUS)
+# The statuses of lines that count (the report lists only those).
+COUNTING_STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED)
 STATUS_LABELS = {
     ACTIVE: "Active",
     INACTIVE: "Inactive",
