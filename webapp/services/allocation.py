@@ -164,7 +164,10 @@ def reallocate_client(
     for row in stored.values():
         db.session.delete(row)
     db.session.flush()
-    reminders.resolve_cleared(org, authorization_ids={t.parent_id for t in terms})
+    own = (
+        select(Authorization.id).join(ClientInsurance).where(ClientInsurance.client_id == client_id)
+    )
+    reminders.resolve_cleared(org, authorization_ids=set(db.session.scalars(own)))
     return results
 
 

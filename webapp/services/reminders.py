@@ -388,9 +388,8 @@ def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | 
     now, changed = utcnow(), 0
     for row in rows:
         fact = facts.get(row.authorization_id)
-        if fact is None:
-            continue
-        due = reminder_rules.still_due(
+        # No facts: nothing of the authorization counts now (pending, denied, cancelled).
+        due = fact is not None and reminder_rules.still_due(
             row.kind.split(".", 1)[1],
             row.threshold,
             end=fact.end,
