@@ -2,8 +2,10 @@
 
 How a report is read (see `webapp.domain.report_rules` for the authorization_rules):
 
-1. `_authorization_rows()` is one query: the organization's authorizations that
-   touch the range, each joined to one GROUP BY over allocations ⋈ encounters
+1. `_authorization_rows()` is one query: the organization's counting authorization
+   lines (`report_sql.lines_table()`: approved quantities only; a one-line
+   authorization is one row, as before) that touch the range, each joined to one
+   GROUP BY over allocations ⋈ encounters
    (kept and upcoming; with a breakdown, also inside the range's windows). The
    total allowed, the status (inactive → expired → exhausted → active, as on the
    client's Insurance Authorizations section) and the percentages are SQL
