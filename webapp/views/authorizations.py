@@ -112,6 +112,13 @@ def edit(auth_id: int):
     return _add_or_edit(auth.client_insurance.client, auth)
 
 
+def _line_index(text: str | None) -> int:
+    """The line index a "Remove" button sent; MAX_LINES (no such line) when it is not one."""
+    if text and text.isascii() and text.isdigit() and len(text) < 4:
+        return int(text)
+    return MAX_LINES
+
+
 def _line_change(client, auth):
     """The form again with a line added ("Add line") or removed ("Remove" on line N), or
     None when the post is a save."""
@@ -122,8 +129,8 @@ def _line_change(client, auth):
     lines = [{**entry.data, "id": entry.form.id.data or ""} for entry in posted.lines.entries]
     if adding is not None and len(lines) < MAX_LINES:
         lines.append(_new_line(lines[-1]["kind"] if lines else SESSIONS))
-    elif removing is not None and removing.isdigit() and int(removing) < len(lines) > 1:
-        lines.pop(int(removing))
+    elif _line_index(removing) < len(lines) > 1:
+        lines.pop(_line_index(removing))
     return _form(client, auth, lines=lines)
 
 
