@@ -63,22 +63,38 @@ def service_type(org: Organization, **values) -> ServiceType:
     return _add(ServiceType(organization_id=org.id, **values))
 
 
-def authorization(org: Organization, insurance_row: ClientInsurance, services, **values):
+def authorization(
+    org: Organization, insurance_row: ClientInsurance, services, lines=None, **values
+):
+    """An authorization with one line (kind, allowed, frequency, `services`, line_decision)
+    or the given `lines`: dicts of AuthorizationLine values with `services`."""
     from datetime import date
 
-    from webapp.models import Authorization
+    from webapp.models import Authorization, AuthorizationLine
 
     values.setdefault("number", f"A{next(_sequence)}")
-    values.setdefault("kind", "sessions")
     values.setdefault("start_date", date(2026, 1, 1))
     values.setdefault("end_date", date(2026, 12, 31))
-    values.setdefault("allowed", 10)
-    row = Authorization(
-        organization_id=org.id,
-        client_insurance_id=insurance_row.id,
-        service_types=list(services),
-        **values,
-    )
+    if lines is None:
+        lines = [
+            {
+                "kind": values.pop("kind", "sessions"),
+                "allowed": values.pop("allowed", 10),
+                "frequency": values.pop("frequency", None),
+                "decision": values.pop("line_decision", "approved"),
+                "services": list(services),
+            }
+        ]
+    row = Authorization(organization_id=org.id, client_insurance_id=insurance_row.id, **values)
+    for position, line in enumerate(lines):
+        line = dict(line)
+        line.setdefault("kind", "sessions")
+        service_rows = list(line.pop("services", ()))
+        row.lines.append(
+            AuthorizationLine(
+                organization_id=org.id, position=position, service_types=service_rows, **line
+            )
+        )
     return _add(row)
 
 
@@ -138,3 +154,19 @@ def payment_card(org: Organization, client_row: Client, **values):
     values.setdefault("exp_year", 2030)
     values.setdefault("is_default", True)
     return _add(PaymentCard(organization_id=org.id, client_id=client_row.id, **values))
+
+
+LINE_FIELDS = ("kind", "allowed", "frequency", "service_type_ids", "decision", "requested")
+
+
+def one_line_form(data: dict) -> dict:
+    """An authorization dialog post written with one line's fields at the top (kind,
+    allowed, frequency, service_type_ids, …) as the dialog names them: `lines-0-kind`, …;
+    the authorization's own `decision` stays as `authorization_decision`."""
+    posted = {k: v for k, v in data.items() if k not in LINE_FIELDS}
+    if "authorization_decision" in posted:
+        posted["decision"] = posted.pop("authorization_decision")
+    for key in LINE_FIELDS:
+        if key in data:
+            posted[f"lines-0-{key}"] = data[key]
+    return posted

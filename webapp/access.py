@@ -20,6 +20,7 @@ from webapp.models import (
     Invoice,
     LegacyImport,
     Payer,
+    PayerDecisionFile,
     Payment,
     PaymentCard,
     ServiceType,
@@ -127,6 +128,12 @@ def get_automation_or_404(automation_id: int) -> Automation:
 
 def get_legacy_import_or_404(import_id: int) -> LegacyImport:
     return _scoped_or_404(LegacyImport, import_id)
+
+
+def get_decision_file_or_404(file_id: int) -> PayerDecisionFile:
+    """A payer-decision file of the organization (health information: the views that
+    call this are for billers and admins only)."""
+    return _scoped_or_404(PayerDecisionFile, file_id)
 
 
 def get_outbox_message_or_404(name: str):

@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import (
     Allocation,
     Authorization,
+    AuthorizationLine,
     Client,
     ClientInsurance,
     Encounter,
@@ -165,12 +166,17 @@ def _authorizations(rng, org, policy, therapy, aba) -> list[Authorization]:
                 organization_id=org.id,
                 client_insurance_id=policy.id,
                 number=f"PA-{start:%y%m}-{i + 1:03d}",
-                kind=kind,
                 start_date=start,
                 end_date=end,
-                allowed=allowed,
-                frequency=frequency,
-                service_types=services,
+                lines=[
+                    AuthorizationLine(
+                        organization_id=org.id,
+                        kind=kind,
+                        allowed=allowed,
+                        frequency=frequency,
+                        service_types=services,
+                    )
+                ],
             )
         )
     return rows

@@ -37,7 +37,7 @@ from webapp.models import (
     ServiceType,
     User,
 )
-from webapp.models.authorizations import authorization_service_types
+from webapp.models.authorizations import AuthorizationLine, line_service_types
 
 CLIENTS = 2_500
 AUTHORIZATIONS_PER_CLIENT = 4  # 10,000
@@ -175,18 +175,33 @@ def _authorizations(rng, org, policy_ids, therapy_id, aba_id) -> dict[int, list]
                         "end_date": end,
                         "allowed": allowed,
                         "frequency": frequency,
-                        "converted": False,
                     }
                 )
                 services.append(service_ids)
                 start = end + timedelta(days=rng.randrange(-10, 15))
-    ids = _insert_returning_ids(Authorization, rows)
+    line_keys = ("kind", "allowed", "frequency")
+    ids = _insert_returning_ids(
+        Authorization,
+        [
+            {k: v for k, v in row.items() if k not in line_keys} | {"converted": False}
+            for row in rows
+        ],
+    )
+    line_ids = _insert_returning_ids(
+        AuthorizationLine,
+        [
+            {"organization_id": org.id, "authorization_id": auth_id, "position": 0}
+            | {k: row[k] for k in line_keys}
+            for auth_id, row in zip(ids, rows, strict=True)
+        ],
+    )
     links = []
-    for auth_id, row, service_ids in zip(ids, rows, services, strict=True):
-        links += [{"authorization_id": auth_id, "service_type_id": s} for s in service_ids]
+    for auth_id, line_id, row, service_ids in zip(ids, line_ids, rows, services, strict=True):
+        links += [{"line_id": line_id, "service_type_id": s} for s in service_ids]
         terms_by_policy.setdefault(row["client_insurance_id"], []).append(
             rules.AuthorizationTerms(
-                id=auth_id,
+                id=line_id,
+                authorization_id=auth_id,
                 client_insurance_id=row["client_insurance_id"],
                 kind=row["kind"],
                 start=row["start_date"],
@@ -197,7 +212,7 @@ def _authorizations(rng, org, policy_ids, therapy_id, aba_id) -> dict[int, list]
                 week_start=org.week_start,
             )
         )
-    db.session.execute(insert(authorization_service_types), links)
+    db.session.execute(insert(line_service_types), links)
     return terms_by_policy
 
 
@@ -210,6 +225,7 @@ def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, t
     now = datetime(2026, 6, 30, 12)
     for client_id, policy_id in zip(client_ids, policy_ids, strict=True):
         candidates = terms_by_policy[policy_id]
+        parents = {t.id: t.parent_id for t in candidates}
         clinician_id = clinicians[client_id % len(clinicians)].id
         visits = []
         for _ in range(ENCOUNTERS_PER_CLIENT):
@@ -250,12 +266,13 @@ def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, t
             )
             next_id += 1
         for encounter_id, result in allocation_rules.allocate_visits(candidates, visits).items():
-            for auth_id, placement in result.placements.items():
+            for line_id, placement in result.placements.items():
                 allocations.append(
                     {
                         "id": next_allocation,
                         "organization_id": org.id,
-                        "authorization_id": auth_id,
+                        "authorization_id": parents[line_id],
+                        "line_id": line_id,
                         "encounter_id": encounter_id,
                         "amount": placement.amount,
                         "reason": placement.reason,
@@ -299,14 +316,14 @@ def _analyze() -> None:
 
 FLOOR_SQL = text(
     """
-    SELECT al.authorization_id,
+    SELECT al.line_id,
            SUM(CASE WHEN e.status = 'kept' THEN al.amount ELSE 0 END),
            SUM(CASE WHEN e.status = 'upcoming' THEN al.amount ELSE 0 END)
       FROM allocations al
       JOIN encounters e ON e.id = al.encounter_id
       JOIN authorizations a ON a.id = al.authorization_id
      WHERE a.organization_id = :org AND a.start_date <= :end AND a.end_date >= :start
-     GROUP BY al.authorization_id
+     GROUP BY al.line_id
     """
 )
 

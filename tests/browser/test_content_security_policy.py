@@ -24,7 +24,8 @@ from webapp.models.base import utcnow
 from webapp.security import MAIL_PREVIEW_POLICY
 
 # Downloads, not pages: the browser saves them instead of rendering them.
-DOWNLOADS = {"reports.authorizations_csv", "billing.client_billing_csv", "outbox.raw"}
+DOWNLOADS = {"reports.authorizations_csv", "billing.client_billing_csv", "outbox.raw",
+             "decisions.source"}  # fmt: skip
 # Recorded before any page script runs (Playwright injects it outside the page's CSP).
 WATCH_VIOLATIONS = """
 window.__violations = [];

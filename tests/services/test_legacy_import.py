@@ -64,13 +64,14 @@ def test_it_converts_a_row_to_a_sessions_authorization_covering_every_service_ty
     assert auth.organization_id == p.org.id
     assert auth.client_insurance_id == p.ana_aetna.id
     assert auth.number == "AET-1"
-    assert auth.kind == "sessions"
+    [line] = auth.lines  # one line holding what the legacy row allowed
+    assert line.kind == "sessions"
     assert auth.converted is True
     assert auth.start_date == RELEASE
     assert auth.end_date == date(2026, 6, 30)
-    assert auth.allowed == 24
-    assert auth.frequency is None
-    assert {s.id for s in auth.service_types} == {p.therapy.id, p.aba.id}
+    assert line.allowed == 24
+    assert line.frequency is None
+    assert {s.id for s in line.service_types} == {p.therapy.id, p.aba.id}
 
 
 def test_a_missing_end_date_is_the_release_date_plus_twelve_months(practice):
@@ -144,7 +145,7 @@ def test_an_existing_authorization_is_left_unchanged_not_updated(practice):
     result = run_import(p, csv_text("Ana Rivera,Aetna,AET-1,,99"))
     assert (result.imported, result.unchanged) == (0, 1)
     [auth] = authorizations()
-    assert (auth.allowed, auth.converted) == (3, False)
+    assert (auth.lines[0].allowed, auth.converted) == (3, False)
 
 
 def test_a_row_repeated_in_the_same_file_is_reported_not_duplicated(practice):

@@ -8,12 +8,11 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import insert
 
 from tests import factories
 from webapp.domain import report_rules
 from webapp.extensions import db
-from webapp.models import Allocation, Authorization, Encounter
+from webapp.models import Allocation, Encounter
 from webapp.services import report_csv, reports
 from webapp.services.coverage import load_coverage, terms_of
 
@@ -185,7 +184,7 @@ def test_the_total_allowed_in_sql_matches_the_rules_for_any_dates_and_week_start
         )
         assert rows.authorization_count == len(made)
         allowed = {row.authorization_id: row.figures.allowed for row in _all_rows(world.org, rows)}
-        assert allowed == {a.id: terms_of(a, world.org).total for a in made}
+        assert allowed == {a.id: terms_of(a.lines[0], world.org).total for a in made}
 
 
 def _all_rows(org, first_page) -> list:
@@ -240,7 +239,7 @@ def test_weekly_rows_show_the_weekly_cap_and_pro_rate_sessions(practice):
     assert [row.figures.whole_share for row in weekly] == [False, True, True, True, True]
     sessions = [row for row in rows if row.number == "ADA-S"]
     assert sessions[0].figures.allowed == report_rules.allowance_between(
-        terms_of(practice.sessions, practice.org), D(2026, 3, 29), D(2026, 3, 31)
+        terms_of(practice.sessions.lines[0], practice.org), D(2026, 3, 29), D(2026, 3, 31)
     )
     assert str(report_rules.as_decimal(sessions[0].figures.allowed)) == "0.4"  # 24 × 3 / 181
     assert not sessions[0].figures.whole_share
@@ -339,7 +338,7 @@ def test_the_forecast_uses_booked_appointments_and_the_recent_pace(practice):
 def test_a_booked_schedule_that_reaches_the_total_runs_out_on_its_day(practice):
     for day in (D(2026, 3, 18), D(2026, 3, 19)):
         policy = practice.exhausted.client_insurance
-        practice.exhausted.allowed = 4
+        practice.exhausted.lines[0].allowed = 4
         visit(practice, practice.grace, policy, day, "upcoming")
     db.session.commit()
     row = next(r for r in page_of(practice).rows if r.number == "GRACE-X")
@@ -392,15 +391,10 @@ def test_a_big_export_is_read_in_batches(practice, monkeypatch):
     """More authorizations than a batch: every one is exported once, in order."""
     monkeypatch.setattr(reports, "BATCH_SIZE", 3)
     policy = practice.weekly.client_insurance
-    db.session.execute(
-        insert(Authorization),
-        [
-            dict(organization_id=practice.org.id, client_insurance_id=policy.id,
-                 number=f"BULK-{n:02d}", kind="sessions", start_date=D(2026, 3, 1),
-                 end_date=D(2026, 3, 1) + timedelta(days=n), allowed=5, converted=False)
-            for n in range(10)
-        ],
-    )  # fmt: skip
+    for n in range(10):
+        factories.authorization(practice.org, policy, [], number=f"BULK-{n:02d}",
+                                start_date=D(2026, 3, 1),
+                                end_date=D(2026, 3, 1) + timedelta(days=n), allowed=5)  # fmt: skip
     db.session.commit()
     rows = list(reports.iter_rows(practice.org, query(), today=TODAY))
     assert len(rows) == 14

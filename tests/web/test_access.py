@@ -7,8 +7,9 @@ registered endpoint is missing from it, so a new route can't skip these rules.
 import pytest
 
 from tests import factories
+from tests.pas_support import fixture_bytes
 from webapp.extensions import db
-from webapp.models import LegacyImport
+from webapp.models import LegacyImport, PayerDecisionFile
 
 ALL = ("admin", "biller", "clinician")
 BILLING = ("admin", "biller")
@@ -60,6 +61,10 @@ ROUTES = {
     "calendar.keep_day": ("GET", "/schedule/keep-day?date=2026-03-02", ALL),
     "imports.upload": ("GET", "/admin/imports", ADMIN),
     "imports.show": ("GET", "/admin/imports/{legacy_import}", ADMIN),
+    "decisions.upload": ("GET", "/authorizations/decisions", BILLING),
+    "decisions.show": ("GET", "/authorizations/decisions/{decision_file}", BILLING),
+    "decisions.apply": ("POST", "/authorizations/decisions/{decision_file}/apply", BILLING),
+    "decisions.source": ("GET", "/authorizations/decisions/{decision_file}/file", BILLING),
     "reports.authorizations": ("GET", "/reports/authorizations", BILLING),
     "reports.authorizations_csv": ("GET", "/reports/authorizations.csv", BILLING),
     "profile.preferences": ("GET", "/profile/preferences", ALL),
@@ -117,8 +122,8 @@ def seed_rows(world) -> dict:
     Also used by the browser walk under the CSP (tests/browser/test_content_security_policy.py).
     """
     client = factories.client(world.org, primary_clinician_id=world.clinician.id)
-    payer = factories.payer(world.org)
-    insurance = factories.insurance(world.org, client, payer)
+    payer = factories.payer(world.org, payer_identifier="SCHP1")
+    insurance = factories.insurance(world.org, client, payer, member_id="SC-4471209")
     service_type = factories.service_type(world.org)
     authorization = factories.authorization(world.org, insurance, [service_type])
     card = factories.payment_card(world.org, client)
@@ -126,9 +131,14 @@ def seed_rows(world) -> dict:
     legacy_import = LegacyImport(
         organization_id=world.org.id, user_id=world.admin.id, filename="old.csv", content=""
     )
-    db.session.add(legacy_import)
+    decision_file = PayerDecisionFile(
+        organization_id=world.org.id, sha256="0" * 64, filename="denied.json",
+        content=fixture_bytes("covered/aba-denied-claimresponse.json"),
+    )  # fmt: skip
+    db.session.add_all([legacy_import, decision_file])
     db.session.commit()
     return {
+        "decision_file": decision_file.id,
         "client": client.id,
         "card": card.id,
         "payer": payer.id,

@@ -151,6 +151,7 @@ def test_an_edit_that_moves_kept_visits_lists_them_and_saves_only_when_confirmed
     data = {"client_insurance_id": p["policy"].id, "number": "A-1", "kind": "sessions",
             "start_date": "2026-01-01", "end_date": "2026-03-31", "allowed": "10",
             "frequency": "", "service_type_ids": [p["therapy"].id]}  # fmt: skip
+    data = factories.one_line_form(data)
     asked = client.post(f"/authorizations/{a.id}/edit", data=data, headers=HX)
     body = asked.get_data(as_text=True)
     assert asked.status_code == 409

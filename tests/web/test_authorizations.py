@@ -34,7 +34,7 @@ def _form(p, **overrides):
         "frequency": "",
     }
     data.update(overrides)
-    return data
+    return factories.one_line_form(data)
 
 
 def test_it_adds_an_authorization_from_the_dialog(client, auth, world, practice):
@@ -45,13 +45,14 @@ def test_it_adds_an_authorization_from_the_dialog(client, auth, world, practice)
     response = client.post(url, data=_form(practice), headers={"HX-Request": "true"})
     assert response.headers["HX-Redirect"].endswith(f"/clients/{practice['client'].id}/insurance")
     saved = db.session.scalars(select(Authorization)).one()
-    assert (saved.number, saved.kind, saved.allowed, saved.frequency) == (
+    [line] = saved.lines
+    assert (saved.number, line.kind, line.allowed, line.frequency) == (
         "AUTH-77",
         "sessions",
         12,
         None,
     )
-    assert [s.cpt_code for s in saved.service_types] == ["90837"]
+    assert [s.cpt_code for s in line.service_types] == ["90837"]
     page = client.get(f"/clients/{practice['client'].id}/insurance").data.decode()
     assert "AUTH-77" in page and "Authorization added." in page
 
@@ -72,7 +73,7 @@ def test_it_adds_an_authorization_from_the_dialog(client, auth, world, practice)
         ({"end_date": "9999-12-31"}, "Enter a date from Jan 1, 1900 to Dec 31, 2099."),
         ({"start_date": "0001-01-01"}, "Enter a date from Jan 1, 1900 to Dec 31, 2099."),
         ({"frequency": "week"}, "Frequency applies to Units only"),
-        ({"kind": "units"}, "Choose a frequency for a Units authorization."),
+        ({"kind": "units"}, "Choose a frequency for a Units line."),
         ({"service_type_ids": []}, "Choose at least one service."),
         ({"start_date": ""}, "Enter a start date."),
         ({"kind": ""}, "Choose Sessions or Units."),

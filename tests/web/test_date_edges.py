@@ -39,7 +39,7 @@ def _authorization_form(p, **overrides):
         "allowed": "8",
         "frequency": "week",
     }
-    return {**data, **overrides}
+    return factories.one_line_form({**data, **overrides})
 
 
 @pytest.mark.parametrize(

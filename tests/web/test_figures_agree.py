@@ -163,7 +163,9 @@ def _truth(org, auth):
     for amount, status in rows:
         kept += amount if status == rules.KEPT else 0
         upcoming += amount if status == rules.UPCOMING else 0
-    summary = load_coverage(org, [auth.client_insurance.client_id], today=TODAY).by_id()[auth.id]
+    summary = load_coverage(org, [auth.client_insurance.client_id], today=TODAY).by_id()[
+        auth.lines[0].id
+    ]
     total = summary.ledger.total
     counted = kept + upcoming if org.count_upcoming_for_exhaustion else kept
     windows_over = 0
@@ -176,7 +178,7 @@ def _truth(org, auth):
         ):
             if status in (rules.KEPT, rules.UPCOMING):
                 booked[summary.terms.window_for(day)] += amount
-        windows_over = sum(1 for amount in booked.values() if amount > auth.allowed)
+        windows_over = sum(1 for amount in booked.values() if amount > auth.lines[0].allowed)
     return {
         "total": str(total),
         "kept": str(kept),
@@ -224,7 +226,9 @@ def test_every_page_and_the_csv_show_the_same_figures(client, auth, world, seed)
         ledger = Figures(client.get(f"/authorizations/{row.id}").get_data(as_text=True))
         listed = Figures(_row(report, row.id))
         record = exported[row.number]
-        adjective = {"day": "daily", "week": "weekly", "month": "monthly"}.get(row.frequency)
+        adjective = {"day": "daily", "week": "weekly", "month": "monthly"}.get(
+            row.lines[0].frequency
+        )
 
         # allowed (the whole authorization's total)
         assert page.found.get("total", page.found["allowed"].split(" ")[0]) == truth["total"]
@@ -285,7 +289,7 @@ def test_every_page_and_the_csv_show_the_same_figures(client, auth, world, seed)
         if windows == "0":
             assert record["Over cap"] == ""
         else:
-            unit = row.frequency if windows == "1" else f"{row.frequency}s"
+            unit = row.lines[0].frequency if windows == "1" else f"{row.lines[0].frequency}s"
             assert record["Over cap"] == f"Over the {adjective} cap in {windows} {unit}"
     if seed in (3, 5):  # these practices (fixed seeds) hold both kinds of over-use
         assert {"over", "fits", "cap-True", "cap-False"} <= seen

@@ -54,7 +54,8 @@ QUERY_NAMES = (
     "end", "by", "payer", "type", "client", "disposition", "next",
 )  # fmt: skip
 # Form fields read with request.form (besides the FlaskForms' fields).
-FORM_NAMES = ("release_date", "enabled", "direction", "id", "setup_intent_id")
+FORM_NAMES = ("release_date", "enabled", "direction", "id", "setup_intent_id", "add_line",
+              "remove_line")  # fmt: skip
 
 PATH_ROWS = {
     "payer_id": "payer",
@@ -68,6 +69,7 @@ PATH_ROWS = {
     "card_id": "card",
     "insurance_id": "insurance",
     "import_id": "legacy_import",
+    "file_id": "decision_file",
     "name": "outbox_message",
     "user_id": "user",
 }

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from webapp.domain import figures
+from webapp.domain import figures, pas_terms
+from webapp.domain.decision_rules import GRANTING, WITHHOLDING
 from webapp.domain.placements import Placement
 from webapp.domain.windows import (
     DEFAULT_WEEK_START,
@@ -23,8 +24,20 @@ from webapp.domain.windows import (
 )
 
 ACTIVE, INACTIVE, EXPIRED, EXHAUSTED = "active", "inactive", "expired", "exhausted"
-STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED)
-STATUS_LABELS = {ACTIVE: "Active", INACTIVE: "Inactive", EXPIRED: "Expired", EXHAUSTED: "Exhausted"}
+# A request the payer has not granted: its decision is the status (webapp.domain.decision_rules).
+PENDING, DENIED, CANCELLED_STATUS = pas_terms.PENDED, pas_terms.DENIED, pas_terms.CANCELLED
+STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED, PENDING, DENIED, CANCELLED_STATUS)
+# The statuses of lines that count (the report lists only those).
+COUNTING_STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED)
+STATUS_LABELS = {
+    ACTIVE: "Active",
+    INACTIVE: "Inactive",
+    EXPIRED: "Expired",
+    EXHAUSTED: "Exhausted",
+    PENDING: "Pending",
+    DENIED: "Denied",
+    CANCELLED_STATUS: "Cancelled",
+}
 
 UPCOMING, KEPT, CANCELLED = "upcoming", "kept", "cancelled"
 LATE_CANCELLED, NO_SHOW = "late_cancelled", "no_show"
@@ -72,9 +85,83 @@ def authorization_status(
     return ACTIVE
 
 
+def decision_status(authorization_decision: str, line_decision: str) -> str | None:
+    """The status a payer's decision gives a line that does not count ('pended', 'denied',
+    'cancelled'), or None when the line counts and its figures decide.
+
+    The authorization's own withholding decision wins over the line's; a line that
+    grants nothing under a granting authorization shows its own decision.
+    """
+    if authorization_decision in WITHHOLDING:
+        return authorization_decision
+    if line_decision in GRANTING:
+        return None
+    return line_decision if line_decision in (DENIED, CANCELLED_STATUS) else PENDING
+
+
+def line_status(
+    *,
+    insurance_active: bool,
+    authorization_decision: str,
+    line_decision: str,
+    end_date: date,
+    remaining: int,
+    today: date,
+) -> str:
+    """A line's status, first match wins: inactive → not granted (pending, denied,
+    cancelled) → expired (today after the line's end) → exhausted → active."""
+    if not insurance_active:
+        return INACTIVE
+    withheld = decision_status(authorization_decision, line_decision)
+    if withheld is not None:
+        return withheld
+    return authorization_status(
+        insurance_active=True, end_date=end_date, remaining=remaining, today=today
+    )
+
+
+def rolled_up_status(
+    *,
+    insurance_active: bool,
+    authorization_decision: str,
+    end_date: date,
+    line_statuses: Iterable[str],
+    today: date,
+) -> str:
+    """An authorization's status from its lines', first match wins: inactive → its own
+    decision when that withholds (pending, denied, cancelled) → expired (today after
+    its end, or every counting line expired) → exhausted (every counting line has
+    nothing left to schedule: exhausted, or expired while another is exhausted) →
+    active. With no counting line, the first line's decision (pending before denied
+    before cancelled) is the status.
+    """
+    if not insurance_active:
+        return INACTIVE
+    if authorization_decision in WITHHOLDING:
+        return authorization_decision
+    statuses = list(line_statuses)
+    counting = [s for s in statuses if s in (ACTIVE, EXPIRED, EXHAUSTED)]
+    if today > end_date:
+        return EXPIRED
+    if not counting:
+        for withheld in (PENDING, DENIED, CANCELLED_STATUS):
+            if withheld in statuses:
+                return withheld
+        return EXHAUSTED
+    if all(s == EXPIRED for s in counting):
+        return EXPIRED
+    if all(s in (EXHAUSTED, EXPIRED) for s in counting):
+        return EXHAUSTED
+    return ACTIVE
+
+
 @dataclass(frozen=True)
 class AuthorizationTerms:
-    """What an authorization allows. `frequency` only applies to Units."""
+    """What one authorization line allows. `frequency` only applies to Units.
+
+    `id` is the line's id (the unit the allocation picks); `authorization_id` its
+    authorization's (None: the same as `id`, for terms made without lines).
+    """
 
     id: int
     client_insurance_id: int
@@ -85,6 +172,12 @@ class AuthorizationTerms:
     frequency: str | None
     service_type_ids: frozenset[int]
     week_start: int = DEFAULT_WEEK_START
+    authorization_id: int | None = None
+
+    @property
+    def parent_id(self) -> int:
+        """The authorization this line belongs to."""
+        return self.id if self.authorization_id is None else self.authorization_id
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -20,6 +20,10 @@ class PayerForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     messaging_enabled = BooleanField("Authorization warnings on appointments (messaging)")
     rounding_profile = SelectField("Units rounding", choices=choices(ROUNDING_OPTIONS))
+    payer_identifier = StringField(
+        "Payer identifier in prior-authorization decisions",
+        validators=[Optional(), Length(max=80)],
+    )
 
 
 class ServiceTypeForm(FlaskForm):

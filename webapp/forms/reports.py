@@ -4,7 +4,7 @@ from wtforms import Form, RadioField, SearchField, SelectField
 from wtforms.validators import Length, StopValidation, ValidationError
 
 from webapp.domain import report_rules
-from webapp.domain.authorization_rules import KINDS, STATUS_LABELS, STATUSES
+from webapp.domain.authorization_rules import COUNTING_STATUSES, KINDS, STATUS_LABELS
 from webapp.forms.fields import DateField, choices
 
 
@@ -50,7 +50,9 @@ class ReportFilterForm(Form):
     )
     status = SelectField(
         "Status",
-        choices=choices([("", "All statuses")] + [(s, STATUS_LABELS[s]) for s in STATUSES]),
+        choices=choices(
+            [("", "All statuses")] + [(s, STATUS_LABELS[s]) for s in COUNTING_STATUSES]
+        ),
         default="",
         invalid_choice_message="Unknown status: choose Active, Inactive, Expired or Exhausted.",
     )

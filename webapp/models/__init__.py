@@ -1,7 +1,13 @@
 """SQLAlchemy 2 typed models. No business rules here, and nothing commits."""
 
 from webapp.models.audit import AuditEvent
-from webapp.models.authorizations import Allocation, Authorization, authorization_service_types
+from webapp.models.authorizations import (
+    Allocation,
+    Authorization,
+    AuthorizationLine,
+    PayerDecisionFile,
+    line_service_types,
+)
 from webapp.models.clients import Client, ClientInsurance, Payer, ServiceType
 from webapp.models.encounters import BILLING_TYPES, Encounter, EncounterService
 from webapp.models.imports import LegacyImport
@@ -40,7 +46,9 @@ __all__ = [
     "Encounter",
     "EncounterService",
     "LegacyImport",
-    "authorization_service_types",
+    "AuthorizationLine",
+    "PayerDecisionFile",
+    "line_service_types",
     "ROLES",
     "AuditEvent",
     "Client",

@@ -51,6 +51,9 @@ class Payer(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     messaging_enabled: Mapped[bool] = mapped_column(default=False)
     rounding_profile: Mapped[str] = mapped_column(String(32), default="cms-8-minute")
+    # The payer's identifier in its prior-authorization decisions (PAS: the insurer
+    # Organization's payer id, NPI or TIN), matched when a decision is imported.
+    payer_identifier: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

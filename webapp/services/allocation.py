@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models import (
     Allocation,
     Authorization,
+    AuthorizationLine,
     Client,
     ClientInsurance,
     Encounter,
@@ -30,7 +31,7 @@ from webapp.models import (
 )
 from webapp.models.organization import Organization
 from webapp.services import reminders
-from webapp.services.coverage import terms_of
+from webapp.services.coverage import line_counts, terms_of
 
 DRAFT_IDS_FROM = 10**15  # drafts sort after every saved encounter, as they will once saved
 
@@ -60,13 +61,17 @@ def as_visit(
 
 
 def client_terms(org: Organization, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
+    """The terms of the client's counting authorization lines (only approved quantities
+    count: `webapp.domain.decision_rules`), one per line: the unit the allocation picks."""
     authorizations = db.session.scalars(
         select(Authorization)
         .join(ClientInsurance)
         .where(ClientInsurance.client_id == client_id)
-        .options(selectinload(Authorization.service_types))
+        .options(selectinload(Authorization.lines).selectinload(AuthorizationLine.service_types))
     )
-    return [terms_of(auth, org) for auth in authorizations]
+    return [
+        terms_of(line, org) for auth in authorizations for line in auth.lines if line_counts(line)
+    ]
 
 
 def client_encounters(client_id: int) -> list[Encounter]:
@@ -86,7 +91,7 @@ def _stored(encounter_ids: Sequence[int]) -> dict[tuple[int, int], Allocation]:
     if not encounter_ids:
         return {}
     rows = db.session.scalars(select(Allocation).where(Allocation.encounter_id.in_(encounter_ids)))
-    return {(row.encounter_id, row.authorization_id): row for row in rows}
+    return {(row.encounter_id, row.line_id): row for row in rows}
 
 
 def plan(
@@ -109,7 +114,7 @@ def plan(
     stored = _stored(list(encounters))
     stays_on: dict[int, set[int]] = defaultdict(set)
     stays_lines: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    for (encounter_id, auth_id), row in stored.items():
+    for (encounter_id, auth_id), row in stored.items():  # auth_id: the line's id
         stays_on[encounter_id].add(auth_id)
         stays_lines[encounter_id].update((auth_id, i) for i in row.line_indexes or ())
     for number, draft in enumerate(drafts, start=1):
@@ -141,27 +146,35 @@ def reallocate_client(
         .values(booking_version=Client.booking_version + 1)
     )
     terms = client_terms(org, client_id)
+    parents = {t.id: t.parent_id for t in terms}
     results = plan(org, client_id, terms=terms)
     stored = _stored(list(results))
     for encounter_id, result in results.items():
-        for auth_id, placement in result.placements.items():
-            row = stored.pop((encounter_id, auth_id), None)
+        for line_id, placement in result.placements.items():
+            row = stored.pop((encounter_id, line_id), None)
             if row is None:
                 row = Allocation(
-                    organization_id=org.id, authorization_id=auth_id, encounter_id=encounter_id
+                    organization_id=org.id,
+                    authorization_id=parents[line_id],
+                    line_id=line_id,
+                    encounter_id=encounter_id,
                 )
                 db.session.add(row)
-            _copy(placement, row)
+            _copy(placement, row, parents[line_id])
     for row in stored.values():
         db.session.delete(row)
     db.session.flush()
-    reminders.resolve_cleared(org, authorization_ids=[t.id for t in terms])
+    own = (
+        select(Authorization.id).join(ClientInsurance).where(ClientInsurance.client_id == client_id)
+    )
+    reminders.resolve_cleared(org, authorization_ids=set(db.session.scalars(own)))
     return results
 
 
-def _copy(placement: allocation_rules.Placement, row: Allocation) -> None:
+def _copy(placement: allocation_rules.Placement, row: Allocation, authorization_id: int) -> None:
     passed = [{"id": p.authorization_id, "why": p.why} for p in placement.passed_over]
     values = {
+        "authorization_id": authorization_id,
         "amount": placement.amount,
         "reason": placement.reason,
         "room_before": placement.room_before,

@@ -7,15 +7,28 @@ rules in `webapp.domain.authorization_rules` do the arithmetic.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp.domain import allocation_rules, authorization_rules, visit_warning_rules
-from webapp.domain.windows import local_date
+from webapp.domain import (
+    allocation_rules,
+    authorization_rules,
+    decision_rules,
+    visit_warning_rules,
+)
+from webapp.domain.pas_terms import PENDED
+from webapp.domain.windows import format_day, local_date
 from webapp.extensions import db
-from webapp.models import Allocation, Authorization, ClientInsurance, Encounter, Organization
+from webapp.models import (
+    Allocation,
+    Authorization,
+    AuthorizationLine,
+    ClientInsurance,
+    Encounter,
+    Organization,
+)
 from webapp.models.base import utcnow
 
 
@@ -23,23 +36,31 @@ def organization_today(org: Organization) -> date:
     return local_date(utcnow(), org.timezone)
 
 
-def terms_of(auth: Authorization, org: Organization) -> authorization_rules.AuthorizationTerms:
+def line_counts(line: AuthorizationLine) -> bool:
+    """Whether the payer's decisions let this line count (webapp.domain.decision_rules)."""
+    return decision_rules.line_counts(line.authorization.decision, line.decision)
+
+
+def terms_of(line: AuthorizationLine, org: Organization) -> authorization_rules.AuthorizationTerms:
+    """One authorization line as the rules see it (its dates, or its authorization's)."""
     return authorization_rules.AuthorizationTerms(
-        id=auth.id,
-        client_insurance_id=auth.client_insurance_id,
-        kind=auth.kind,
-        start=auth.start_date,
-        end=auth.end_date,
-        allowed=auth.allowed,
-        frequency=auth.frequency,
-        service_type_ids=frozenset(s.id for s in auth.service_types),
+        id=line.id,
+        client_insurance_id=line.authorization.client_insurance_id,
+        kind=line.kind,
+        start=line.starts,
+        end=line.ends,
+        allowed=line.allowed,
+        frequency=line.frequency,
+        service_type_ids=frozenset(s.id for s in line.service_types),
         week_start=org.week_start,
+        authorization_id=line.authorization_id,
     )
 
 
 def terms_of_columns(row, org: Organization) -> authorization_rules.AuthorizationTerms:
-    """The terms from a query row of Authorization columns (id, client_insurance_id, kind,
-    start_date, end_date, allowed, frequency), for figures that need no service types."""
+    """The terms from a query row of line columns (id, client_insurance_id, kind,
+    start_date, end_date, allowed, frequency; the line's own dates already merged with
+    its authorization's), for figures that need no service types."""
     return authorization_rules.AuthorizationTerms(
         id=row.id,
         client_insurance_id=row.client_insurance_id,
@@ -54,39 +75,92 @@ def terms_of_columns(row, org: Organization) -> authorization_rules.Authorizatio
 
 
 @dataclass
-class AuthorizationSummary:
+class LineSummary:
+    """One authorization line's figures: its ledger, and its status.
+
+    `counts` is False for a line the payer has not granted (pending, denied,
+    cancelled): it covers no visit and its status is the decision.
+    """
+
     authorization: Authorization
+    line: AuthorizationLine
     terms: authorization_rules.AuthorizationTerms
     ledger: authorization_rules.Ledger
+    status: str
+    counts: bool = True
+
+    @property
+    def status_label(self) -> str:
+        return authorization_rules.STATUS_LABELS[self.status]
+
+    @property
+    def label(self) -> str:
+        """'A-1 (97153)' when the authorization has several lines, else 'A-1'."""
+        number = self.authorization.display_number
+        if len(self.authorization.lines) > 1:
+            return f"{number} ({self.line.codes})"
+        return number
+
+
+# The name pages used before authorizations had lines; a summary is per line.
+AuthorizationSummary = LineSummary
+
+
+@dataclass
+class AuthorizationRollup:
+    """An authorization and its lines' summaries, with the status rolled up from them
+    (`authorization_rules.rolled_up_status`: Exhausted when every counting line is)."""
+
+    authorization: Authorization
+    lines: list[LineSummary]
     status: str
 
     @property
     def status_label(self) -> str:
         return authorization_rules.STATUS_LABELS[self.status]
 
+    def clock(self, now: datetime) -> decision_rules.Clock | None:
+        """The payer's decision clock while the request (or one of its lines) is pending
+        and its request time is known, else None."""
+        auth = self.authorization
+        waiting = auth.decision == PENDED or any(s.line.decision == PENDED for s in self.lines)
+        if not waiting or auth.requested_at is None:
+            return None
+        return decision_rules.Clock(auth.requested_at, auth.urgency, now)
+
 
 @dataclass
 class Coverage:
-    """Every authorization of a set of clients, summarized."""
+    """Every authorization of a set of clients, summarized per line and rolled up."""
 
     org: Organization
-    summaries: list[AuthorizationSummary]
+    summaries: list[LineSummary]  # per line
+    rollups: list[AuthorizationRollup]
 
-    def for_client(self, client_id: int) -> list[AuthorizationSummary]:
+    def for_client(self, client_id: int) -> list[LineSummary]:
         return [
             s for s in self.summaries if s.authorization.client_insurance.client_id == client_id
         ]
 
-    def terms_for_client(self, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
-        return [s.terms for s in self.for_client(client_id)]
+    def authorizations_for_client(self, client_id: int) -> list[AuthorizationRollup]:
+        return [r for r in self.rollups if r.authorization.client_insurance.client_id == client_id]
 
-    def by_id(self) -> dict[int, AuthorizationSummary]:
-        return {s.authorization.id: s for s in self.summaries}
+    def terms_for_client(self, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
+        """The terms of the client's counting lines (those the allocation uses)."""
+        return [s.terms for s in self.for_client(client_id) if s.counts]
+
+    def by_id(self) -> dict[int, LineSummary]:
+        """{line id: its summary}."""
+        return {s.line.id: s for s in self.summaries}
+
+    def rollup_of(self, authorization_id: int) -> AuthorizationRollup | None:
+        return next((r for r in self.rollups if r.authorization.id == authorization_id), None)
 
     def counts_by_status(self, client_id: int) -> dict[str, int]:
+        """{status: how many of the client's authorizations have it (rolled up)}."""
         counts = dict.fromkeys(authorization_rules.STATUSES, 0)
-        for summary in self.for_client(client_id):
-            counts[summary.status] += 1
+        for rollup in self.authorizations_for_client(client_id):
+            counts[rollup.status] += 1
         return counts
 
 
@@ -96,10 +170,10 @@ def load_coverage(
     *,
     today: date | None = None,
 ) -> Coverage:
-    """Summaries for the clients' authorizations (3 queries)."""
+    """Summaries for the clients' authorizations and their lines (a fixed number of queries)."""
     today = today or organization_today(org)
     if not client_ids:
-        return Coverage(org, [])
+        return Coverage(org, [], [])
     authorizations = db.session.scalars(
         select(Authorization)
         .join(ClientInsurance)
@@ -109,30 +183,44 @@ def load_coverage(
         )
         .options(
             joinedload(Authorization.client_insurance).joinedload(ClientInsurance.payer),
-            selectinload(Authorization.service_types),
+            selectinload(Authorization.lines).selectinload(AuthorizationLine.service_types),
         )
         .order_by(Authorization.end_date.desc(), Authorization.id)
     ).all()
-    usages = _usages_by_authorization([a.id for a in authorizations])
-    summaries = []
+    usages = _usages_by_line([line.id for a in authorizations for line in a.lines])
+    summaries, rollups = [], []
     for auth in authorizations:
-        terms = terms_of(auth, org)
-        ledger = authorization_rules.build_ledger(
-            terms, usages[auth.id], count_upcoming=org.count_upcoming_for_exhaustion
-        )
-        status = authorization_rules.authorization_status(
+        lines = []
+        for line in auth.lines:
+            terms = terms_of(line, org)
+            ledger = authorization_rules.build_ledger(
+                terms, usages[line.id], count_upcoming=org.count_upcoming_for_exhaustion
+            )
+            status = authorization_rules.line_status(
+                insurance_active=auth.client_insurance.active,
+                authorization_decision=auth.decision,
+                line_decision=line.decision,
+                end_date=terms.end,
+                remaining=ledger.remaining,
+                today=today,
+            )
+            lines.append(LineSummary(auth, line, terms, ledger, status, line_counts(line)))
+        status = authorization_rules.rolled_up_status(
             insurance_active=auth.client_insurance.active,
+            authorization_decision=auth.decision,
             end_date=auth.end_date,
-            remaining=ledger.remaining,
+            line_statuses=[s.status for s in lines],
             today=today,
         )
-        summaries.append(AuthorizationSummary(auth, terms, ledger, status))
-    return Coverage(org, summaries)
+        summaries.extend(lines)
+        rollups.append(AuthorizationRollup(auth, lines, status))
+    return Coverage(org, summaries, rollups)
 
 
 def placement_of(row, day: date, status: str) -> allocation_rules.Placement:
-    """A stored ledger row (an Allocation, or a query row with its columns) as the
-    allocation rule's Placement, for warnings and reasons."""
+    """A stored ledger row (a query row with the line's id as `authorization_id`) as the
+    allocation rule's Placement, for warnings and reasons; its `authorization_id` is
+    the line's id, the unit the allocation places on."""
     return allocation_rules.Placement(
         authorization_id=row.authorization_id,
         encounter_id=row.encounter_id,
@@ -146,15 +234,13 @@ def placement_of(row, day: date, status: str) -> allocation_rules.Placement:
     )
 
 
-def _usages_by_authorization(
-    authorization_ids: list[int],
-) -> dict[int, list[authorization_rules.Usage]]:
+def _usages_by_line(line_ids: list[int]) -> dict[int, list[authorization_rules.Usage]]:
     usages: dict[int, list[authorization_rules.Usage]] = defaultdict(list)
-    if not authorization_ids:
+    if not line_ids:
         return usages
     rows = db.session.execute(
         select(
-            Allocation.authorization_id,
+            Allocation.line_id.label("authorization_id"),
             Allocation.encounter_id,
             Allocation.amount,
             Allocation.reason,
@@ -166,7 +252,7 @@ def _usages_by_authorization(
             Encounter.starts_at,
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .where(Allocation.authorization_id.in_(authorization_ids))
+        .where(Allocation.line_id.in_(line_ids))
     )
     for row in rows:
         usages[row.authorization_id].append(
@@ -223,14 +309,15 @@ def visit_warnings(
     if encounter.billing_type != "insurance" or encounter.client_insurance_id is None:
         return []
     summaries = coverage.for_client(encounter.client_id)
-    terms = [s.terms for s in summaries]
-    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    terms = [s.terms for s in summaries if s.counts]
+    numbers = {s.terms.id: s.label for s in summaries}
     if placements is None:
         placements = saved_placements(coverage, encounter.id)
     if uncovered is None:
         uncovered = uncovered_lines(coverage, encounter)
     missing = [
-        authorization_rules.uncovered_warning(
+        _withheld_warning(summaries, encounter, index)
+        or authorization_rules.uncovered_warning(
             terms,
             number_by_auth=numbers,
             client_insurance_id=encounter.client_insurance_id,
@@ -244,8 +331,8 @@ def visit_warnings(
     return visit_warning_rules.visit_warnings(
         known,
         visit_status=encounter.status,
-        terms_by_id={s.authorization.id: s.terms for s in summaries},
-        status_by_auth={s.authorization.id: s.status for s in summaries},
+        terms_by_id={s.terms.id: s.terms for s in summaries},
+        status_by_auth={s.terms.id: s.status for s in summaries},
         number_by_auth=numbers,
         uncovered=missing,
     )
@@ -263,8 +350,8 @@ class Use:
 def uses_of(coverage: Coverage, encounter: Encounter) -> list[Use]:
     """The encounter's ledger rows, ends-first, each with the allocation's reason in words."""
     summaries = coverage.for_client(encounter.client_id)
-    terms = {s.authorization.id: s.terms for s in summaries}
-    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    terms = {s.terms.id: s.terms for s in summaries}
+    numbers = {s.terms.id: s.label for s in summaries}
     uses = []
     for summary in sorted(summaries, key=lambda s: (s.terms.end, s.terms.start, s.terms.id)):
         for row in summary.ledger.rows:
@@ -286,8 +373,8 @@ def reasons_by_encounter(coverage: Coverage, summary: AuthorizationSummary) -> d
     """{encounter id: why it counts against this authorization} for a ledger page."""
     client_id = summary.authorization.client_insurance.client_id
     summaries = coverage.for_client(client_id)
-    terms = {s.authorization.id: s.terms for s in summaries}
-    numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
+    terms = {s.terms.id: s.terms for s in summaries}
+    numbers = {s.terms.id: s.label for s in summaries}
     return {
         row.usage.encounter_id: visit_warning_rules.placement_reason(
             row.usage.placement,
@@ -298,3 +385,24 @@ def reasons_by_encounter(coverage: Coverage, summary: AuthorizationSummary) -> d
         for row in summary.ledger.rows
         if row.usage.placement is not None
     }
+
+
+def _withheld_warning(
+    summaries: list[LineSummary], encounter: Encounter, index: int
+) -> authorization_rules.CoverageWarning | None:
+    """For a service nothing approved covers: the warning naming a line that would cover it
+    but is pending, denied or cancelled (issue 16: such a booking warns like one with no
+    authorization, and says why), else None."""
+    line = encounter.lines[index]
+    for summary in summaries:
+        if summary.counts or not summary.terms.covers(
+            encounter.client_insurance_id, line.service_type_id, encounter.service_date
+        ):
+            continue
+        return authorization_rules.CoverageWarning(
+            authorization_rules.NONE_COVERS,
+            f"Authorization {summary.label} for {line.service_type.cpt_code} is "
+            f"{summary.status_label.lower()}, not approved; no approved authorization covers "
+            f"{format_day(encounter.service_date)}.",
+        )
+    return None

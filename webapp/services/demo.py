@@ -10,6 +10,7 @@ from webapp.domain.windows import local_date, to_utc_naive
 from webapp.extensions import db
 from webapp.models import (
     Authorization,
+    AuthorizationLine,
     Client,
     ClientInsurance,
     Encounter,
@@ -38,6 +39,7 @@ DEMO_SERVICES = [
     ("90834", "Psychotherapy, 45 minutes", 14000, 5000, None),
     ("90837", "Psychotherapy, 60 minutes", 18000, 6000, None),
     ("97153", "Adaptive behavior treatment by protocol", 2000, 1500, 15),
+    ("97155", "Adaptive behavior treatment with protocol modification", 2500, 1500, 15),
 ]
 FIRST_NAMES = [
     "Maya", "Noah", "Olivia", "Liam", "Emma", "Elijah", "Ava", "Lucas", "Sofia", "Mateo",
@@ -174,19 +176,25 @@ def _demo_authorization_and_visits(org, client, policy, services, today: date, i
     few with fewer sessions left than visits, so Exhausted shows up too.
     """
     by_code = {service.cpt_code: service for service in services}
-    if index % 4 == 0:
+    if index % 4 == 0:  # ABA: one number, two lines (direct therapy, supervision)
         auth = Authorization(
-            kind="units", allowed=24, frequency="week", service_types=[by_code["97153"]],
             start_date=today - timedelta(days=90), end_date=today + timedelta(days=90),
+            lines=[
+                AuthorizationLine(organization_id=org.id, kind="units", allowed=24,
+                                  frequency="week", service_types=[by_code["97153"]]),
+                AuthorizationLine(organization_id=org.id, kind="units", allowed=8,
+                                  frequency="week", service_types=[by_code["97155"]], position=1),
+            ],
         )  # fmt: skip
         service, minutes, per_week = by_code["97153"], 90, 2
     else:
         expired = index == 9
         auth = Authorization(
-            kind="sessions", allowed=5 if index % 7 == 3 else 20,
-            service_types=[by_code["90837"], by_code["90834"]],
             start_date=today - timedelta(days=200 if expired else 120),
             end_date=today - timedelta(days=10) if expired else today + timedelta(days=180),
+            lines=[AuthorizationLine(organization_id=org.id, kind="sessions",
+                                     allowed=5 if index % 7 == 3 else 20,
+                                     service_types=[by_code["90837"], by_code["90834"]])],
         )  # fmt: skip
         service, minutes, per_week = by_code["90837"], 60, 1
     auth.organization_id = org.id

@@ -30,6 +30,7 @@ from webapp.domain.conversion import (
 from webapp.extensions import db
 from webapp.models import (
     Authorization,
+    AuthorizationLine,
     Client,
     ClientInsurance,
     LegacyImport,
@@ -295,12 +296,17 @@ def _add_authorization(
                 organization_id=org.id,
                 client_insurance_id=insurance_id,
                 number=terms.number,
-                kind=terms.kind,
                 start_date=terms.start,
                 end_date=terms.end,
-                allowed=terms.allowed,
                 converted=terms.converted,
-                service_types=list(service_types),
+                lines=[
+                    AuthorizationLine(
+                        organization_id=org.id,
+                        kind=terms.kind,
+                        allowed=terms.allowed,
+                        service_types=list(service_types),
+                    )
+                ],
             )
         )
         db.session.flush()

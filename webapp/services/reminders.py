@@ -25,12 +25,13 @@ from flask import current_app, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.domain import reminder_rules
+from webapp.domain import decision_rules, reminder_rules
 from webapp.domain.authorization_rules import STATUS_LABELS, authorization_status
 from webapp.extensions import db
 from webapp.models import (
     Allocation,
     Authorization,
+    AuthorizationLine,
     Client,
     ClientInsurance,
     Encounter,
@@ -111,17 +112,27 @@ class Facts:
 
 def load_facts(org: Organization, *, authorization_ids=None, since: date | None = None):
     """{authorization id: Facts} for the org's authorizations ending on/after `since`
-    (or exactly `authorization_ids`), with what counts under the org's setting."""
+    (or exactly `authorization_ids`), with what counts under the org's setting.
+
+    Counting is per line (only lines the payer granted, under an authorization whose
+    decision does not withhold them); the authorization's figures are those of its
+    line with the most left, so "exhausted" means every line is, as its status says.
+    An authorization with no counting line has no facts (nothing to remind about).
+    """
+    a, line = Authorization, AuthorizationLine
     query = (
         select(
-            Authorization.id,
-            Authorization.client_insurance_id,
-            Authorization.number,
-            Authorization.kind,
-            Authorization.start_date,
-            Authorization.end_date,
-            Authorization.allowed,
-            Authorization.frequency,
+            line.id,
+            a.id.label("authorization_id"),
+            a.client_insurance_id,
+            a.number,
+            line.kind,
+            func.coalesce(line.start_date, a.start_date).label("start_date"),
+            func.coalesce(line.end_date, a.end_date).label("end_date"),
+            a.start_date.label("authorization_start"),
+            a.end_date.label("authorization_end"),
+            line.allowed,
+            line.frequency,
             ClientInsurance.active,
             Client.id.label("client_id"),
             Client.first_name,
@@ -129,48 +140,60 @@ def load_facts(org: Organization, *, authorization_ids=None, since: date | None 
             Client.primary_clinician_id,
             Payer.name.label("payer_name"),
         )
-        .join(ClientInsurance, ClientInsurance.id == Authorization.client_insurance_id)
+        .join(a, a.id == line.authorization_id)
+        .join(ClientInsurance, ClientInsurance.id == a.client_insurance_id)
         .join(Client, Client.id == ClientInsurance.client_id)
         .join(Payer, Payer.id == ClientInsurance.payer_id)
-        .where(Authorization.organization_id == org.id)
-        .order_by(Authorization.end_date, Authorization.id)
+        .where(
+            a.organization_id == org.id,
+            line.decision.in_(sorted(decision_rules.GRANTING)),
+            a.decision.not_in(sorted(decision_rules.WITHHOLDING)),
+        )
+        .order_by(a.end_date, a.id, line.position, line.id)
     )
     if authorization_ids is not None:
-        query = query.where(Authorization.id.in_(list(authorization_ids)))
+        query = query.where(a.id.in_(list(authorization_ids)))
     if since is not None:
-        query = query.where(ClientInsurance.active.is_(True), Authorization.end_date >= since)
-    facts = {}
+        query = query.where(ClientInsurance.active.is_(True), a.end_date >= since)
+    by_line = {}
     for row in db.session.execute(query):
-        facts[row.id] = Facts(
-            row.id, display_number(row.number), row.kind, row.start_date, row.end_date,
+        by_line[row.id] = Facts(
+            row.authorization_id, display_number(row.number), row.kind,
+            row.authorization_start, row.authorization_end,
             terms_of_columns(row, org).total, 0, row.active, row.client_id,
             f"{row.first_name} {row.last_name}", row.primary_clinician_id, row.payer_name,
         )  # fmt: skip
-    for auth_id, counted in _counted(org, list(facts)).items():
-        facts[auth_id].counted = counted
+    for line_id, counted in _counted(org, list(by_line)).items():
+        by_line[line_id].counted = counted
+    facts: dict[int, Facts] = {}
+    for fact in by_line.values():  # in line order: the first line with the most left wins
+        best = facts.get(fact.authorization_id)
+        if best is None or fact.remaining > best.remaining:
+            facts[fact.authorization_id] = fact
     return facts
 
 
-def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
-    """What counts against each authorization: Kept, plus Upcoming when the setting is on."""
-    if not authorization_ids:
+def _counted(org: Organization, line_ids: list[int]) -> dict[int, int]:
+    """What counts against each authorization line: Kept, plus Upcoming when the setting
+    is on."""
+    if not line_ids:
         return {}
     statuses = reminder_rules.counted_statuses(org.count_upcoming_for_exhaustion)
     counted = {}
-    for start in range(0, len(authorization_ids), 5000):
-        chunk = authorization_ids[start : start + 5000]
+    for start in range(0, len(line_ids), 5000):
+        chunk = line_ids[start : start + 5000]
         # The status test sits in the SUM, not the WHERE: the database then reads the
-        # allocations by authorization and each encounter by its key, instead of every
+        # allocations by line and each encounter by its key, instead of every
         # Kept encounter of the organization (SQLite chose the status index: 64 s at
         # 500,000 encounters, against well under a second this way).
         counts = case((Encounter.status.in_(statuses), Allocation.amount), else_=0)
         rows = db.session.execute(
-            select(Allocation.authorization_id, func.sum(counts))
+            select(Allocation.line_id, func.sum(counts))
             .join(Encounter, Encounter.id == Allocation.encounter_id)
-            .where(Allocation.authorization_id.in_(chunk))
-            .group_by(Allocation.authorization_id)
+            .where(Allocation.line_id.in_(chunk))
+            .group_by(Allocation.line_id)
         )
-        counted.update({auth_id: int(total or 0) for auth_id, total in rows})
+        counted.update({line_id: int(total or 0) for line_id, total in rows})
     return counted
 
 
@@ -365,9 +388,8 @@ def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | 
     now, changed = utcnow(), 0
     for row in rows:
         fact = facts.get(row.authorization_id)
-        if fact is None:
-            continue
-        due = reminder_rules.still_due(
+        # No facts: nothing of the authorization counts now (pending, denied, cancelled).
+        due = fact is not None and reminder_rules.still_due(
             row.kind.split(".", 1)[1],
             row.threshold,
             end=fact.end,

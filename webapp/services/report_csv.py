@@ -48,7 +48,7 @@ def csv_record(row: ReportRow) -> list:
     return [
         safe_cell(row.client_name),
         safe_cell(row.payer),
-        safe_cell(row.number),
+        safe_cell(f"{row.number} ({row.codes})" if row.codes else row.number),
         row.kind.title(),
         row.window.start.isoformat(),
         row.window.end.isoformat(),

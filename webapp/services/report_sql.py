@@ -8,12 +8,12 @@ checks both against the pure rules on both databases.
 
 from datetime import date
 
-from sqlalchemy import Integer, and_, case, cast, extract, func, literal
+from sqlalchemy import Integer, and_, case, cast, extract, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.domain import authorization_rules, report_rules
+from webapp.domain import authorization_rules, decision_rules, report_rules
 from webapp.extensions import db
-from webapp.models import Authorization, Encounter
+from webapp.models import Authorization, AuthorizationLine, Encounter
 
 
 def is_sqlite() -> bool:
@@ -52,9 +52,40 @@ def month_number(column) -> ColumnElement[int]:
     return year * 12 + month - 1
 
 
-def total_allowed(week_start: int) -> ColumnElement[int]:
-    """`AuthorizationTerms.total` in SQL: allowed × the capped windows, or allowed."""
-    a = Authorization
+def lines_table():
+    """The counting authorization lines as a selectable with an authorization's columns:
+    id (the line's), authorization_id, organization_id, client_insurance_id, number, kind,
+    start_date and end_date (the line's own, else its authorization's), allowed,
+    frequency, position. Only lines the payer granted, under an authorization whose
+    decision does not withhold them (`webapp.domain.decision_rules`)."""
+    a, line = Authorization, AuthorizationLine
+    return (
+        select(
+            line.id,
+            line.authorization_id,
+            a.organization_id,
+            a.client_insurance_id,
+            a.number,
+            line.kind,
+            func.coalesce(line.start_date, a.start_date).label("start_date"),
+            func.coalesce(line.end_date, a.end_date).label("end_date"),
+            line.allowed,
+            line.frequency,
+            line.position,
+        )
+        .join(a, a.id == line.authorization_id)
+        .where(
+            line.decision.in_(sorted(decision_rules.GRANTING)),
+            a.decision.not_in(sorted(decision_rules.WITHHOLDING)),
+        )
+        .subquery("lines")
+    )
+
+
+def total_allowed(week_start: int, table=None) -> ColumnElement[int]:
+    """`AuthorizationTerms.total` in SQL: allowed × the capped windows, or allowed, over
+    the columns of `table` (`lines_table()` when None; its `.c`)."""
+    a = (lines_table() if table is None else table).c
     start, end = a.start_date, a.end_date
     units = a.kind == authorization_rules.UNITS
     weeks = (week_start_ordinal(end, week_start) - week_start_ordinal(start, week_start)) // 7

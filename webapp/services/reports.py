@@ -2,8 +2,10 @@
 
 How a report is read (see `webapp.domain.report_rules` for the authorization_rules):
 
-1. `_authorization_rows()` is one query: the organization's authorizations that
-   touch the range, each joined to one GROUP BY over allocations ⋈ encounters
+1. `_authorization_rows()` is one query: the organization's counting authorization
+   lines (`report_sql.lines_table()`: approved quantities only; a one-line
+   authorization is one row, as before) that touch the range, each joined to one
+   GROUP BY over allocations ⋈ encounters
    (kept and upcoming; with a breakdown, also inside the range's windows). The
    total allowed, the status (inactive → expired → exhausted → active, as on the
    client's Insurance Authorizations section) and the percentages are SQL
@@ -36,7 +38,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.domain import authorization_rules, report_rules
 from webapp.domain.windows import Window
 from webapp.extensions import db
-from webapp.models import Allocation, Authorization, Client, ClientInsurance, Encounter, Payer
+from webapp.models import (
+    Allocation,
+    Client,
+    ClientInsurance,
+    Encounter,
+    Payer,
+    ServiceType,
+    line_service_types,
+)
 from webapp.models.authorizations import display_number
 from webapp.models.organization import Organization
 from webapp.services import report_sql
@@ -83,7 +93,13 @@ class ReportQuery:
 
 @dataclass
 class ReportRow:
+    """One report row: an authorization line (a window of it, with a breakdown).
+
+    `codes` names the line's services when its authorization has several lines, else ''.
+    """
+
     authorization_id: int
+    line_id: int
     client_id: int
     client_name: str
     payer: str
@@ -96,6 +112,7 @@ class ReportRow:
     first_of_authorization: bool = True
     cap: str | None = None  # "day", "week" or "month" for a capped Units authorization
     windows_over: int = 0  # its capped windows with more booked than the cap (all its dates)
+    codes: str = ""
 
     @property
     def status_label(self) -> str:
@@ -145,11 +162,12 @@ def _amount_when(condition) -> ColumnElement[int]:
 
 def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     """The report's one big query (step 1 of the module docstring), in the chosen order."""
-    a = Authorization
-    usage = _usage(org, query)
+    lines = report_sql.lines_table()
+    a = lines.c
+    usage = _usage(org, query, lines)
     kept_sum = func.coalesce(usage.c.kept, 0)
     upcoming_sum = func.coalesce(usage.c.upcoming, 0)
-    total = report_sql.total_allowed(org.week_start)
+    total = report_sql.total_allowed(org.week_start, lines)
     counted = kept_sum + upcoming_sum if org.count_upcoming_for_exhaustion else kept_sum
     status = case(
         (ClientInsurance.active.is_(False), authorization_rules.INACTIVE),
@@ -160,6 +178,7 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     statement = (
         select(
             a.id,
+            a.authorization_id,
             a.client_insurance_id,
             a.number,
             a.kind,
@@ -181,23 +200,25 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
                 if name in usage.c
             ),
         )
+        .select_from(lines)
         .join(ClientInsurance, ClientInsurance.id == a.client_insurance_id)
         .join(Client, Client.id == ClientInsurance.client_id)
         .join(Payer, Payer.id == ClientInsurance.payer_id)
         .outerjoin(usage, usage.c.authorization_id == a.id)
-        .where(*_touches_range(org, query), *_filters(query))
+        .where(*_touches_range(org, query, lines), *_filters(query, lines))
     )
     if query.status:
         statement = statement.where(status == query.status)
-    sort_keys = _sort_keys(query.sort, total, kept_sum, upcoming_sum, status)
+    sort_keys = _sort_keys(query.sort, total, kept_sum, upcoming_sum, status, lines)
     order = [key.desc() if query.descending else key.asc() for key in sort_keys]
     tie = a.id.desc() if query.descending else a.id.asc()
     return statement.order_by(*order, tie)
 
 
-def _usage(org: Organization, query: ReportQuery):
-    """Kept and Upcoming amounts per authorization (and within the breakdown's span,
-    for the totals row), as a subquery named `usage`."""
+def _usage(org: Organization, query: ReportQuery, lines):
+    """Kept and Upcoming amounts per authorization line (and within the breakdown's span,
+    for the totals row), as a subquery named `usage` (its `authorization_id` is the
+    line's id)."""
     kept = Encounter.status == authorization_rules.KEPT
     upcoming = Encounter.status == authorization_rules.UPCOMING
     sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
@@ -208,18 +229,18 @@ def _usage(org: Organization, query: ReportQuery):
             _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
         ]
     return (
-        select(Allocation.authorization_id.label("authorization_id"), *sums)
+        select(Allocation.line_id.label("authorization_id"), *sums)
         .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .join(Authorization, Authorization.id == Allocation.authorization_id)
-        .where(*_touches_range(org, query))
-        .group_by(Allocation.authorization_id)
+        .join(lines, lines.c.id == Allocation.line_id)
+        .where(*_touches_range(org, query, lines))
+        .group_by(Allocation.line_id)
         .subquery("usage")
     )
 
 
-def _sort_keys(sort: str, total, kept_sum, upcoming_sum, status) -> tuple:
+def _sort_keys(sort: str, total, kept_sum, upcoming_sum, status, lines) -> tuple:
     """The columns a report sorted by `sort` orders by (before the id that breaks ties)."""
-    a = Authorization
+    a = lines.c
     percent_of = {"kept_percent": kept_sum, "upcoming_percent": upcoming_sum}
     return {
         "client": (func.lower(Client.last_name), func.lower(Client.first_name)),
@@ -240,20 +261,20 @@ def _sort_keys(sort: str, total, kept_sum, upcoming_sum, status) -> tuple:
     }[sort]
 
 
-def _touches_range(org: Organization, query: ReportQuery) -> list:
+def _touches_range(org: Organization, query: ReportQuery, lines) -> list:
     return [
-        Authorization.organization_id == org.id,
-        Authorization.start_date <= query.end,
-        Authorization.end_date >= query.start,
+        lines.c.organization_id == org.id,
+        lines.c.start_date <= query.end,
+        lines.c.end_date >= query.start,
     ]
 
 
-def _filters(query: ReportQuery) -> list:
+def _filters(query: ReportQuery, lines) -> list:
     conditions = []
     if query.payer_id is not None:
         conditions.append(ClientInsurance.payer_id == query.payer_id)
     if query.kind is not None:
-        conditions.append(Authorization.kind == query.kind)
+        conditions.append(lines.c.kind == query.kind)
     if query.clinician_id is not None:
         conditions.append(Client.primary_clinician_id == query.clinician_id)
     if query.client:
@@ -389,6 +410,7 @@ def _expand(
     booked, recent_kept = _forecast_inputs(ids, today)
     buckets = _buckets(org, query, ids) if query.by != report_rules.PERIOD else {}
     over_caps = _windows_over(org, rows)
+    codes = _codes_of_many_line_authorizations(rows)
     for row in rows:
         terms = terms_of_columns(row, org)
         outlook = report_rules.forecast(
@@ -400,7 +422,9 @@ def _expand(
             recent_kept=recent_kept.get(row.id, 0),
         )
         common = dict(
-            authorization_id=row.id,
+            authorization_id=row.authorization_id,
+            line_id=row.id,
+            codes=codes.get(row.id, ""),
             client_id=row.client_id,
             client_name=f"{row.last_name}, {row.first_name}",
             payer=row.payer,
@@ -435,6 +459,32 @@ def _expand(
         yield row.id, chunk
 
 
+def _codes_of_many_line_authorizations(rows: Sequence) -> dict[int, str]:
+    """{line id: '97153, 97155'} for the lines among `rows` whose authorization has more
+    than one counting line (a one-line authorization's row is the authorization)."""
+    per_authorization: dict[int, int] = defaultdict(int)
+    lines = report_sql.lines_table()
+    ids = sorted({row.authorization_id for row in rows})
+    if not ids:
+        return {}
+    for (auth_id,) in db.session.execute(
+        select(lines.c.authorization_id).where(lines.c.authorization_id.in_(ids))
+    ):
+        per_authorization[auth_id] += 1
+    many = [row.id for row in rows if per_authorization[row.authorization_id] > 1]
+    if not many:
+        return {}
+    found: dict[int, list[str]] = defaultdict(list)
+    for line_id, code in db.session.execute(
+        select(line_service_types.c.line_id, ServiceType.cpt_code)
+        .join(ServiceType, ServiceType.id == line_service_types.c.service_type_id)
+        .where(line_service_types.c.line_id.in_(many))
+        .order_by(ServiceType.cpt_code)
+    ):
+        found[line_id].append(code)
+    return {line_id: ", ".join(codes) for line_id, codes in found.items()}
+
+
 def _windows_over(org: Organization, rows: Sequence) -> dict[int, int]:
     """{authorization id: its day/week/month windows with more booked (Kept + Upcoming)
     than the cap}, for the capped Units authorizations among `rows`: one GROUP BY per
@@ -449,10 +499,10 @@ def _windows_over(org: Organization, rows: Sequence) -> dict[int, int]:
     for frequency, allowed in capped.items():
         bucket = report_sql.bucket(frequency, org.week_start).label("bucket")
         sums = db.session.execute(
-            select(Allocation.authorization_id, bucket, _amount_when(booked))
+            select(Allocation.line_id, bucket, _amount_when(booked))
             .join(Encounter, Encounter.id == Allocation.encounter_id)
-            .where(Allocation.authorization_id.in_(list(allowed)))
-            .group_by(Allocation.authorization_id, bucket)
+            .where(Allocation.line_id.in_(list(allowed)))
+            .group_by(Allocation.line_id, bucket)
         )
         for auth_id, _key, amount in sums:
             if int(amount) > allowed[auth_id]:
@@ -475,17 +525,17 @@ def _forecast_inputs(
     )
     rows = db.session.execute(
         select(
-            Allocation.authorization_id,
+            Allocation.line_id,
             Encounter.service_date,
             Encounter.status,
             func.sum(Allocation.amount),
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
-            Allocation.authorization_id.in_(authorization_ids),
+            Allocation.line_id.in_(authorization_ids),
             or_(Encounter.status == authorization_rules.UPCOMING, recent),
         )
-        .group_by(Allocation.authorization_id, Encounter.service_date, Encounter.status)
+        .group_by(Allocation.line_id, Encounter.service_date, Encounter.status)
     )
     for auth_id, day, status, amount in rows:
         if status == authorization_rules.UPCOMING:
@@ -505,21 +555,21 @@ def _buckets(
     bucket = report_sql.bucket(query.by, org.week_start).label("bucket")
     rows = db.session.execute(
         select(
-            Allocation.authorization_id,
+            Allocation.line_id,
             bucket,
             _amount_when(Encounter.status == authorization_rules.KEPT),
             _amount_when(Encounter.status == authorization_rules.UPCOMING),
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
-            Allocation.authorization_id.in_(authorization_ids),
+            Allocation.line_id.in_(authorization_ids),
             # Compared as ordinals, not as dates: with hundreds of ids SQLite would
             # otherwise walk the service_date index over half a year of encounters.
             report_sql.ordinal(Encounter.service_date).between(
                 span_start.toordinal(), span_end.toordinal()
             ),
         )
-        .group_by(Allocation.authorization_id, bucket)
+        .group_by(Allocation.line_id, bucket)
     )
     return {
         (auth_id, report_sql.bucket_date(key, query.by)): (int(kept), int(upcoming))

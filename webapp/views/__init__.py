@@ -26,6 +26,7 @@ from webapp.views import (
     calendar,
     cards,
     clients,
+    decision_import,
     encounters,
     imports,
     main,
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         settings,
         imports,
         authorizations,
+        decision_import,  # payer decisions (Da Vinci PAS)
         encounters,
         calendar,  # the schedule's calendar: events, moves, Mark day as kept
         reports,  # the Authorizations Report

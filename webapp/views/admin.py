@@ -59,6 +59,7 @@ def edit_payer(payer_id: int | None = None):
                 "name": form.name.data.strip(),
                 "messaging_enabled": form.messaging_enabled.data,
                 "rounding_profile": form.rounding_profile.data,
+                "payer_identifier": (form.payer_identifier.data or "").strip() or None,
             }
             records.save_payer(payer, values, actor=current_user)
             flash("Payer saved.", "success")

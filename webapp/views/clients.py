@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
 from webapp.models import Client
+from webapp.models.base import utcnow
 from webapp.services import records
 from webapp.services.coverage import load_coverage
 from webapp.views.rendering import render_page
@@ -71,8 +72,8 @@ def insurance(client_id: int):
     if status not in ("all", *STATUSES):
         status = "all"
     coverage = load_coverage(current_user.organization, [client.id])
-    summaries = coverage.for_client(client.id)
-    shown = [s for s in summaries if status in ("all", s.status)]
+    rollups = coverage.authorizations_for_client(client.id)
+    shown = [r for r in rollups if status in ("all", r.status)]
     return render_page(
         "clients/insurance.html",
         "auth_section",
@@ -80,8 +81,9 @@ def insurance(client_id: int):
         client=client,
         tab="insurance",
         status=status,
-        summaries=shown,
-        counts={**coverage.counts_by_status(client.id), "all": len(summaries)},
+        rollups=shown,
+        counts={**coverage.counts_by_status(client.id), "all": len(rollups)},
+        now=utcnow(),
     )
 
 
