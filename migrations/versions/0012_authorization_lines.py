@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_authorization_lines'
-down_revision = '0009_money_truth'
+down_revision = '0011_two_factor'
 branch_labels = None
 depends_on = None
 
