@@ -86,10 +86,30 @@ ROUTES = {
     "automations.move": ("POST", "/admin/automations/{automation}/move", ADMIN),
     "automations.toggle": ("POST", "/admin/automations/{automation}/toggle", ADMIN),
     "automations.delete": ("POST", "/admin/automations/{automation}/delete", ADMIN),
+    "people.index": ("GET", "/admin/users", ADMIN),
+    "people.invite": ("GET", "/admin/users/invite", ADMIN),
+    "people.manage": ("GET", "/admin/users/{person}", ADMIN),
+    "people.change_role": ("POST", "/admin/users/{person}/role", ADMIN),
+    "people.deactivate": ("POST", "/admin/users/{person}/deactivate", ADMIN),
+    "people.reactivate": ("POST", "/admin/users/{person}/reactivate", ADMIN),
+    "people.unlock": ("POST", "/admin/users/{person}/unlock", ADMIN),
+    "people.resend": ("POST", "/admin/users/{person}/resend", ADMIN),
+    "audit.index": ("GET", "/admin/audit", ADMIN),
+    "audit.export": ("GET", "/admin/audit/export.csv", ADMIN),
+    "profile.password": ("GET", "/profile/password", ALL),
+    "settings.time_and_week": ("POST", "/admin/organization/time-and-week", ADMIN),
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 # passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
-PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password"}
+# passwords.forgot: anyone may ask; the answer is the same for every email (tests/web/test_people.py).
+PUBLIC = {
+    "static",
+    "auth.login",
+    "auth.logout",
+    "webhooks.stripe",
+    "passwords.set_password",
+    "passwords.forgot",
+}
 
 
 @pytest.fixture
@@ -110,6 +130,8 @@ def seed_rows(world) -> dict:
     authorization = factories.authorization(world.org, insurance, [service_type])
     card = factories.payment_card(world.org, client)
     encounter = factories.encounter(world.org, client, world.clinician, insurance, [service_type])
+    person = factories.user(world.org, "clinician", email="invited@harbor.example")
+    person.password_hash = "!not-yet-chosen"  # invited: no password yet
     legacy_import = LegacyImport(
         organization_id=world.org.id, user_id=world.admin.id, filename="old.csv", content=""
     )
@@ -124,6 +146,7 @@ def seed_rows(world) -> dict:
         "authorization": authorization.id,
         "encounter": encounter.id,
         "legacy_import": legacy_import.id,
+        "person": person.id,
         "failed_preauth_encounter": _pre_authorizations(world, encounter),
         "outbox_message": _outbox_message(world.org.id),
         **_billing_rows(world, client),
