@@ -40,7 +40,7 @@ def _words(*texts: str) -> list[str]:
         text = (text or "").strip().lower()
         if not text:
             continue
-        words.append(text)
+        words += [text, "".join(text.split())]
         for part in text.replace("@", " ").replace(".", " ").replace("-", " ").split():
             if len(part) >= 3:
                 words.append(part)
