@@ -46,7 +46,8 @@ def release_date():
         "settings/organization.html",
         "setting_release_date",
         http_status=422 if error else 200,
-        org=org,
+        **_time_context(org),
+        time_errors={},
         saved=None if error else "release_date",
         release_error=error,
     )
@@ -98,6 +99,7 @@ def toggle(setting: str):
     return render_page(
         "settings/organization.html",
         f"setting_{setting}",
-        org=current_user.organization,
+        **_time_context(current_user.organization),
+        time_errors={},
         saved=setting,
     )
