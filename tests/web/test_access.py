@@ -101,7 +101,7 @@ ROUTES = {
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 # passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
-# passwords.forgot: anyone may ask; the answer is the same for every email (tests/web/test_people.py).
+# passwords.forgot: anyone may ask; one answer for every email (tests/web/test_people.py).
 PUBLIC = {
     "static",
     "auth.login",
