@@ -57,6 +57,7 @@ def test_the_users_page_says_what_the_rows_say(client, world):
     newcomer.invited_at = datetime(2026, 3, 2, 15)
     db.session.commit()
     sign_in(client, world.admin)
+    assert client.get("/admin/users", headers={"HX-Request": "1"}).status_code == 200
     page = " ".join(client.get("/admin/users").text.split())
     assert "Nia Newcomer" in page and world.outsider.name not in page
     rows = {row.user.id: row.state for row in people.people(world.org.id)}
@@ -275,6 +276,9 @@ def test_the_trail_filters_by_person_action_record_and_practice_days(client, wor
     assert page.status_code == 200
     assert page.text.count("data-audit-id=") == count
     assert f"{count} entr" in page.text
+    swapped = client.get(url, headers={"HX-Request": "true"})  # the filter form's request
+    assert swapped.text.startswith('<div id="audit-page">') or 'id="audit-page"' in swapped.text
+    assert swapped.text.count("data-audit-id=") == count and "<html" not in swapped.text
     export_url = url.replace("/admin/audit", "/admin/audit/export.csv")
     exported = list(csv.DictReader(io.StringIO(client.get(export_url).text)))
     assert len(exported) == count
@@ -299,6 +303,8 @@ def test_a_bad_filter_is_answered_next_to_it(client, world, query, field, messag
     sign_in(client, world.admin)
     page = client.get("/admin/audit" + query.format(outsider=world.outsider.id))
     assert page.status_code == 422
+    swapped = client.get(page.request.full_path, headers={"HX-Request": "true"})
+    assert swapped.status_code == 422 and f'id="audit-{field}-error"' in swapped.text
     assert message in page.text.split(f'id="audit-{field}-error"')[1].split("</small>")[0]
     assert client.get("/admin/audit/export.csv" + query.format(outsider=1)).status_code == 200
 
@@ -414,8 +420,10 @@ def test_the_time_zone_and_week_start_show_on_the_schedule(client, world):
     answer = client.post(
         "/admin/organization/time-and-week",
         data={"timezone": "America/Los_Angeles", "week_start": "monday"},
+        headers={"HX-Request": "true"},  # the form's own request: its panel comes back
     )
     assert answer.status_code == 200 and "Saved." in answer.text
+    assert answer.text.lstrip().startswith('<section class="panel" id="setting-time-and-week">')
     schedule = client.get("/schedule?date=2026-03-04").text
     assert "7:00 AM" in schedule and "Mar 2, 2026 – Mar 8, 2026" in schedule
     page = client.get("/admin/organization").text
@@ -441,7 +449,9 @@ def test_a_bad_time_setting_is_answered_next_to_it_and_nothing_changes(
     client, world, data, field, message
 ):
     sign_in(client, world.admin)
-    answer = client.post("/admin/organization/time-and-week", data=data)
+    answer = client.post(
+        "/admin/organization/time-and-week", data=data, headers={"HX-Request": "true"}
+    )
     assert answer.status_code == 422
     assert message in unescape(answer.text).split(f'id="{field}-error"')[1].split("</small>")[0]
     db.session.expire_all()
