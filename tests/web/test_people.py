@@ -227,6 +227,20 @@ def test_the_reset_email_goes_to_active_accounts_only_and_its_link_works_once(
     assert actions == ["user.password_reset_sent", "user.password_set"]
 
 
+def test_requests_past_the_limit_get_the_same_answer_and_queue_nothing(client, world, monkeypatch):
+    queued = []
+    monkeypatch.setattr(queue, "enqueue", lambda path, *args, **kw: queued.append(args))
+    answers = set()
+    for _ in range(5):
+        answer = client.post("/forgot-password", data={"email": world.biller.email})
+        answers.add((answer.status_code, answer.text))
+    assert len(answers) == 1
+    assert queued == [(world.biller.email,)] * 3  # RESET_EMAIL_LIMIT: 3 per hour
+    for number in range(25):  # many addresses from one client
+        client.post("/forgot-password", data={"email": f"someone{number}@example.com"})
+    assert len(queued) == 3 + 15  # RESET_CLIENT_LIMIT: 20 requests an hour, 5 made above
+
+
 def test_the_sign_in_page_links_to_forgot_password(client):
     assert 'href="/forgot-password"' in client.get("/login").text
 

@@ -5,9 +5,12 @@
   person ends (the view keeps the browser that made the change signed in).
 - `request_reset`: what the "Forgot your password?" form does. The same answer and
   the same work for every email typed, known or not, active or deactivated: it
-  only queues `jobs.passwords.send_reset` with the address. The job does the look-up
-  and emails a RESET link (`services.password_links`: signed, single use, 1 hour)
-  to an active account only; nothing for an unknown or deactivated one.
+  counts the request (RESET_EMAIL_LIMIT per address typed, RESET_CLIENT_LIMIT per
+  client address, so nobody floods an inbox) and queues `jobs.passwords.send_reset`
+  with the address. The job does the look-up and emails a RESET link
+  (`services.password_links`: signed, single use, 1 hour) to an active account
+  only; nothing for an unknown or deactivated one. Past a limit the answer stays
+  the same and nothing is queued.
 """
 
 import uuid
@@ -19,9 +22,11 @@ from sqlalchemy import func, select
 from webapp.domain.password_rules import password_refusal
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import audit, mail, password_links, people, queue
+from webapp.services import audit, mail, password_links, people, queue, sign_in
 from webapp.services.errors import Refused
 
+RESET_EMAIL_LIMIT = "3 per hour"
+RESET_CLIENT_LIMIT = "20 per hour"
 WRONG_CURRENT = "That is not your current password."
 SAME_AS_BEFORE = "Choose a password different from your current one."
 
@@ -69,14 +74,21 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.refresh(user)
 
 
-def request_reset(email: str) -> bool:
+def request_reset(email: str, *, client_address: str | None) -> bool:
     """Queue the reset email for whatever address was typed; True once queued.
 
     Does the same whatever the address: no look-up here (the job does it), so the
-    answer and its timing say nothing about which emails have accounts. False when
-    Redis is unreachable (logged; the person asks again).
+    answer and its timing say nothing about which emails have accounts. False past
+    a limit (see the module docstring) or when Redis is unreachable (logged; the
+    person asks again later).
     """
     address = (email or "").strip().lower()[: people.EMAIL_MAX_LENGTH]
+    within = [
+        sign_in.count("password-reset-email", RESET_EMAIL_LIMIT, address),
+        sign_in.count("password-reset-client", RESET_CLIENT_LIMIT, client_address or "-"),
+    ]
+    if not all(within):
+        return False
     return queue.enqueue(
         "jobs.passwords.send_reset",
         address,

@@ -1,7 +1,7 @@
 """The page a one-time password link opens (rules: webapp/services/password_links.py), and
 "Forgot your password?" (rules: webapp/services/passwords.py)."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 
 from webapp.forms.passwords import SetPasswordForm
@@ -64,7 +64,7 @@ def forgot():
     form = ForgotPasswordForm()
     sent_to = None
     if form.validate_on_submit():
-        passwords.request_reset(form.email.data)
+        passwords.request_reset(form.email.data, client_address=request.remote_addr)
         sent_to = form.email.data.strip()
     status = 422 if form.errors else 200
     message = SENT.format(email=sent_to) if sent_to else None
