@@ -88,7 +88,7 @@ def sign_in(browser: Browser, email: str, password: str) -> None:
 def invite(browser: Browser, email: str, name: str, role: str) -> int:
     """Admin › Users › Invite someone; the new person's id, read from the Users page."""
     assert 'id="invite-dialog"' in browser.get("/admin/users/invite", hx=True).text
-    data = {"name": name, "email": email, "role": role}
+    data = {"name": name, "email": email, "person_role": role}
     answer = browser.post("/admin/users/invite", data, status=200, hx=True)
     assert answer.headers["HX-Redirect"].endswith("/admin/users"), answer.text[:2000]
     page = browser.get("/admin/users").text

@@ -78,7 +78,7 @@ def test_inviting_through_the_dialog_writes_the_email_to_the_outbox(app, client,
     sign_in(client, world.admin)
     dialog = client.get("/admin/users/invite", headers={"HX-Request": "true"})
     assert dialog.status_code == 200 and 'id="invite-dialog"' in dialog.text
-    data = {"name": "Omar Biller", "email": "omar@example.com", "role": "biller"}
+    data = {"name": "Omar Biller", "email": "omar@example.com", "person_role": "biller"}
     answer = client.post("/admin/users/invite", data=data, headers={"HX-Request": "true"})
     assert answer.headers["HX-Redirect"] == "/admin/users"
     assert "Omar Biller is invited as Biller" in client.get("/admin/users").text
@@ -89,9 +89,9 @@ def test_inviting_through_the_dialog_writes_the_email_to_the_outbox(app, client,
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": "", "email": "a@example.com", "role": "biller"}, "Enter the person's name."),
-        ({"name": "A", "email": "nope", "role": "biller"}, "Enter an email address"),
-        ({"name": "A", "email": "a@example.com", "role": "owner"}, "Not a valid choice"),
+        ({"name": "", "email": "a@example.com", "person_role": "biller"}, "Enter the person's"),
+        ({"name": "A", "email": "nope", "person_role": "biller"}, "Enter an email address"),
+        ({"name": "A", "email": "a@example.com", "person_role": "owner"}, "Not a valid choice"),
     ],
 )
 def test_a_bad_invitation_is_answered_next_to_its_field(client, world, data, message):
@@ -106,7 +106,9 @@ def test_a_bad_invitation_is_answered_next_to_its_field(client, world, data, mes
 def test_the_last_admin_is_told_next_to_the_action(client, world):
     sign_in(client, world.admin)
     answer = client.post(
-        f"/admin/users/{world.admin.id}/role", data={"role": "biller"}, headers={"HX-Request": "1"}
+        f"/admin/users/{world.admin.id}/role",
+        data={"person_role": "biller"},
+        headers={"HX-Request": "1"},
     )
     assert answer.status_code == 409
     refusal = answer.text.split('id="refusal-role"')[1].split("</p>")[0]
@@ -414,7 +416,8 @@ def test_no_route_changes_or_removes_an_audit_row(app, world):
             for arg, value in values.items():
                 path = re.sub(rf"<(?:\w+:)?{arg}>", str(value), path)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = admin.open(path, method=method, data={"reason": "x", "role": "biller"})
+            data = {"reason": "x", "person_role": "biller"}
+            response = admin.open(path, method=method, data=data)
             assert response.status_code < 500, (method, path)
             response.close()  # a streamed answer (CSV) ends its request here
             tried += 1

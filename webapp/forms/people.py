@@ -27,8 +27,8 @@ class InviteForm(FlaskForm):
         render_kw={"autocomplete": "off"},
         description="The invitation goes here: a link to choose a password, good for 72 hours.",
     )
-    role = SelectField("Role", choices=choices(ROLE_OPTIONS), default="clinician")
+    person_role = SelectField("Role", choices=choices(ROLE_OPTIONS), default="clinician")
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=choices(ROLE_OPTIONS))
+    person_role = SelectField("Role", choices=choices(ROLE_OPTIONS))

@@ -15,6 +15,7 @@ from webapp.views.rendering import answer_refused, render_page
 bp = Blueprint("people", __name__, url_prefix="/admin/users")
 
 DIALOG = "people/_person_dialog.html"
+FORM_FIELDS = {"role": "person_role"}  # the service's field names → the form's
 
 
 def _go(url: str):
@@ -50,13 +51,14 @@ def invite():
                 _actor(),
                 email=form.email.data,
                 name=form.name.data,
-                role=form.role.data,
+                role=form.person_role.data,
                 now=utcnow(),
             )
         except people.PeopleRefused as refused:
             message, status = answer_refused(refused)
-            if refused.field in form:
-                form[refused.field].errors = [*form[refused.field].errors, message]
+            name = FORM_FIELDS.get(refused.field, refused.field)
+            if name in form:
+                form[name].errors = [*form[name].errors, message]
                 message = None
         else:
             _flash_sent(sent, f"{sent.user.name} is invited as {sent.user.role_label}.")
@@ -90,7 +92,7 @@ def _dialog(person, *, status: int = 200, message=None, action=None, form=None):
         "dialog",
         http_status=status,
         person=person,
-        form=form or RoleForm(data={"role": person.role}),
+        form=form or RoleForm(data={"person_role": person.role}),
         message=message,
         action=action,
         has_password=password_links.has_usable_password(person),
@@ -114,7 +116,7 @@ def change_role(user_id: int):
     if not form.validate_on_submit():
         return _dialog(person, status=422, form=form)
     try:
-        changed = people.change_role(_actor(), person, form.role.data)
+        changed = people.change_role(_actor(), person, form.person_role.data)
     except people.PeopleRefused as refused:
         message, status = answer_refused(refused)
         return _dialog(person, status=status, message=message, action="role", form=form)
