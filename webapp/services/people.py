@@ -125,18 +125,28 @@ def _lock_organization(organization_id: int) -> None:
 
 
 def _everyone(organization_id: int) -> list[people_rules.Person]:
-    users = db.session.scalars(select(User).where(User.organization_id == organization_id))
+    """Everyone as the database has them now (rows already loaded are read again)."""
+    users = db.session.scalars(
+        select(User)
+        .where(User.organization_id == organization_id)
+        .execution_options(populate_existing=True)
+    )
     return [
         people_rules.Person(u.id, u.role, u.is_active_user, password_links.has_usable_password(u))
         for u in users
     ]
 
 
-def _check_last_admin(target: User, *, new_role: str, new_active: bool) -> None:
+def _check_last_admin(actor: User, target: User, *, new_role: str, new_active: bool) -> None:
+    """Under the organization's lock, with the rows as they are now: the actor is still
+    an active admin, and the change keeps an admin who can sign in."""
     _lock_organization(target.organization_id)
-    db.session.refresh(target)
+    everyone = _everyone(target.organization_id)  # also refreshes actor and target
+    if not (actor.is_admin and actor.is_active_user):
+        db.session.rollback()
+        raise PeopleRefused(people_rules.NOT_ALLOWED, status=403)
     problem = people_rules.last_admin_refusal(
-        _everyone(target.organization_id),
+        everyone,
         target.id,
         new_role=new_role,
         new_active=new_active,
@@ -282,7 +292,7 @@ def change_role(actor: User, target: User, role: str) -> bool:
     if role == target.role:
         return False
     try:
-        _check_last_admin(target, new_role=role, new_active=target.is_active_user)
+        _check_last_admin(actor, target, new_role=role, new_active=target.is_active_user)
     except PeopleRefused as refused:
         refused.field = "role"
         raise
@@ -315,7 +325,7 @@ def deactivate(actor: User, target: User) -> bool:
         raise PeopleRefused(problem)
     if not target.is_active_user:
         return False
-    _check_last_admin(target, new_role=target.role, new_active=False)
+    _check_last_admin(actor, target, new_role=target.role, new_active=False)
     before = _state(target)
     target.is_active_user = False
     target.session_version = User.session_version + 1  # every session and cookie ends
