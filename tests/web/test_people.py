@@ -437,7 +437,7 @@ def test_the_time_zone_and_week_start_show_on_the_schedule(client, world):
     )
     db.session.commit()
     sign_in(client, world.admin)
-    schedule = client.get("/schedule?date=2026-03-04").text
+    schedule = client.get("/schedule?date=2026-03-04&mode=list").text
     assert "10:00 AM" in schedule and "Mar 1, 2026 – Mar 7, 2026" in schedule  # NY, Sunday
     answer = client.post(
         "/admin/organization/time-and-week",
@@ -446,7 +446,7 @@ def test_the_time_zone_and_week_start_show_on_the_schedule(client, world):
     )
     assert answer.status_code == 200 and "Saved." in answer.text
     assert answer.text.lstrip().startswith('<section class="panel" id="setting-time-and-week">')
-    schedule = client.get("/schedule?date=2026-03-04").text
+    schedule = client.get("/schedule?date=2026-03-04&mode=list").text
     assert "7:00 AM" in schedule and "Mar 2, 2026 – Mar 8, 2026" in schedule
     page = client.get("/admin/organization").text
     assert '<option value="America/Los_Angeles" selected>' in page
