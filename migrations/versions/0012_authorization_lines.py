@@ -8,7 +8,7 @@ decision state (all existing ones approved), a request time and urgency; payers 
 identifier; imported payer-decision files are kept.
 
 Revision ID: 0012_authorization_lines
-Revises: 0009_money_truth
+Revises: 0011_two_factor
 Create Date: 2026-11-30 09:00:00
 
 """

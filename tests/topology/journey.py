@@ -85,6 +85,18 @@ def sign_in(browser: Browser, email: str, password: str) -> None:
     browser.get("/clients")  # the CSRF token of the signed-in session
 
 
+def invite(browser: Browser, email: str, name: str, role: str) -> int:
+    """Admin › Users › Invite someone; the new person's id, read from the Users page."""
+    assert 'id="invite-dialog"' in browser.get("/admin/users/invite", hx=True).text
+    data = {"name": name, "email": email, "person_role": role}
+    answer = browser.post("/admin/users/invite", data, status=200, hx=True)
+    assert answer.headers["HX-Redirect"].endswith("/admin/users"), answer.text[:2000]
+    page = browser.get("/admin/users").text
+    found = re.search(rf'id="person-(\d+)">(?:(?!</tr>).)*?{re.escape(email)}', page, re.DOTALL)
+    assert found, page[:4000]
+    return int(found.group(1))
+
+
 def add_payer(browser: Browser, name: str) -> None:
     browser.get("/admin/payers/new")
     data = {"name": name, "messaging_enabled": "y", "rounding_profile": "cms-8-minute"}

@@ -4,8 +4,9 @@ PostgreSQL, a redis-server on TCP, gunicorn with 2 workers, two job workers and
 cron (deploy/systemd units, started as tests/topology/harness.py says), with
 localstripe as the payments server. The practice is made with `flask
 create-practice`, its admin chooses a password through the printed link and signs
-in over HTTP, sets up a payer, a service, a client with insurance, an authorization
-and a card, books a visit whose hold a worker places, and charges it. Then one job
+in over HTTP, invites a clinician by email (who chooses a password through the
+emailed link and signs in), sets up a payer, a service, a client with insurance, an
+authorization and a card, books a visit whose hold a worker places, and charges it. Then one job
 worker and one web worker are killed: the other worker places the next hold, the
 web keeps answering, and each dead process is replaced. Last, the backup unit runs
 and the restore check reads the dump back.
@@ -34,6 +35,8 @@ PASSWORD = "harbor therapy opens today"
 CLINICIAN = ("robin.clinician@harbor.example", "Robin Clinician")
 VISA = "4242424242424242"
 LINK = re.compile(r"^(http://127\.0\.0\.1:\d+/password/\S+)$", re.MULTILINE)
+INVITED = re.compile(r"(http://127\.0\.0\.1:\d+/password/\S+)")
+CLINICIAN_PASSWORD = "robin keeps the harbor schedule"
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +95,13 @@ def test_the_readme_production_section_runs_a_practice(topology):
     browser.get(link, status=410)  # used once, never again
     journey.sign_in(browser, admin_email, PASSWORD)
 
-    # Setting up: a clinician (stand-in for Admin › Users), payer, service, holds.
-    clinician_line = "sudo -u covered deploy/covered python -m tests.topology.stand_ins " + (
-        "add-clinician {} '{}'".format(*CLINICIAN)
-    )
-    clinician_id = int(topology.run_as_covered(clinician_line, None).strip())
+    # Setting up: the admin invites a clinician (Admin › Users); the invitation goes out
+    # through the SMTP server of covered.env and its link sets the clinician's password.
+    clinician_id = journey.invite(browser, *CLINICIAN, "clinician")
+    [invitation] = topology.smtp.messages_to(CLINICIAN[0])
+    invited_link = INVITED.search(invitation.part("plain")).group(1)
+    journey.set_password(journey.Browser(topology.public_url), invited_link, CLINICIAN_PASSWORD)
+    journey.sign_in(journey.Browser(topology.public_url), CLINICIAN[0], CLINICIAN_PASSWORD)
     journey.add_payer(browser, "Blue Harbor Health")
     journey.add_service_type(browser, "90837", "Psychotherapy, 60 minutes", "180.00")
     journey.turn_on_holds(browser, hours_before=72)

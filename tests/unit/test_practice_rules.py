@@ -75,8 +75,47 @@ def test_it_refuses_anything_but_a_weekday(raw):
 
 
 @given(st.text(min_size=MIN_LENGTH, max_size=MAX_LENGTH))
-def test_any_password_of_an_allowed_length_passes_the_length_rule(password):
+def test_a_password_of_an_allowed_length_is_judged_on_guessability_only(password):
+    refusal = password_refusal(password)
+    assert refusal not in (
+        f"Use at least {MIN_LENGTH} characters.",
+        f"Use at most {MAX_LENGTH} characters.",
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["password1234", "qwertyuiopas", "aaaaaaaaaaaa", "123456789012", "iloveyou2026",
+     "Password123!", "abcdefghijkl", "letmeinletmein"],
+)  # fmt: skip
+def test_common_and_patterned_passwords_are_refused_with_the_librarys_advice(password):
+    refusal = password_refusal(password)
+    assert refusal and len(refusal) > 20, refusal  # zxcvbn's warning and suggestions
+
+
+@pytest.mark.parametrize(
+    ("password", "account"),
+    [
+        ("harborclinic2026", {"organization": "Harbor Clinic"}),
+        ("jane.doe@example.org", {"email": "jane.doe@example.org"}),
+        ("JaneDoeJaneDoe", {"name": "Jane Doe"}),
+    ],
+)
+def test_a_password_made_of_the_accounts_own_words_is_refused(password, account):
+    assert password_refusal(password, **account)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery", "four words make a password", "a practice of our own",
+     "harbor therapy opens today", "x" * 11 + "Qz7!vP#w2m"],
+)  # fmt: skip
+def test_a_phrase_of_uncommon_words_passes(password):
     assert password_refusal(password) is None
+
+
+def test_a_long_password_is_judged_by_its_first_characters_in_bounded_time():
+    assert password_refusal("tangerine violin orbit " * 11) is None  # 253 characters
 
 
 @given(st.text(max_size=MIN_LENGTH - 1))

@@ -102,12 +102,33 @@ ROUTES = {
     "two_factor.admin": ("GET", "/admin/two-factor", ADMIN),
     "two_factor.requirement": ("POST", "/admin/two-factor/requirement", ADMIN),
     "two_factor.reset": ("POST", "/admin/two-factor/{user}/reset", ADMIN),
+    "people.index": ("GET", "/admin/users", ADMIN),
+    "people.invite": ("GET", "/admin/users/invite", ADMIN),
+    "people.manage": ("GET", "/admin/users/{person}", ADMIN),
+    "people.change_role": ("POST", "/admin/users/{person}/role", ADMIN),
+    "people.deactivate": ("POST", "/admin/users/{person}/deactivate", ADMIN),
+    "people.reactivate": ("POST", "/admin/users/{person}/reactivate", ADMIN),
+    "people.unlock": ("POST", "/admin/users/{person}/unlock", ADMIN),
+    "people.resend": ("POST", "/admin/users/{person}/resend", ADMIN),
+    "audit.index": ("GET", "/admin/audit", ADMIN),
+    "audit.export": ("GET", "/admin/audit/export.csv", ADMIN),
+    "profile.password": ("GET", "/profile/password", ALL),
+    "settings.time_and_week": ("POST", "/admin/organization/time-and-week", ADMIN),
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 # passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
+# passwords.forgot: anyone may ask; one answer for every email (tests/web/test_people.py).
 # two_factor.second_step/cancel: the pending sign-in is the check (tests/web/test_two_factor.py).
-PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password",
-          "two_factor.second_step", "two_factor.cancel"}  # fmt: skip
+PUBLIC = {
+    "static",
+    "auth.login",
+    "auth.logout",
+    "webhooks.stripe",
+    "passwords.set_password",
+    "passwords.forgot",
+    "two_factor.second_step",
+    "two_factor.cancel",
+}
 
 
 @pytest.fixture
@@ -128,6 +149,8 @@ def seed_rows(world) -> dict:
     authorization = factories.authorization(world.org, insurance, [service_type])
     card = factories.payment_card(world.org, client)
     encounter = factories.encounter(world.org, client, world.clinician, insurance, [service_type])
+    person = factories.user(world.org, "clinician", email="invited@harbor.example")
+    person.password_hash = "!not-yet-chosen"  # invited: no password yet
     legacy_import = LegacyImport(
         organization_id=world.org.id, user_id=world.admin.id, filename="old.csv", content=""
     )
@@ -148,6 +171,7 @@ def seed_rows(world) -> dict:
         "encounter": encounter.id,
         "legacy_import": legacy_import.id,
         "user": world.clinician.id,
+        "person": person.id,
         "failed_preauth_encounter": _pre_authorizations(world, encounter),
         "outbox_message": _outbox_message(world.org.id),
         **_billing_rows(world, client),

@@ -52,10 +52,11 @@ HOSTILE_NAMES = ("..%2F..%2Fsecret_key", "x" * 300, "%00", "%FF%FE")
 QUERY_NAMES = (
     "q", "status", "view", "date", "clinician", "page", "sort", "dir", "working", "start",
     "end", "by", "payer", "type", "client", "disposition", "next",
+    "person", "action", "record", "record_id", "from", "to",  # the audit trail's filters
 )  # fmt: skip
 # Form fields read with request.form (besides the FlaskForms' fields).
 FORM_NAMES = ("release_date", "enabled", "direction", "id", "setup_intent_id", "add_line",
-              "remove_line")  # fmt: skip
+              "remove_line", "timezone", "week_start")  # fmt: skip
 
 PATH_ROWS = {
     "payer_id": "payer",
@@ -71,7 +72,7 @@ PATH_ROWS = {
     "import_id": "legacy_import",
     "file_id": "decision_file",
     "name": "outbox_message",
-    "user_id": "user",
+    "user_id": "person",
 }
 PATH_CONSTANTS = {
     "setting": "block_overscheduling",
@@ -205,11 +206,13 @@ VALID_QUERY = {
     "start": "2026-03-01", "end": "2026-03-31", "by": "week", "status": "active", "view": "day",
     "date": "2026-03-02", "page": "1", "sort": "client", "dir": "asc", "type": "units",
     "q": "Number", "client": "Number", "next": "/schedule", "working": "1",
-    "disposition": "late_cancellation",
+    "disposition": "late_cancellation", "from": "2026-03-01", "to": "2026-03-31",
+    "record_id": "1",
 }  # fmt: skip
 QUERY_ROUTES = (
     "/reports/authorizations", "/reports/authorizations.csv", "/schedule", "/clients",
     "/notifications", "/login", "/encounters/{encounter}/cancel", "/encounters/{encounter}/billing",
+    "/admin/audit", "/admin/audit/export.csv",
 )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ and the organization settings). Each parser returns the value to store or raises
 
 import difflib
 import unicodedata
+from functools import cache
 from zoneinfo import available_timezones
 
 NAME_MAX_LENGTH = 200  # organizations.name
@@ -56,3 +57,18 @@ def parse_week_start(raw: str) -> int:
 
 def week_start_name(number: int) -> str:
     return WEEKDAYS[number].title()
+
+
+@cache
+def time_zone_choices() -> tuple[str, ...]:
+    """Every IANA time zone a practice may pick (as `parse_time_zone` accepts), sorted;
+    the old "US/…"-style aliases and bare abbreviations are left out of the list."""
+    return tuple(
+        sorted(
+            zone
+            for zone in available_timezones()
+            if "/" in zone
+            and len(zone) <= TIME_ZONE_MAX_LENGTH
+            and not zone.startswith(("Etc/", "SystemV/", "US/", "posixrules"))
+        )
+    )

@@ -32,6 +32,7 @@ class SetPasswordForm(FlaskForm):
             field.data or "",
             email=getattr(self.account, "email", ""),
             name=getattr(self.account, "name", ""),
+            organization=getattr(getattr(self.account, "organization", None), "name", ""),
         )
         if problem:
             raise ValidationError(problem)

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -24,3 +24,15 @@ class AuditEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(500))
 
     user = relationship("User")
+
+
+class AuditIsAppendOnly(Exception):
+    """An audit event was about to be changed or deleted; the app only adds them."""
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_change(_mapper, _connection, target: AuditEvent) -> None:
+    """The audit trail is append-only (HIPAA §164.312(b) audit controls): no code path
+    of the app may rewrite or remove an event through the ORM."""
+    raise AuditIsAppendOnly(f"audit event {target.id} cannot be changed or deleted")

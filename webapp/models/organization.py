@@ -60,6 +60,10 @@ class User(UserMixin, db.Model):
     # remember-me cookie of the user; last_seen_at (naive UTC) drives the idle timeout.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     last_seen_at: Mapped[datetime | None]
+    # Admin › Users (webapp/services/people.py), naive UTC: when the latest invitation
+    # was sent, and the latest completed sign-in.
+    invited_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="users")

@@ -164,7 +164,9 @@ def set_password(token: str, password: str, *, now: datetime) -> User:
         PasswordRejected: the password breaks the policy.
     """
     user, purpose = _read(token, now)
-    problem = password_refusal(password, email=user.email, name=user.name)
+    problem = password_refusal(
+        password, email=user.email, name=user.name, organization=user.organization.name
+    )
     if problem:
         raise PasswordRejected(problem)
     old_hash = user.password_hash
@@ -174,7 +176,8 @@ def set_password(token: str, password: str, *, now: datetime) -> User:
     won = db.session.execute(
         update(User)
         .where(User.id == user.id, User.password_hash == old_hash)
-        .values(password_hash=new_hash),
+        # A new password ends every session of the account (a reset after a theft).
+        .values(password_hash=new_hash, session_version=User.session_version + 1),
         execution_options={"synchronize_session": False},
     ).rowcount
     if won != 1:

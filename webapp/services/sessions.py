@@ -56,9 +56,33 @@ def _lifetime() -> timedelta:
 
 
 def start(user: User, *, remember: bool) -> None:
-    """Sign `user` in on this browser: a new session and, with `remember`, a new cookie."""
-    cookie_name = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-    had_remember_cookie = cookie_name in request.cookies
+    """Sign `user` in on this browser: a new session and, with `remember`, a new cookie.
+
+    Notes the sign-in (`users.last_sign_in_at`, shown on Admin › Users).
+    """
+    _begin(user, remember=remember)
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(last_sign_in_at=utcnow().replace(microsecond=0))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    request.environ.pop(COMMITTED, None)
+
+
+def keep_this_browser(user: User) -> None:
+    """After the user's own password change ended every session: this browser goes on
+    under the new session version (with its "Keep me signed in" if it had one)."""
+    _begin(user, remember=_remember_cookie_name() in request.cookies)
+
+
+def _remember_cookie_name() -> str:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+
+
+def _begin(user: User, *, remember: bool) -> None:
+    had_remember_cookie = _remember_cookie_name() in request.cookies
     session.clear()  # renewed: nothing of the signed-out session carries over
     g.pop("csrf_token", None)  # and a new CSRF token (Flask-WTF caches it on g)
     now = utcnow().replace(microsecond=0)

@@ -132,3 +132,12 @@ def lift_lockout(email: str, *, address: str | None = None) -> None:
     _call("clear", items[ACCOUNT], keys[ACCOUNT], ACCOUNT)
     if address:
         _call("clear", items[ADDRESS], keys[ADDRESS], ADDRESS)
+
+
+def count(scope: str, limit: str, key: str) -> bool:
+    """Count one more event of `scope` ("password-reset", …) for `key` against `limit`
+    ("3 per hour"), on the throttle's storage; False once the limit is passed.
+
+    Raises nothing; a storage failure counts in this process's memory.
+    """
+    return bool(_call("hit", parse(limit), key or "-", scope))

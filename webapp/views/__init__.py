@@ -19,6 +19,7 @@ from webapp.services import sessions
 from webapp.services.errors import Refused
 from webapp.views import (
     admin,
+    audit,
     auth,
     authorizations,
     automations,
@@ -34,6 +35,7 @@ from webapp.views import (
     outbox,
     passwords,
     payments_settings,
+    people,
     preauth,
     profile,
     reports,
@@ -68,6 +70,8 @@ def init_app(app: Flask) -> None:
         webhooks,
         billing,
         automations,
+        people,  # Admin › Users
+        audit,  # the audit trail
     ):
         app.register_blueprint(module.bp)
 

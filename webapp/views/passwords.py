@@ -1,11 +1,13 @@
-"""The page a one-time password link opens (rules: webapp/services/password_links.py)."""
+"""The page a one-time password link opens (rules: webapp/services/password_links.py), and
+"Forgot your password?" (rules: webapp/services/passwords.py)."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 
 from webapp.forms.passwords import SetPasswordForm
+from webapp.forms.profile import ForgotPasswordForm
 from webapp.models.base import utcnow
-from webapp.services import password_links
+from webapp.services import password_links, passwords
 from webapp.views.rendering import answer_refused
 
 bp = Blueprint("passwords", __name__)
@@ -47,3 +49,24 @@ def _refused(refused: password_links.LinkRefused):
 def _private(body: str, status: int):
     """The address holds a secret: no caching, and no Referer to wherever the page links."""
     return body, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+SENT = (
+    "If {email} has an account, a link to choose a new password is on its way. "
+    "It works once, for an hour. No message? Check the address and your spam folder, "
+    "or ask your practice's admin."
+)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot():
+    """Ask for a reset link: the same answer, and the same work, for every address."""
+    form = ForgotPasswordForm()
+    sent_to = None
+    if form.validate_on_submit():
+        passwords.request_reset(form.email.data, client_address=request.remote_addr)
+        sent_to = form.email.data.strip()
+    status = 422 if form.errors else 200
+    message = SENT.format(email=sent_to) if sent_to else None
+    page = render_template("auth/forgot_password.html", form=form, message=message)
+    return _private(page, status)

@@ -1,17 +1,19 @@
-"""My Profile & Settings > Preferences > General Preferences (every signed-in user)."""
+"""My Profile & Settings (every signed-in user): Preferences > General Preferences, and
+Password (change it; rules: webapp/services/passwords.py)."""
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.access import ALL_ROLES, role_required
 from webapp.extensions import htmx
-from webapp.forms.profile import ReminderPreferencesForm
+from webapp.forms.profile import ChangePasswordForm, ReminderPreferencesForm
+from webapp.services import passwords, sessions
 from webapp.services.preferences import (
     REMINDER_PREFERENCES,
     reminder_preferences,
     save_reminder_preferences,
 )
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -34,3 +36,23 @@ def preferences():
     return render_page(
         "profile/preferences.html", "preferences_form", http_status=status, form=form, saved=saved
     )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@role_required(*ALL_ROLES)
+def password():
+    """Change my password: the current one first; every other session of mine ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            passwords.change_password(user, form.current_password.data, form.new_password.data)
+        except passwords.PasswordChangeRefused as refused:
+            message, _status = answer_refused(refused)
+            form[refused.field].errors = [*form[refused.field].errors, message]
+        else:
+            sessions.keep_this_browser(user)
+            flash("Your password is changed. You were signed out everywhere else.", "success")
+            return redirect(url_for("profile.password"))
+    status = 422 if form.errors else 200
+    return render_page("profile/password.html", "content", http_status=status, form=form)
