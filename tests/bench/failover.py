@@ -73,6 +73,7 @@ class Scenario:
     delays: list[float | None]  # seconds from due to placed (None: not placed)
     pages: list[PageSnapshot] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ended: float = 0.0  # seconds after T when the bench stopped waiting
 
 
 def _snapshot(visitor: Visitor, t0: datetime) -> PageSnapshot:
@@ -101,9 +102,11 @@ def _wait_until(moment: datetime) -> None:
 
 
 def _follow(world, visitor, preauth_ids, t0, offsets, gap, timeout, scenario) -> None:
-    """Until every hold is final (or `timeout` after the last due), reading the System
-    page when the first hold is a minute overdue, after the gap, and at the end."""
-    look_at = [t0 + timedelta(seconds=offsets[0] + GOAL_SECONDS + 5), t0 + timedelta(seconds=gap)]
+    """Until every hold is final (or `timeout` after the gap), reading the System page
+    when the first hold is a minute overdue, when the last one is, and at the end."""
+    look_at = sorted(
+        {t0 + timedelta(seconds=offset + GOAL_SECONDS + 5) for offset in (offsets[0], gap)}
+    )
     deadline = time.monotonic() + gap + timeout
     while time.monotonic() < deadline:
         if look_at and utcnow() >= look_at[0]:
@@ -113,6 +116,7 @@ def _follow(world, visitor, preauth_ids, t0, offsets, gap, timeout, scenario) ->
             break
         time.sleep(2)
     scenario.pages.append(_snapshot(visitor, t0))
+    scenario.ended = (utcnow() - t0).total_seconds()
     result = holds.outcome(world, preauth_ids)
     scenario.delays = [
         (result.placed[pid] - result.due[pid]).total_seconds() if pid in result.placed else None

@@ -12,7 +12,9 @@ then for `seconds` picks one of three pages at random and waits a think time
 - the report: GET /reports/authorizations?start=2026-01-01&end=2026-12-31 (page 1).
 
 Printed: requests, requests per second, p50/p95/p99 per page and overall, errors
-(any answer but 200, or none). The floor is the same load on the bare route (`/`, a
+(any answer but 200, or none); a request started before the end counts however long
+it takes. Beside them, each page's time for one visitor alone (5 requests each: the
+service time without queueing). The floor is the same load on the bare route (`/`, a
 signed-in redirect). The load generator shares the 2 cores with the server.
 """
 
@@ -54,6 +56,7 @@ class LoadResult:
     think: float
     samples: list[Sample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    alone: dict[str, list[float]] = field(default_factory=dict)  # one visitor, per page
 
     def of(self, page: str | None = None) -> list[float]:
         return [s.seconds for s in self.samples if page is None or s.page == page]
@@ -138,9 +141,8 @@ def drive(
                 visitor.close()
                 with lock:
                     result.errors.append(f"{path}: {type(error).__name__}: {error}")
-            if not stop.is_set():
-                with lock:
-                    result.samples.append(Sample(page, elapsed, ok))
+            with lock:  # a request started before the stop counts, however long it took
+                result.samples.append(Sample(page, elapsed, ok))
             stop.wait(rng.uniform(0.5 * think, 1.5 * think))
         visitor.close()
 
@@ -154,8 +156,25 @@ def drive(
     time.sleep(seconds)
     stop.set()
     for thread in threads:
-        thread.join(120)
+        thread.join(300)
     return result
+
+
+def one_visitor(base_url: str, email: str, pages: dict, *, each: int = 5) -> dict[str, list[float]]:
+    """Seconds of `each` requests per page from one visitor alone, one after another
+    (the service time, without queueing)."""
+    rng = random.Random(0)
+    visitor = Visitor(base_url)
+    visitor.sign_in(email, factories.PASSWORD)
+    times: dict[str, list[float]] = {}
+    for page, path_of in pages.items():
+        for _ in range(each):
+            status, _, elapsed = visitor.get(path_of(rng))
+            if status != 200:
+                raise RuntimeError(f"{page} answered HTTP {status} to one visitor")
+            times.setdefault(page, []).append(elapsed)
+    visitor.close()
+    return times
 
 
 def run(
@@ -190,6 +209,7 @@ def run(
         for path in (REPORT_PATH, f"/clients/{data['client_ids'][0]}/insurance", "/schedule"):
             warm.get(path)
         warm.close()
+        alone = one_visitor(url, data["emails"][0], _pages(data["client_ids"]))
         pages = drive(url, data["emails"], _pages(data["client_ids"]), seconds=seconds, think=think)
         floor = drive(
             url,
@@ -198,6 +218,7 @@ def run(
             seconds=max(10.0, seconds / 3),
             think=think,
         )
+        pages.alone = alone
         return data, pages, floor
     except Exception:
         log(f"--- web log:\n{tail(topology.processes['web'].log)}")

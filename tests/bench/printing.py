@@ -153,7 +153,7 @@ def scale_section(phases: list[Phase]) -> list[str]:
                 f"{phase.workers} worker{'s' if phase.workers > 1 else ''}",
                 f"{rate:.1f} holds/s (×{rate / base:.2f} of 1)" if base else f"{rate:.1f} holds/s",
                 f"{phase.floor.per_second:.1f} empty jobs/s" if phase.floor else "—",
-                f"×{phase.workers / phases[0].workers:.0f}, 0 twice",
+                f"0 twice (ideal ×{phase.workers / phases[0].workers:.0f})",
                 result.live_twice == 0
                 and result.rows_not_live == 0
                 and result.live_untracked == 0
@@ -178,7 +178,10 @@ def failover_section(scenarios, goal: float) -> list[str]:
         lines.append(f"  {scenario.name}")
         lines += [f"      {note}" for note in scenario.notes]
         for offset, delay in zip(scenario.offsets, scenario.delays, strict=True):
-            figure = "not placed" if delay is None else f"placed {delay:.0f} s after due"
+            if delay is None:
+                figure = f"not placed by T+{scenario.ended:.0f} s"
+            else:
+                figure = f"placed {delay:.0f} s after due"
             lines.append(
                 row(
                     f"hold due at T+{offset:.0f} s",
@@ -254,7 +257,9 @@ def load_section(data, pages, floor, goal_p99: float) -> list[str]:
         f"      all pages   {pages.describe(everything)}",
     ]
     for page in ("client page", "schedule", "report"):
-        lines.append(f"      {page:<11} {pages.describe(pages.of(page))}")
+        alone = pages.alone.get(page)
+        by_one = f"; one visitor alone: {three(alone, milliseconds)}" if alone else ""
+        lines.append(f"      {page:<11} {pages.describe(pages.of(page))}{by_one}")
     lines.append(f"      bare route  {floor.describe(floor.of())} (the floor, same users)")
     for error in sorted(set(pages.errors))[:5]:
         lines.append(f"      error: {error}")
