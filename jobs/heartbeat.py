@@ -3,12 +3,11 @@
 from datetime import UTC, datetime
 
 from jobs import with_app_context
+from webapp.services.system import record_heartbeat
 
 
 @with_app_context
 def run() -> str:
-    from webapp.services.system import record_heartbeat
-
     now = datetime.now(UTC)
     record_heartbeat(now)
     return now.isoformat()

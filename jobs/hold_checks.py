@@ -2,15 +2,14 @@
 (`check`), and every live hold against the rows periodically (`reconcile`)."""
 
 from jobs import with_app_context
+from webapp.models.base import utcnow
+from webapp.payments.gateway import TransientGatewayError
+from webapp.services import hold_checks, hold_reconciliation
 
 
 @with_app_context
 def check(preauth_id: int) -> str:
     """Raises while the gateway cannot be reached, so RQ retries with backoff."""
-    from webapp.models.base import utcnow
-    from webapp.payments.gateway import TransientGatewayError
-    from webapp.services import hold_checks
-
     found = hold_checks.check_by_id(preauth_id, found_by="a follow-up check", now=utcnow())
     if not found.reached:
         raise TransientGatewayError("The card processor could not be reached.", "unreachable")
@@ -20,6 +19,4 @@ def check(preauth_id: int) -> str:
 @with_app_context
 def reconcile() -> str:
     """Every few minutes: live holds at the gateway against the rows (System page)."""
-    from webapp.services.hold_reconciliation import reconcile as run
-
-    return run().summary
+    return hold_reconciliation.reconcile().summary

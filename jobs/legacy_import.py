@@ -1,12 +1,13 @@
 """Import an uploaded file of legacy authorizations, reporting progress in job.meta."""
 
+from rq import get_current_job
+
 from jobs import with_app_context
+from webapp.services.legacy_import import run_upload
 
 
-def _report_progress(done: int, total: int) -> None:
+def report_progress(done: int, total: int) -> None:
     """Write done/total on the running RQ job, where the progress page reads them."""
-    from rq import get_current_job
-
     job = get_current_job()
     if job is None:  # called directly, outside a worker
         return
@@ -17,6 +18,4 @@ def _report_progress(done: int, total: int) -> None:
 
 @with_app_context
 def run(import_id: int) -> str:
-    from webapp.services.legacy_import import run_upload
-
-    return run_upload(import_id, progress=_report_progress)
+    return run_upload(import_id, progress=report_progress)

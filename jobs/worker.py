@@ -15,6 +15,8 @@ from redis import Redis
 from rq import Worker
 
 from jobs import get_app
+from jobs.wait import wait_for_redis
+from webapp.services.queue import QUEUE_NAMES, redis_connection
 
 
 def close_inherited_redis_sockets(connection: Redis) -> None:
@@ -32,9 +34,6 @@ def close_inherited_redis_sockets(connection: Redis) -> None:
 def main() -> None:
     app = get_app()
     with app.app_context():
-        from jobs.wait import wait_for_redis
-        from webapp.services.queue import QUEUE_NAMES, redis_connection
-
         connection = redis_connection()
         wait_for_redis(connection)
         os.register_at_fork(after_in_child=lambda: close_inherited_redis_sockets(connection))

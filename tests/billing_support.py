@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from tests import factories
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.extensions import db
 from webapp.models import (
     Encounter,
@@ -131,7 +131,7 @@ def add_service(encounter: Encounter, service_type, minutes: int = 60) -> None:
 def mark_cancelled(encounter: Encounter, disposition: str = "late_cancellation") -> None:
     """The encounter as Cancel leaves it (without firing the event)."""
     encounter.disposition = disposition
-    encounter.status = billing.STATUS_FOR_DISPOSITION[disposition]
+    encounter.status = billing_rules.STATUS_FOR_DISPOSITION[disposition]
     db.session.commit()
 
 
@@ -165,12 +165,12 @@ def assert_ledger_adds_up(encounter_id: int) -> None:
             if p.pre_authorization_id == row.id and p.hold_attempt == row.attempt
         ]
         assert all(p.status == "succeeded" for p in of_hold), of_hold
-        problem = billing.hold_problem(row.amount_cents, invoices.movements(of_hold))
+        problem = billing_rules.hold_mismatch(row.amount_cents, invoices.movements(of_hold))
         assert problem is None, problem
     for invoice in invoices_of(encounter_id):
         summary = invoices.summarize(invoice)
         assert summary.problem is None, summary.problem
-        assert billing.total(invoice.lines) == invoice.total_cents
+        assert billing_rules.total(invoice.lines) == invoice.total_cents
 
 
 def utc(days: int = 0, minutes: int = 0) -> datetime:

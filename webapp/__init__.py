@@ -43,6 +43,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     _tune_sqlite()
 
+    # reason: the blueprints, the CLI and the payment gateway pull in every service; an
+    # import of webapp.domain or webapp.models alone (migrations, domain tests) stays light.
     from webapp import cli, payments, security, templating, views
 
     security.init_app(app)

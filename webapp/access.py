@@ -26,6 +26,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.organization import ADMIN, BILLER, CLINICIAN
+from webapp.services.mail import read_outbox_message
 
 ALL_ROLES = (ADMIN, BILLER, CLINICIAN)
 BILLING_ROLES = (ADMIN, BILLER)
@@ -57,14 +58,14 @@ def _scoped_or_404(model, row_id: int):
 def visible_clients():
     """The clients the signed-in user may see: a clinician only their own."""
     query = select(Client).where(Client.organization_id == current_user.organization_id)
-    if current_user.role == CLINICIAN:
+    if current_user.is_clinician:
         query = query.where(Client.primary_clinician_id == current_user.id)
     return query
 
 
 def get_client_or_404(client_id: int) -> Client:
     client = _scoped_or_404(Client, client_id)
-    if current_user.role == CLINICIAN and client.primary_clinician_id != current_user.id:
+    if current_user.is_clinician and client.primary_clinician_id != current_user.id:
         abort(404)
     return client
 
@@ -93,7 +94,7 @@ def get_authorization_or_404(auth_id: int) -> Authorization:
 
 def get_encounter_or_404(encounter_id: int) -> Encounter:
     encounter = _scoped_or_404(Encounter, encounter_id)
-    if current_user.role == CLINICIAN and encounter.clinician_id != current_user.id:
+    if current_user.is_clinician and encounter.clinician_id != current_user.id:
         get_client_or_404(encounter.client_id)
     return encounter
 
@@ -130,8 +131,6 @@ def get_legacy_import_or_404(import_id: int) -> LegacyImport:
 
 def get_outbox_message_or_404(name: str):
     """One message of the organization's outbox (files, not rows; same rule)."""
-    from webapp.services.mail import read_outbox_message
-
     message = read_outbox_message(current_user.organization_id, name)
     if message is None:
         abort(404)

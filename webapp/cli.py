@@ -17,11 +17,12 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from webapp.domain import practice as practice_rules
+from webapp.domain import practice_rules
 from webapp.extensions import db
-from webapp.models import Organization, User
+from webapp.models import Client, Organization, User
 from webapp.models.base import utcnow
-from webapp.services import demo, password_links, practices
+from webapp.services import demo, legacy_import, password_links, practices, sign_in
+from webapp.services.allocation import reallocate_client
 
 authorizations_cli = AppGroup("authorizations", help="Authorization maintenance.")
 users_cli = AppGroup("users", help="People who sign in.")
@@ -32,8 +33,6 @@ users_cli = AppGroup("users", help="People who sign in.")
 @click.option("--address", help="Also forget the failed sign-ins from this client address.")
 def unlock_command(email: str, address: str | None):
     """Lift the sign-in lockout of an account (too many failed sign-ins)."""
-    from webapp.services import sign_in
-
     was_locked = sign_in.is_locked_out(email)
     sign_in.lift_lockout(email, address=address)
     state = "was locked out; unlocked" if was_locked else "was not locked out; counts cleared"
@@ -53,8 +52,6 @@ def import_legacy_command(file: str, organization_id: int | None):
     Columns: client, payer, authorization_number, end_date (optional),
     sessions_allowed. Exits with status 1 when any row could not be imported.
     """
-    from webapp.services import legacy_import
-
     if organization_id is None:
         org_ids = db.session.scalars(select(Organization.id).limit(2)).all()
         if len(org_ids) != 1:
@@ -95,8 +92,6 @@ def reallocate_command():
     Kept visits stay on the authorization they count against; one transaction per
     client, so a long run can be stopped and started again.
     """
-    from webapp.models import Client
-    from webapp.services.allocation import reallocate_client
 
     clients = 0
     for org in db.session.scalars(select(Organization).order_by(Organization.id)).all():
@@ -168,7 +163,7 @@ def create_practice_command(
     No demo data. The admin has no password until the link is used; the link works
     once and expires after 72 hours (`flask password-link EMAIL` prints a new one).
     """
-    request = practices.NewPractice(
+    new_practice = practices.NewPractice(
         name=name,
         time_zone=time_zone,
         week_start=week_start,
@@ -176,7 +171,7 @@ def create_practice_command(
         admin_name=admin_name,
     )
     try:
-        org, admin = practices.create_practice(request)
+        org, admin = practices.create_practice(new_practice)
     except practices.PracticeInvalid as invalid:
         for field, message in invalid.errors.items():
             click.echo(f"--{field.replace('_', '-')}: {message}", err=True)

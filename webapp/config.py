@@ -8,6 +8,7 @@ import ipaddress
 import os
 import secrets
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -125,6 +126,72 @@ def gateway_network_settings() -> dict:
     return {"STRIPE_TIMEOUT_SECONDS": timeout, "STRIPE_MAX_NETWORK_RETRIES": retries}
 
 
+# Background jobs: seconds between RQ's retries of each kind of job, and how long a
+# claimed row may sit before a sweeper takes it over. `webapp.services.queue.enqueue`
+# takes the name of one of these retry settings (its `retry=`); nothing reads them with
+# an inline default. Tests set shorter ones through `create_app(overrides)`.
+RETRY_SETTINGS = {
+    # A hold that got no answer from the gateway (services/preauth_runs).
+    "PREAUTH_RETRY_INTERVALS": (15, 60, 300, 900),
+    # An automation's charge or release that got no answer (services/automations).
+    "AUTOMATION_RETRY_INTERVALS": (30, 120, 300, 900),
+    # Finishing a claim's pending payments after a timeout (services/settlement).
+    "SETTLE_RETRY_INTERVALS": (30, 120, 300, 900, 3600),
+    # Asking the gateway about a row's holds when a page could not (services/hold_checks).
+    "HOLD_CHECK_RETRY_INTERVALS": (30, 120, 600),
+    # A reminder email digest the mail server did not accept; after the last one the
+    # reminders stay pending and the next hourly run queues them again.
+    "REMINDER_DIGEST_RETRY_INTERVALS": (60, 300, 1800),
+    # The demo's cards and holds, while the payments server is still starting.
+    "DEMO_PAYMENTS_RETRY_INTERVALS": (2, 5, 10, 20, 30, 60),
+}
+MAX_RETRIES = 10
+MAX_RETRY_SECONDS = 86_400
+# A hold job is stopped after this long (RQ's job timeout); PREAUTH_STUCK_MINUTES must
+# leave it that long, and the workers' stop timeout (deploy/systemd) outlasts it.
+PREAUTH_JOB_TIMEOUT_SECONDS = 120
+PREAUTH_STUCK_MINUTES = 10  # the setting's default
+
+
+def env_intervals(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Seconds between retries, from `NAME=15,60,300` (`none`: no retry).
+
+    Raises:
+        ConfigError: a value that is not whole seconds from 0 to 86,400, or more
+            than MAX_RETRIES of them.
+    """
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return tuple(default)
+    if raw.lower() == "none":
+        return ()
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be seconds separated by commas (such as 15,60,300) or none; got {raw!r}"
+        ) from None
+    if len(values) > MAX_RETRIES or not all(0 <= v <= MAX_RETRY_SECONDS for v in values):
+        raise ConfigError(
+            f"{name} takes at most {MAX_RETRIES} retries of 0 to {MAX_RETRY_SECONDS} seconds each;"
+            f" got {raw!r}"
+        )
+    return values
+
+
+def job_settings() -> dict:
+    """Retry intervals of every kind of job (RETRY_SETTINGS, each overridable by the
+    variable of the same name) and PREAUTH_STUCK_MINUTES (default 10, 3 to 1440): how
+    long a hold may sit in processing before the sweeper asks the gateway about it,
+    longer than the hold job's timeout."""
+    settings = {name: env_intervals(name, default) for name, default in RETRY_SETTINGS.items()}
+    shortest = PREAUTH_JOB_TIMEOUT_SECONDS // 60 + 1
+    settings["PREAUTH_STUCK_MINUTES"] = env_int(
+        "PREAUTH_STUCK_MINUTES", PREAUTH_STUCK_MINUTES, minimum=shortest, maximum=1440
+    )
+    return settings
+
+
 LOCALSTRIPE_BASE = "http://127.0.0.1:8420"
 STRIPE_BASE = "https://api.stripe.com"
 STRIPE_JS = "https://js.stripe.com/v3/"
@@ -183,8 +250,6 @@ def stripe_settings() -> dict:
 
 
 def _mail_address(name: str, raw: str) -> str:
-    from email.utils import parseaddr
-
     _display, address = parseaddr(raw)
     local, _, domain = address.partition("@")
     if not local or not domain or " " in address:
@@ -362,5 +427,6 @@ def load_settings(instance_path: Path) -> dict:
         "CONTENT_SECURITY_POLICY": env_policy("CONTENT_SECURITY_POLICY"),
         **stripe_settings(),
         **gateway_network_settings(),
+        **job_settings(),
         **mail,
     }

@@ -47,28 +47,29 @@ def _origin(url: str) -> str:
 
 
 def default_content_security_policy(stripe_js_url: str, stripe_api_base: str) -> str:
-    """The CSP the pages allow today; tighten it through `CONTENT_SECURITY_POLICY`.
+    """The strict CSP every page runs under (`CONTENT_SECURITY_POLICY` replaces it).
 
-    What it needs today, and why (each goes once the templates lose the cause):
-    - script-src 'unsafe-inline': the dialogs' `onclick=`/`onkeydown=` handlers;
-    - script-src 'unsafe-eval': htmx compiles `hx-on::load` with `Function()`;
-    - style-src 'unsafe-inline': `style=` attributes (bars, widths) and htmx's
-      indicator style element;
-    - the payment processor: Stripe.js (script-src, frame-src for its card frames
-      and 3-D Secure), its API (connect-src). Against localstripe both are the
-      localstripe address.
-    Everything else is this site only; no site may frame a page (frame-ancestors).
+    No inline script, no eval and no inline style: the templates carry no `<script>`
+    body, no `on…=` handler, no `style=` attribute (tests/web/test_page_kit.py), behaviour
+    is static/app.js on data- attributes, and htmx runs with `allowEval` off and without
+    its injected indicator style (the htmx-config meta tag of templates/base.html).
+    Beyond this site only the payment processor: Stripe.js (script-src; frame-src for
+    its card frames and 3-D Secure) and its API (connect-src); against localstripe both
+    are the localstripe address. frame-src 'self': the outbox shows a message's HTML in
+    a sandboxed frame of its own (`MAIL_PREVIEW_POLICY`). `img-src data:`: Pico's icons.
+    No site may frame a page (frame-ancestors). tests/browser/test_content_security_policy.py
+    walks every page and dialog under it in Chromium and fails on any violation.
     """
     js, api = _origin(stripe_js_url), _origin(stripe_api_base)
     frames = f"{js} https://hooks.stripe.com" if js == "https://js.stripe.com" else js
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' 'unsafe-inline' 'unsafe-eval' {js}",
-            "style-src 'self' 'unsafe-inline'",
+            f"script-src 'self' {js}",
+            "style-src 'self'",
             "img-src 'self' data:",
             f"connect-src 'self' {api}",
-            f"frame-src {frames}",
+            f"frame-src 'self' {frames}",
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
@@ -76,6 +77,19 @@ def default_content_security_policy(stripe_js_url: str, stripe_api_base: str) ->
             "frame-ancestors 'none'",
         ]
     )
+
+
+# A message's HTML in the outbox (webapp.views.outbox.html): mail styles itself inline, so
+# inline styles and data: images are allowed there and nothing else, no script at all
+# (sandbox), and only this site may frame it.
+MAIL_PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+)
+
+
+def mail_preview_headers() -> dict[str, str]:
+    """The headers of a mail preview answer: its own policy, framed by this site only."""
+    return {"Content-Security-Policy": MAIL_PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"}
 
 
 def _policy(app: Flask) -> str:

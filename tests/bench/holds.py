@@ -43,7 +43,7 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Encounter, EncounterService, PreAuthorization
 from webapp.models.base import utcnow
-from webapp.payments import gateway
+from webapp.payments import current_gateway
 from webapp.services.preauth import sync_encounters
 
 VISA = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
@@ -136,11 +136,11 @@ def _setup_practice(world: World, count: int) -> None:
         db.session.commit()
         for number in range(count):
             client = factories.client(org, first_name="Bench", last_name=f"Client{number:03d}")
-            client.gateway_customer_id = gateway().create_customer(
+            client.gateway_customer_id = current_gateway().create_customer(
                 name=client.full_name, email=None, reference=f"client-{client.id}"
             )
             method = raw.v1.payment_methods.create({"type": "card", "card": VISA})
-            details = gateway().attach_card(
+            details = current_gateway().attach_card(
                 customer_id=client.gateway_customer_id, payment_method_id=method.id
             )
             factories.card_from_gateway(client, details)

@@ -1,7 +1,7 @@
 """The Authorizations Report on 10,000 authorizations and 500,000 encounters in one organization.
 
 `build_organization()` writes the practice in bulk (executemany on SQLite, COPY on
-PostgreSQL; allocations computed by the real rules in `webapp.domain.authorizations`).
+PostgreSQL; allocations computed by the real rules in `webapp.domain.authorization_rules`).
 `run()` prints, for a 12-month range:
 - the report's median server time (the HTMX table through the WSGI stack) beside
   the floor: one plain SQL aggregate over the same rows (kept and upcoming per
@@ -22,8 +22,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select, text
 
 from tests import factories
-from webapp.domain import allocation
-from webapp.domain import authorizations as rules
+from webapp.domain import allocation_rules
+from webapp.domain import authorization_rules as rules
 from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import (
@@ -262,18 +262,18 @@ def _encounters(
                 }
             )
             visits.append(
-                allocation.Visit(
+                allocation_rules.Visit(
                     encounter_id=next_id,
                     starts_at=encounters[-1]["starts_at"],
                     day=day,
                     status=status,
                     client_insurance_id=policy_id,
                     rounding_profile="cms-8-minute",
-                    lines=(allocation.VisitLine(service.id, minutes, service.unit_minutes),),
+                    lines=(allocation_rules.VisitLine(service.id, minutes, service.unit_minutes),),
                 )
             )
             next_id += 1
-        for encounter_id, result in allocation.allocate_visits(candidates, visits).items():
+        for encounter_id, result in allocation_rules.allocate_visits(candidates, visits).items():
             for auth_id, placement in result.placements.items():
                 allocations.append(
                     {

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from jobs import demo_payments as job
 from tests.preauth_support import work
 from tests.servers import free_port
 from webapp.extensions import db
@@ -14,7 +13,7 @@ from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
 from webapp.payments.stripe_gateway import StripeGateway
 from webapp.services import demo
-from webapp.services.demo_payments import DEMO_TEST_CARDS, add_demo_cards
+from webapp.services.demo_payments import DEMO_TEST_CARDS, add_demo_cards, enqueue_if_demo
 
 
 def _cards_by_client() -> dict[int, list[str]]:
@@ -33,7 +32,7 @@ def _holds() -> dict[int, PreAuthorization]:
 def test_the_worker_gives_the_first_demo_clients_a_card_and_holds(app, app_stripe_gateway):
     org, _ = demo.seed_demo()
     assert (org.preauth_active, org.preauth_hours_before) == (True, 72)
-    assert job.enqueue_if_demo() is True
+    assert enqueue_if_demo() is True
 
     work()
 
@@ -119,7 +118,7 @@ def test_a_payments_server_that_is_not_up_yet_writes_nothing_and_the_retry_finis
 
 
 def test_live_payments_and_databases_without_the_demo_get_nothing(app, app_stripe_gateway, world):
-    assert job.enqueue_if_demo() is False
+    assert enqueue_if_demo() is False
     assert add_demo_cards(live_payments=False) == "no demo practice"
     demo.seed_demo()
     assert add_demo_cards(live_payments=True) == "live payments: the demo gets no test cards"

@@ -107,12 +107,12 @@ def test_no_card_on_file_fails_and_retry_works_once_a_card_is_added(world, p, st
     row = preauth_of(encounter)
     assert (row.state, row.failure_code) == ("failed", "no_card")
     assert row.failure_reason == "No card on file for the client."
-    assert service.retry_problem(row, utcnow().date()).startswith("Add a card")
+    assert service.retry_refusal(row, utcnow().date()).startswith("Add a card")
     titles = db.session.scalars(select(Notification.title).order_by(Notification.user_id)).all()
     assert titles == ["Pre-authorization failed for Ada Lovelace"] * 2  # admin and biller
 
     add_card(strict_gateway, p.client)
-    assert service.retry_problem(preauth_of(encounter), utcnow().date()) is None
+    assert service.retry_refusal(preauth_of(encounter), utcnow().date()) is None
     service.retry(encounter, actor=world.biller)
     work()
     row = preauth_of(encounter)
@@ -169,7 +169,7 @@ def test_a_gateway_down_longer_than_the_retries_fails_with_retry_enabled(world, 
     row = preauth_of(encounter)
     assert (row.state, row.failure_code) == ("failed", "gateway_unavailable")
     assert strict_gateway.calls["place_hold"] == 4  # the first try and 3 retries
-    assert service.retry_problem(row, utcnow().date()) is None
+    assert service.retry_refusal(row, utcnow().date()) is None
     service.retry(encounter, actor=world.biller)
     work()
     assert preauth_of(encounter).state == "held"

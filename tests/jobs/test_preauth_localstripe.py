@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from tests import factories
 from tests.preauth_support import book, practice, preauth_of, work
+from webapp.config import PREAUTH_STUCK_MINUTES
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
@@ -101,7 +102,7 @@ def test_a_killed_worker_is_settled_from_localstripe_with_the_same_hold(
     placed = app_stripe_gateway.find_hold(f"preauth-{row_id}-{attempt}")
     assert preauth_of(encounter).state == "processing"
 
-    later = utcnow() + timedelta(minutes=preauth_runs.DEFAULT_STUCK_MINUTES + 1)
+    later = utcnow() + timedelta(minutes=PREAUTH_STUCK_MINUTES + 1)
     report = preauth_runs.sweep(now=later)
 
     assert report.settled_held == [row_id]

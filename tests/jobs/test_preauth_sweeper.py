@@ -7,7 +7,7 @@ import pytest
 from rq.job import Job
 
 from jobs import preauth_sweeper
-from jobs.schedule import PERIODIC_JOBS
+from jobs.periodic import PERIODIC_JOBS
 from tests.preauth_support import (
     add_card,
     book,
@@ -17,12 +17,13 @@ from tests.preauth_support import (
     scheduled_job_ids,
     work,
 )
+from webapp.config import PREAUTH_STUCK_MINUTES
 from webapp.models.base import utcnow
 from webapp.services import preauth_runs
 from webapp.services.queue import queue, redis_connection
 
 SOON = timedelta(hours=3)
-AFTER_STUCK = timedelta(minutes=preauth_runs.DEFAULT_STUCK_MINUTES + 1)
+AFTER_STUCK = timedelta(minutes=PREAUTH_STUCK_MINUTES + 1)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_a_worker_killed_before_the_gateway_call_is_run_again_once(
 ):
     encounter = book(p, world.biller, starts_in=SOON)
     row_id = preauth_of(encounter).id
-    monkeypatch.setattr(preauth_runs, "_gateway", _die)
+    monkeypatch.setattr(preauth_runs, "current_gateway", _die)
     with pytest.raises(WorkerKilled):
         preauth_runs.place_hold(row_id, 1)
     monkeypatch.undo()

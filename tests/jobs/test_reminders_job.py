@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 
 from jobs import reminders as job
 from tests.reminder_support import ask, at_noon, build_practice, deliveries
+from webapp.config import RETRY_SETTINGS
 from webapp.extensions import db
 from webapp.models import Notification, ReminderDelivery
-from webapp.services import settings
+from webapp.services import reminders, settings
 from webapp.services.queue import queue, redis_connection
 
 END = date(2026, 9, 30)
+DIGEST_RETRY_INTERVALS = RETRY_SETTINGS["REMINDER_DIGEST_RETRY_INTERVALS"]
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def test_the_run_claims_notifies_and_the_worker_sends_each_user_one_digest(world
     practice.authorization("maya", number="JOB-1", end_date=END, allowed=1)
     practice.authorization("noah", number="JOB-2", end_date=END)
     with time_machine.travel(at_noon(END), tick=True):
-        queue().enqueue(job.run, job_id=job.run_job_id(None))
+        queue().enqueue(job.run, job_id=reminders.run_job_id(None))
         work()
         digests = digest_jobs()  # while their results are kept (time-machine moved the clock)
 
@@ -56,7 +58,7 @@ def test_the_run_claims_notifies_and_the_worker_sends_each_user_one_digest(world
     assert {r.email_status for r in db.session.scalars(select(ReminderDelivery))} == {"sent"}
 
     with time_machine.travel(at_noon(END) + timedelta(hours=1), tick=True):
-        queue().enqueue(job.run, job_id=job.run_job_id(None))  # the next hourly run
+        queue().enqueue(job.run, job_id=reminders.run_job_id(None))  # the next hourly run
         work()
     assert len(smtp.received) == 3  # nothing twice
     assert db.session.scalar(select(func.count(Notification.id))) == 8
@@ -72,16 +74,16 @@ def test_a_digest_the_mail_server_refuses_for_a_moment_is_retried_with_backoff(
     smtp.fail_next(421, "4.7.0 Too busy, try again later")
     start = at_noon(END)
     with time_machine.travel(start, tick=False):
-        queue().enqueue(job.run, job_id=job.run_job_id(world.org.id), args=(world.org.id,))
+        queue().enqueue(job.run, job_id=reminders.run_job_id(world.org.id), args=(world.org.id,))
         work()
 
     [scheduled_id] = queue().scheduled_job_registry.get_job_ids()
     retrying = Job.fetch(scheduled_id, connection=redis_connection())
     assert retrying.func_name == "jobs.reminders.send_digest"
     assert retrying.get_status() == JobStatus.SCHEDULED
-    assert retrying.retries_left == len(job.DIGEST_RETRY_INTERVALS) - 1
+    assert retrying.retries_left == len(DIGEST_RETRY_INTERVALS) - 1
     when = queue().scheduled_job_registry.get_scheduled_time(retrying)
-    assert when.timestamp() == pytest.approx(start.timestamp() + job.DIGEST_RETRY_INTERVALS[0])
+    assert when.timestamp() == pytest.approx(start.timestamp() + DIGEST_RETRY_INTERVALS[0])
     assert smtp.received == []
     assert {r.email_status for r in db.session.scalars(select(ReminderDelivery))} == {
         "pending",
@@ -108,7 +110,7 @@ def test_changing_the_exhaustion_setting_sends_exhaustion_reminders_right_away(
     practice.visit("maya", date(2026, 3, 9), "upcoming")
     today = date(2026, 3, 5)
     with time_machine.travel(at_noon(today), tick=True):
-        queue().enqueue(job.run, job_id=job.run_job_id(None))
+        queue().enqueue(job.run, job_id=reminders.run_job_id(None))
         work()
         assert {(k, t) for _a, k, t, _u in deliveries()} == {("exhaustion", 1)}
 
@@ -145,8 +147,8 @@ def test_a_run_that_crashes_midway_leaves_nothing_half_done_and_a_retry_sends_on
         assert db.session.scalar(select(func.count(Notification.id))) == 0
 
         monkeypatch.setattr(notifications, "notify", real_notify)
-        queue().enqueue(job.run, world.org.id, job_id=job.run_job_id(world.org.id))
-        queue().enqueue(job.run, world.org.id, job_id=job.run_job_id(world.org.id))
+        queue().enqueue(job.run, world.org.id, job_id=reminders.run_job_id(world.org.id))
+        queue().enqueue(job.run, world.org.id, job_id=reminders.run_job_id(world.org.id))
         work()
 
     assert len(deliveries()) == 3
@@ -165,7 +167,7 @@ def test_digests_not_queued_because_of_a_crash_go_out_with_the_next_run(
         raise ConnectionError("redis went away")
 
     with time_machine.travel(at_noon(END), tick=True):
-        monkeypatch.setattr(job, "enqueue_digest", redis_gone)
+        monkeypatch.setattr(reminders, "enqueue_digest", redis_gone)
         with pytest.raises(ConnectionError):
             job.run(world.org.id)
         assert smtp.received == []

@@ -14,7 +14,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests import factories
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules as rules
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Encounter
 from webapp.services import allocation, authorizations, booking, encounter_edit, records

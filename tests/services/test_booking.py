@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from tests import factories
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules as rules
 from webapp.extensions import db
 from webapp.services import booking
 from webapp.services.allocation import reallocate_client

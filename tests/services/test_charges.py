@@ -378,17 +378,17 @@ def test_a_manual_invoice_is_refused_while_a_hold_is_scheduled(world, strict_gat
 
 
 def test_the_demo_practice_starts_with_the_usual_automation_rules(app):
-    from webapp.domain import billing
+    from webapp.domain import billing_rules
     from webapp.models import Automation
     from webapp.services import automations, demo
 
     org, _ = demo.seed_demo()
     rules = [automations.as_rule(r) for r in automations.organization_rules(org.id)]
-    assert [billing.rule_label(r) for r in rules] == [
+    assert [billing_rules.rule_label(r) for r in rules] == [
         "Encounter Cancelled · Late cancellation → Charge Cancellation Fee",
         "Encounter Cancelled · No-show → Charge Cancellation Fee",
         "Encounter Cancelled → Release Pre-authorization",
         "Encounter Finalized → Charge Pre-authorization",
     ]
-    assert billing.shadowing(rules) == {}
+    assert billing_rules.shadowing(rules) == {}
     assert db.session.scalar(select(func.count(Automation.id))) == 4

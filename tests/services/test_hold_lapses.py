@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from jobs import hold_lapses
 from tests.preauth_support import add_card, book, edit, practice, preauth_of, work
-from webapp.domain import holds as hold_rules
+from webapp.domain import hold_rules
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import Notification, Payment
@@ -179,7 +179,7 @@ def test_a_hold_that_would_lapse_before_its_visit_is_renewed_new_hold_first(
 
 
 def test_the_watcher_runs_as_a_job_from_the_cron_schedule(world, p, strict_gateway):
-    from jobs.schedule import PERIODIC_JOBS
+    from jobs.periodic import PERIODIC_JOBS
 
     assert (hold_lapses.run, 300) in PERIODIC_JOBS
     encounter, row = _lapsing(p, world, strict_gateway)

@@ -23,6 +23,7 @@ from webapp.models import AuditEvent, PreAuthorization
 from webapp.models.base import utcnow
 from webapp.services import booking, encounter_edit
 from webapp.services import preauth as service
+from webapp.services.preauth_runs import HoldRun, place_hold
 from webapp.services.queue import queue
 
 
@@ -263,12 +264,10 @@ def test_the_loser_of_a_race_gets_the_message_of_the_state_it_lost_to(world, p):
 
 
 def test_a_job_of_an_older_attempt_claims_nothing(world, p):
-    from webapp.services.preauth_runs import place_hold
-
     encounter = book(p, world.biller)
     service.reschedule(encounter, "30", actor=world.biller)
     row = preauth_of(encounter)
-    assert place_hold(row.id, 1) == "not scheduled"
+    assert place_hold(row.id, 1) is HoldRun.NOT_SCHEDULED
     assert preauth_of(encounter).state == "scheduled"
 
 

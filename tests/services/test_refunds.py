@@ -74,12 +74,12 @@ def test_a_part_refund_goes_back_to_the_card_once_with_its_reason(world, strict_
 def test_the_rest_can_be_refunded_and_no_more(world, strict_gateway):
     _v, invoice, capture = _charged(world, strict_gateway)
     refunds.refund(capture, 5000, "requested_by_customer", None, _token(), actor=world.biller)
-    with pytest.raises(refunds.Refused, match=r"At most \$100.00 of this payment"):
+    with pytest.raises(refunds.RefundRefused, match=r"At most \$100.00 of this payment"):
         refunds.refund(capture, 10001, "requested_by_customer", None, _token(), actor=world.biller)
     refunds.refund(capture, 10000, "requested_by_customer", None, _token(), actor=world.biller)
     db.session.refresh(invoice)
     assert invoice.status == "refunded"
-    with pytest.raises(refunds.Refused, match="refunded in full"):
+    with pytest.raises(refunds.RefundRefused, match="refunded in full"):
         refunds.refund(capture, 1, "other", None, _token(), actor=world.biller)
     assert strict_gateway.calls["refund"] == 2
 
@@ -96,7 +96,9 @@ def test_the_rest_can_be_refunded_and_no_more(world, strict_gateway):
 )
 def test_a_bad_refund_is_refused_and_moves_nothing(world, strict_gateway, amount, reason, message):
     _v, invoice, capture = _charged(world, strict_gateway)
-    with pytest.raises(refunds.Refused, match=message.replace("$", r"\$").replace(".", r"\.")):
+    with pytest.raises(
+        refunds.RefundRefused, match=message.replace("$", r"\$").replace(".", r"\.")
+    ):
         refunds.refund(capture, amount, reason, None, _token(), actor=world.biller)
     assert _refunds(invoice) == [] and strict_gateway.calls["refund"] == 0
 
@@ -105,7 +107,7 @@ def test_a_double_click_of_one_dialog_refunds_once(world, strict_gateway):
     _v, invoice, capture = _charged(world, strict_gateway)
     token = _token()
     refunds.refund(capture, 2000, "duplicate", None, token, actor=world.biller)
-    with pytest.raises(refunds.Refused, match="already made"):
+    with pytest.raises(refunds.RefundRefused, match="already made"):
         refunds.refund(capture, 2000, "duplicate", None, token, actor=world.biller)
     assert _refunds(invoice) == [(2000, "succeeded", "Charged twice")]
     assert strict_gateway.calls["refund"] == 1
@@ -125,7 +127,7 @@ def test_two_people_racing_for_the_last_refundable_amount_refund_it_once(
                 actor = db.session.get(User, user_id)
                 refunds.refund(payment, 15000, "other", None, _token(), actor=actor)
                 results.append("won")
-            except refunds.Refused as refused:
+            except refunds.RefundRefused as refused:
                 results.append(f"lost: {refused.message}")
             finally:
                 db.session.remove()
@@ -187,7 +189,7 @@ def test_an_invoice_with_nothing_paid_is_voided_with_its_reason(world, strict_ga
     assert dict(strict_gateway.calls) == {"create_customer": 1}  # no money moved
     actions = db.session.scalars(select(AuditEvent.action)).all()
     assert "invoice.voided" in actions
-    with pytest.raises(refunds.Refused, match="already void"):
+    with pytest.raises(refunds.RefundRefused, match="already void"):
         refunds.void(invoice, "again", actor=world.biller)
     assert (
         charges.balance_preview(invoice).refusal
@@ -198,9 +200,9 @@ def test_an_invoice_with_nothing_paid_is_voided_with_its_reason(world, strict_ga
 
 def test_an_invoice_with_money_on_it_is_refunded_not_voided(world, strict_gateway):
     _v, invoice, _capture = _charged(world, strict_gateway)
-    with pytest.raises(refunds.Refused, match=r"\$150.00 was paid on this invoice: refund"):
+    with pytest.raises(refunds.RefundRefused, match=r"\$150.00 was paid on this invoice: refund"):
         refunds.void(invoice, "no", actor=world.biller)
-    with pytest.raises(refunds.Refused, match="Say why"):
+    with pytest.raises(refunds.RefundRefused, match="Say why"):
         refunds.void(invoice, "  ", actor=world.biller)
     assert db.session.get(Invoice, invoice.id).status == "paid"
 
@@ -221,7 +223,7 @@ def test_a_void_racing_a_balance_charge_leaves_one_of_them(app, world, strict_ga
                 else:
                     charges.charge_balance(found, actor=actor)
                 results[name] = "won"
-            except (refunds.Refused, charges.ChargeRefused) as refused:
+            except (refunds.RefundRefused, charges.ChargeRefused) as refused:
                 results[name] = refused.message
             finally:
                 db.session.remove()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert
 
 from tests import factories
-from webapp.domain import report
+from webapp.domain import report_rules
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Encounter
 from webapp.services import report_csv, reports
@@ -151,7 +151,7 @@ def test_statuses_and_figures_agree_with_the_clients_authorization_section(
     assert by_number["GRACE-OLD"].status == "expired"
     assert by_number["ALAN-I"].status == "inactive"
     # Counting Upcoming changes nothing here but the weekly authorization's remaining.
-    assert by_number["ADA-W"].figures == report.Figures(72, 8, 4)
+    assert by_number["ADA-W"].figures == report_rules.Figures(72, 8, 4)
 
 
 def test_the_total_allowed_in_sql_matches_the_rules_for_any_dates_and_week_start(world):
@@ -239,10 +239,10 @@ def test_weekly_rows_show_the_weekly_cap_and_pro_rate_sessions(practice):
     assert [row.first_of_authorization for row in weekly] == [True, False, False, False, False]
     assert [row.figures.whole_share for row in weekly] == [False, True, True, True, True]
     sessions = [row for row in rows if row.number == "ADA-S"]
-    assert sessions[0].figures.allowed == report.allowance_between(
+    assert sessions[0].figures.allowed == report_rules.allowance_between(
         terms_of(practice.sessions, practice.org), D(2026, 3, 29), D(2026, 3, 31)
     )
-    assert str(report.as_decimal(sessions[0].figures.allowed)) == "0.4"  # 24 × 3 / 181
+    assert str(report_rules.as_decimal(sessions[0].figures.allowed)) == "0.4"  # 24 × 3 / 181
     assert not sessions[0].figures.whole_share
 
 
@@ -313,7 +313,7 @@ def test_totals_sum_every_row_of_every_page_by_type(practice, by):
     page = page_of(practice, by=by)
     rows = list(reports.iter_rows(practice.org, query(by=by), today=TODAY))
     for kind in ("sessions", "units"):
-        expected = report.NO_FIGURES
+        expected = report_rules.NO_FIGURES
         for row in rows:
             if row.kind == kind:
                 expected = expected + row.figures
@@ -328,12 +328,12 @@ def test_the_forecast_uses_booked_appointments_and_the_recent_pace(practice):
     sessions = rows["ADA-S"].forecast
     assert sessions.pace == Fraction(3, 28)
     assert (sessions.state, sessions.unused_at_end, sessions.expires_unused) == (
-        report.LASTS,
+        report_rules.LASTS,
         9,
         True,
     )
-    assert rows["GRACE-X"].forecast.state == report.USED_UP
-    assert rows["ALAN-I"].forecast.state == report.NOT_APPLICABLE
+    assert rows["GRACE-X"].forecast.state == report_rules.USED_UP
+    assert rows["ALAN-I"].forecast.state == report_rules.NOT_APPLICABLE
 
 
 def test_a_booked_schedule_that_reaches_the_total_runs_out_on_its_day(practice):
@@ -345,7 +345,7 @@ def test_a_booked_schedule_that_reaches_the_total_runs_out_on_its_day(practice):
     row = next(r for r in page_of(practice).rows if r.number == "GRACE-X")
     assert (row.status, row.forecast.state, row.forecast.run_out) == (
         "active",
-        report.RUNS_OUT,
+        report_rules.RUNS_OUT,
         D(2026, 3, 19),
     )
 

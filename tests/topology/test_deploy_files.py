@@ -13,8 +13,7 @@ import pytest
 from tests.servers import IN_CI
 from tests.topology import readme
 from tests.topology.harness import CHECKOUT, ENV_EXAMPLE, UNITS, read_env_file, read_unit
-from webapp.config import gateway_call_worst_case, load_settings
-from webapp.services.preauth import JOB_TIMEOUT_SECONDS
+from webapp.config import PREAUTH_JOB_TIMEOUT_SECONDS, gateway_call_worst_case, load_settings
 
 EXAMPLE = dict(read_env_file(ENV_EXAMPLE))
 LONG_RUNNING = ("covered-web.service", "covered-worker@.service", "covered-cron.service")
@@ -90,7 +89,7 @@ def test_each_process_starts_through_deploy_covered_and_restarts_alone(name):
 def test_a_stopping_worker_may_finish_the_longest_job_and_the_web_its_requests(monkeypatch):
     worker = read_unit(UNITS / "covered-worker@.service")
     web = read_unit(UNITS / "covered-web.service")
-    assert worker.stop_seconds > JOB_TIMEOUT_SECONDS
+    assert worker.stop_seconds > PREAUTH_JOB_TIMEOUT_SECONDS
     assert web.stop_seconds > gunicorn_settings(monkeypatch)["graceful_timeout"]
     assert web.get("Type") == "notify"  # gunicorn says READY=1 once it listens
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.domain.allocation import (
+from webapp.domain.allocation_rules import (
     ENDS_FIRST,
     KEPT_HERE,
     NEXT_WITH_ROOM,
@@ -22,7 +22,7 @@ from webapp.domain.allocation import (
     VisitLine,
     allocate_visits,
 )
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     CANCELLED,
     KEPT,
     LATE_CANCELLED,

@@ -2,7 +2,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ACTIVE,
     CANCELLED,
     ENCOUNTER_STATUS_LABELS,

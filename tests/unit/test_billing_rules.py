@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from webapp.domain import billing
-from webapp.domain.billing import (
+from webapp.domain import billing_rules
+from webapp.domain.billing_rules import (
     CANCELLATION_FEE,
     CHARGE_CANCELLATION_FEE,
     CHARGE_PREAUTH,
@@ -21,7 +21,7 @@ from webapp.domain.billing import (
     Rule,
     ServiceCharge,
 )
-from webapp.domain.preauth import hold_amount
+from webapp.domain.preauth_rules import hold_amount
 
 THERAPY = ServiceCharge(1, "90837", "Psychotherapy", 15000, 5000)
 INTAKE = ServiceCharge(2, "90791", "Intake", 20000, 0)
@@ -46,20 +46,20 @@ GROUP = ServiceCharge(3, "90853", "Group", 4000, 2500)
     ],
 )
 def test_it_prices_an_encounter(billing_type, services, copay, lines):
-    result = billing.cost_lines(billing_type, services, copay_cents=copay, payer_name="Aetna")
+    result = billing_rules.cost_lines(billing_type, services, copay_cents=copay, payer_name="Aetna")
     assert [(ln.service_type_id, ln.description, ln.amount_cents) for ln in result] == lines
     prices = [s.price_cents for s in services]
     # The invoice for an unchanged encounter is exactly what the hold was placed for.
-    assert billing.total(result) == hold_amount(billing_type, copay, prices)
+    assert billing_rules.total(result) == hold_amount(billing_type, copay, prices)
 
 
 def test_it_lists_only_services_with_a_cancellation_fee():
-    lines = billing.cancellation_fee_lines([THERAPY, INTAKE, GROUP], LATE_CANCELLATION)
+    lines = billing_rules.cancellation_fee_lines([THERAPY, INTAKE, GROUP], LATE_CANCELLATION)
     assert [(ln.description, ln.amount_cents) for ln in lines] == [
         ("Late cancellation fee · 90837 Psychotherapy", 5000),
         ("Late cancellation fee · 90853 Group", 2500),
     ]
-    assert billing.total(lines) == 7500
+    assert billing_rules.total(lines) == 7500
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_it_lists_only_services_with_a_cancellation_fee():
     ],
 )
 def test_it_plans_a_charge(held, cost, capture, charge, release):
-    plan = billing.charge_plan(held, cost)
+    plan = billing_rules.charge_plan(held, cost)
     assert (plan.capture_cents, plan.charge_cents, plan.release_cents) == (capture, charge, release)
     assert plan.capture_cents + plan.release_cents == held
     assert plan.collected_cents == cost
@@ -92,7 +92,7 @@ def test_it_plans_a_charge(held, cost, capture, charge, release):
     ],
 )
 def test_it_plans_a_cancellation_fee(held, fee, capture, charge, release):
-    plan = billing.cancellation_fee_plan(held, fee)
+    plan = billing_rules.cancellation_fee_plan(held, fee)
     assert (plan.capture_cents, plan.charge_cents, plan.release_cents) == (capture, charge, release)
     assert plan.capture_cents + plan.release_cents == (held or 0)
     assert plan.collected_cents == fee
@@ -101,9 +101,9 @@ def test_it_plans_a_cancellation_fee(held, fee, capture, charge, release):
 def test_it_refuses_negative_or_fractional_amounts():
     for bad in (-1, 1.5):
         with pytest.raises(ValueError):
-            billing.charge_plan(1000, bad)
+            billing_rules.charge_plan(1000, bad)
         with pytest.raises(ValueError):
-            billing.cancellation_fee_plan(bad, 100)
+            billing_rules.cancellation_fee_plan(bad, 100)
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ RULES = [
     ],
 )
 def test_the_first_listed_matching_rule_wins(event, disposition, winner, number, also, explanation):
-    match = billing.match_rule(RULES, event, disposition)
+    match = billing_rules.match_rule(RULES, event, disposition)
     assert (match.winner.id, match.number) == (winner, number)
     assert [n for n, _ in match.also] == also
     if explanation:
@@ -182,9 +182,9 @@ def test_the_first_listed_matching_rule_wins(event, disposition, winner, number,
 
 
 def test_no_rule_matches_when_none_is_active_for_the_event():
-    match = billing.match_rule(RULES[:1], ENCOUNTER_FINALIZED, None)
+    match = billing_rules.match_rule(RULES[:1], ENCOUNTER_FINALIZED, None)
     assert match.winner is None and match.explanation() == "No automation rule matches."
-    assert billing.match_rule([], ENCOUNTER_CANCELLED, LATE_CANCELLATION).winner is None
+    assert billing_rules.match_rule([], ENCOUNTER_CANCELLED, LATE_CANCELLATION).winner is None
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_no_rule_matches_when_none_is_active_for_the_event():
     ],
 )
 def test_it_checks_that_an_action_fits_its_event(event, action, disposition, problem):
-    found = billing.rule_problem(event, action, disposition)
+    found = billing_rules.rule_refusal(event, action, disposition)
     if problem is None:
         assert found is None
     else:
@@ -218,16 +218,16 @@ def test_it_names_rules_shadowed_by_an_earlier_one():
         Rule(4, ENCOUNTER_FINALIZED, CHARGE_PREAUTH, active=False),
         Rule(5, ENCOUNTER_FINALIZED, CHARGE_PREAUTH),
     ]
-    assert billing.shadowing(rules) == {2: 1, 5: 3}
+    assert billing_rules.shadowing(rules) == {2: 1, 5: 3}
     # Specific first, catch-all after: nothing is shadowed.
-    assert billing.shadowing([rules[1], rules[0]]) == {}
+    assert billing_rules.shadowing([rules[1], rules[0]]) == {}
 
 
 def test_it_labels_a_rule():
-    assert billing.rule_label(RULES[0]) == (
+    assert billing_rules.rule_label(RULES[0]) == (
         "Encounter Cancelled · Late cancellation → Charge Cancellation Fee"
     )
-    assert billing.rule_label(RULES[1]) == "Encounter Finalized → Charge Pre-authorization"
+    assert billing_rules.rule_label(RULES[1]) == "Encounter Finalized → Charge Pre-authorization"
 
 
 @pytest.mark.parametrize(
@@ -238,18 +238,18 @@ def test_it_labels_a_rule():
 def test_it_suggests_a_disposition_from_the_notice_given(hours_before_start, disposition):
     starts = datetime(2027, 3, 1, 15)
     now = starts - timedelta(hours=hours_before_start)
-    assert billing.suggested_disposition(starts, now) == disposition
+    assert billing_rules.suggested_disposition(starts, now) == disposition
 
 
 def test_every_disposition_leads_to_a_cancelled_status():
-    assert set(billing.STATUS_FOR_DISPOSITION) == set(billing.DISPOSITIONS)
-    assert set(billing.STATUS_FOR_DISPOSITION.values()) == {
+    assert set(billing_rules.STATUS_FOR_DISPOSITION) == set(billing_rules.DISPOSITIONS)
+    assert set(billing_rules.STATUS_FOR_DISPOSITION.values()) == {
         "cancelled",
         "late_cancelled",
         "no_show",
     }
-    assert billing.event_refusal(ENCOUNTER_FINALIZED, "upcoming") is None
-    assert "cannot be cancelled" in billing.event_refusal(ENCOUNTER_CANCELLED, "kept")
+    assert billing_rules.event_refusal(ENCOUNTER_FINALIZED, "upcoming") is None
+    assert "cannot be cancelled" in billing_rules.event_refusal(ENCOUNTER_CANCELLED, "kept")
 
 
 # --- ledger ----------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_every_disposition_leads_to_a_cancelled_status():
     ],
 )
 def test_a_settled_hold_adds_up(held, movements, problem):
-    found = billing.hold_problem(held, movements)
+    found = billing_rules.hold_mismatch(held, movements)
     assert found == problem if problem is None else problem in found
 
 
@@ -307,8 +307,8 @@ def test_a_settled_hold_adds_up(held, movements, problem):
     ],
 )
 def test_an_invoice_adds_up(total, movements, status, problem):
-    assert billing.invoice_status(total, movements) == status
-    found = billing.invoice_problem(total, status, movements)
+    assert billing_rules.invoice_status(total, movements) == status
+    found = billing_rules.invoice_mismatch(total, status, movements)
     assert found == problem if problem is None else problem in found
 
 
@@ -323,7 +323,7 @@ def test_an_invoice_adds_up(total, movements, status, problem):
     ],
 )
 def test_the_status_form_only_corrects_closed_appointments(current, new, refused):
-    assert (billing.correction_refusal(current, new) is not None) == refused
+    assert (billing_rules.correction_refusal(current, new) is not None) == refused
 
 
 # --- charging the balance of an open invoice ------------------------------------------
@@ -344,14 +344,14 @@ VISA = "Visa •••• 4242"
     ],
 )
 def test_why_a_balance_cannot_be_charged(status, due, pending, card, expired, message):
-    refusal = billing.balance_refusal(status, due, pending, card, expired)
+    refusal = billing_rules.balance_refusal(status, due, pending, card, expired)
     assert refusal == message if message is None else refusal.startswith(message)
 
 
 def test_a_balance_payment_counts_as_money_collected():
     moves = [
-        billing.Movement(billing.HOLD_CAPTURE, 15000, True),
-        billing.Movement(billing.BALANCE_PAYMENT, 4000, False),
+        billing_rules.Movement(billing_rules.HOLD_CAPTURE, 15000, True),
+        billing_rules.Movement(billing_rules.BALANCE_PAYMENT, 4000, False),
     ]
-    assert billing.collected(moves) == 19000
-    assert billing.invoice_status(19000, moves) == billing.INVOICE_PAID
+    assert billing_rules.collected(moves) == 19000
+    assert billing_rules.invoice_status(19000, moves) == billing_rules.INVOICE_PAID

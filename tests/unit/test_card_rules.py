@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from webapp.domain.cards import brand_label, card_expired
+from webapp.domain.card_rules import brand_label, card_expired
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from webapp.domain import report
-from webapp.domain.allocation import Visit, VisitLine, allocate_visits
-from webapp.domain.authorizations import (
+from webapp.domain import report_rules
+from webapp.domain.allocation_rules import Visit, VisitLine, allocate_visits
+from webapp.domain.authorization_rules import (
     ENCOUNTER_STATUSES,
     KEPT,
     SESSIONS,
@@ -28,8 +28,8 @@ from webapp.domain.authorizations import (
     authorization_status,
     build_ledger,
 )
-from webapp.domain.limits import EARLIEST_DATE, LATEST_DATE, date_problem
-from webapp.domain.reminders import (
+from webapp.domain.limits import EARLIEST_DATE, LATEST_DATE, date_refusal
+from webapp.domain.reminder_rules import (
     EXHAUSTION,
     EXPIRATION,
     EXPIRATION_DAYS,
@@ -155,7 +155,7 @@ def test_the_total_is_allowed_times_the_windows(span, frequency, week_start, all
 @PROPERTY
 def test_the_report_counts_windows_as_the_rules_list_them(span, frequency, week_start):
     start, end = span
-    assert report.count_windows(start, end, frequency, week_start) == len(
+    assert report_rules.count_windows(start, end, frequency, week_start) == len(
         windows_for(start, end, frequency, week_start)
     )
 
@@ -248,28 +248,34 @@ def test_allocation_only_uses_authorizations_that_cover_the_day(data):
 # --- the report ------------------------------------------------------------------------------
 
 
-@given(data=st.data(), by=st.sampled_from(report.BREAKDOWNS))
+@given(data=st.data(), by=st.sampled_from(report_rules.BREAKDOWNS))
 @PROPERTY
 def test_report_allowances_add_up_to_the_authorizations_total(data, by):
     auth = data.draw(terms())
     assume(_days(auth.start, auth.end) <= 400 or by != "day")
-    span = report.breakdown_span(auth.start, auth.end, auth.start, auth.end, by, auth.week_start)
-    windows = report.breakdown_windows(span, by, auth.week_start)
+    span = report_rules.breakdown_span(
+        auth.start, auth.end, auth.start, auth.end, by, auth.week_start
+    )
+    windows = report_rules.breakdown_windows(span, by, auth.week_start)
     assert windows[0].end == auth.end and windows[-1].start == auth.start
     for newer, older in zip(windows, windows[1:], strict=False):
         assert older.end + timedelta(days=1) == newer.start
-    shares = [report.allowance_between(auth, w.start, w.end) for w in windows]
+    shares = [report_rules.allowance_between(auth, w.start, w.end) for w in windows]
     assert sum(Fraction(s) for s in shares) == auth.total
 
 
 @given(range_start=ANY_DAY, range_end=ANY_DAY)
 @PROPERTY
 def test_a_report_range_gets_an_answer_not_an_error(range_start, range_end):
-    problem = report.range_problem(range_start, range_end)
+    problem = report_rules.range_refusal(range_start, range_end)
     assert problem is None or problem.endswith(".")
     if problem is None:
-        assert range_start <= range_end < report.add_years(range_start, report.MAX_RANGE_YEARS)
-    first, last = report.month_range(range_start)
+        assert (
+            range_start
+            <= range_end
+            < report_rules.add_years(range_start, report_rules.MAX_RANGE_YEARS)
+        )
+    first, last = report_rules.month_range(range_start)
     assert first <= range_start <= last
 
 
@@ -281,7 +287,7 @@ def test_a_forecast_is_made_for_any_dates(data, today):
         (auth.start + timedelta(days=data.draw(st.integers(0, (auth.end - auth.start).days))), 1)
         for _ in range(data.draw(st.integers(0, 4)))
     ]
-    outcome = report.forecast(
+    outcome = report_rules.forecast(
         auth,
         status=data.draw(st.sampled_from(("active", "exhausted", "expired", "inactive"))),
         today=today,
@@ -289,10 +295,15 @@ def test_a_forecast_is_made_for_any_dates(data, today):
         booked=booked,
         recent_kept=data.draw(st.integers(0, 50)),
     )
-    assert outcome.state in (report.USED_UP, report.RUNS_OUT, report.LASTS, report.NOT_APPLICABLE)
+    assert outcome.state in (
+        report_rules.USED_UP,
+        report_rules.RUNS_OUT,
+        report_rules.LASTS,
+        report_rules.NOT_APPLICABLE,
+    )
     assert outcome.unused_at_end >= 0
-    window = report.pace_window(today)
-    assert window.end == today and window.days <= report.PACE_DAYS
+    window = report_rules.pace_window(today)
+    assert window.end == today and window.days <= report_rules.PACE_DAYS
 
 
 # --- reminders -------------------------------------------------------------------------------
@@ -330,4 +341,4 @@ def test_expiration_reminders_only_grow_more_urgent(end, today, later):
 @given(day=ANY_DAY)
 @PROPERTY
 def test_the_supported_range_is_1900_to_2099(day):
-    assert (date_problem(day) is None) == (date(1900, 1, 1) <= day <= date(2099, 12, 31))
+    assert (date_refusal(day) is None) == (date(1900, 1, 1) <= day <= date(2099, 12, 31))

@@ -1,4 +1,4 @@
-"""webapp.domain.holds: the plan for a pre-authorization's holds, lapses, moves, wording."""
+"""webapp.domain.hold_rules: the plan for a pre-authorization's holds, lapses, moves, wording."""
 
 from datetime import datetime, timedelta
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.domain import holds
-from webapp.domain.holds import GatewayHold, HoldMoney
+from webapp.domain import hold_rules
+from webapp.domain.hold_rules import GatewayHold, HoldMoney
 
 NOW = datetime(2026, 12, 1, 9, 0)
 STATES = ("scheduled", "processing", "held", "charged", "released", "failed", "cancelled",
@@ -20,7 +20,7 @@ def hold(ref: str, attempt: int, status: str = "requires_capture", *, releasing=
 
 
 def _plan(state, attempt, own, found, wants):
-    return holds.plan(state=state, attempt=attempt, own_reference=own, holds=found,
+    return hold_rules.plan(state=state, attempt=attempt, own_reference=own, holds=found,
                       wants_hold=wants)  # fmt: skip
 
 
@@ -105,12 +105,12 @@ def test_after_any_plan_at_most_one_hold_is_live_and_none_unless_wanted_or_held(
     assert len(left) == decided.live_after <= 1
     assert released <= live  # only live holds are released
     if decided.adopt is not None:
-        assert wants and state in holds.ADOPTING_STATES
+        assert wants and state in hold_rules.ADOPTING_STATES
         assert decided.adopt.attempt == attempt and not decided.adopt.releasing
         assert left == {decided.adopt.reference}
     if decided.keep is not None:
         assert state == "held" and left == {own}
-    if state != "held" and not (wants and state in holds.ADOPTING_STATES):
+    if state != "held" and not (wants and state in hold_rules.ADOPTING_STATES):
         assert left == set()  # a cancelled, released, charged… visit holds nothing
 
 
@@ -130,7 +130,7 @@ def test_after_any_plan_at_most_one_hold_is_live_and_none_unless_wanted_or_held(
 )
 def test_a_held_visit_that_moves(lapses_in, starts_in, hours, kind):
     lapses = NOW + lapses_in if lapses_in else None
-    assert holds.held_move(lapses_at=lapses, new_starts_at=NOW + starts_in,
+    assert hold_rules.held_move(lapses_at=lapses, new_starts_at=NOW + starts_in,
                            hours_before=hours, now=NOW) == kind  # fmt: skip
 
 
@@ -141,7 +141,7 @@ def test_a_held_visit_that_moves(lapses_in, starts_in, hours, kind):
 )
 def test_a_kept_hold_always_covers_the_new_start_inside_the_window(lapses, start, hours):
     lapses_at, starts_at = NOW + timedelta(hours=lapses), NOW + timedelta(hours=start)
-    kind = holds.held_move(lapses_at=lapses_at, new_starts_at=starts_at, hours_before=hours,
+    kind = hold_rules.held_move(lapses_at=lapses_at, new_starts_at=starts_at, hours_before=hours,
                            now=NOW)  # fmt: skip
     if kind == "keep":
         assert lapses_at > starts_at and starts_at - timedelta(hours=hours) <= NOW
@@ -157,7 +157,7 @@ def test_a_kept_hold_always_covers_the_new_start_inside_the_window(lapses, start
     ],
 )
 def test_when_a_hold_is_renewed(lapses_in, visit_ends_in, renew):
-    assert holds.needs_renewal(lapses_at=NOW + lapses_in, visit_ends_at=NOW + visit_ends_in,
+    assert hold_rules.needs_renewal(lapses_at=NOW + lapses_in, visit_ends_at=NOW + visit_ends_in,
                                now=NOW) is renew  # fmt: skip
 
 
@@ -178,8 +178,8 @@ def test_when_a_hold_is_renewed(lapses_in, visit_ends_in, renew):
     ],
 )  # fmt: skip
 def test_gateway_words_are_turned_to_staff_wording(code, message, staff):
-    assert holds.staff_message(code, message) == staff
-    assert "your" not in holds.staff_message(code, message).lower()
+    assert hold_rules.staff_message(code, message) == staff
+    assert "your" not in hold_rules.staff_message(code, message).lower()
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.domain import practice as rules
-from webapp.domain.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+from webapp.domain import practice_rules as rules
+from webapp.domain.password_rules import MAX_LENGTH, MIN_LENGTH, password_refusal
 
 ZONES = sorted(available_timezones())
 
@@ -76,13 +76,13 @@ def test_it_refuses_anything_but_a_weekday(raw):
 
 @given(st.text(min_size=MIN_LENGTH, max_size=MAX_LENGTH))
 def test_any_password_of_an_allowed_length_passes_the_length_rule(password):
-    assert password_problem(password) is None
+    assert password_refusal(password) is None
 
 
 @given(st.text(max_size=MIN_LENGTH - 1))
 def test_a_short_password_is_refused_with_the_minimum(password):
-    assert password_problem(password) == f"Use at least {MIN_LENGTH} characters."
+    assert password_refusal(password) == f"Use at least {MIN_LENGTH} characters."
 
 
 def test_a_password_past_the_maximum_is_refused():
-    assert password_problem("x" * (MAX_LENGTH + 1)) == f"Use at most {MAX_LENGTH} characters."
+    assert password_refusal("x" * (MAX_LENGTH + 1)) == f"Use at most {MAX_LENGTH} characters."

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import (
+from webapp.domain import preauth_rules as rules
+from webapp.domain.preauth_rules import (
     CANCELLED,
     CHARGED,
     EXPIRED,
@@ -119,7 +119,7 @@ def test_it_explains_why_an_action_is_refused(action, state, message):
     ],
 )
 def test_it_blocks_manual_invoices_while_a_hold_is_pending_or_placed(state, blocked):
-    reason = rules.invoice_block_reason(state)
+    reason = rules.invoice_refusal(state)
     assert (reason is not None) is blocked
     if blocked:
         assert "pre-authorization" in reason or "hold" in reason
@@ -234,7 +234,7 @@ def test_a_card_is_good_through_its_expiry_month(month, year, expired):
 def test_retry_is_enabled_once_the_cause_is_resolved(
     code, failed_card, default_card, default_expired, blocker
 ):
-    assert rules.retry_blocker(code, failed_card, default_card, default_expired) == blocker
+    assert rules.retry_refusal(code, failed_card, default_card, default_expired) == blocker
 
 
 @pytest.mark.parametrize(

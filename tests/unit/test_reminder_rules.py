@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
-from webapp.domain.reminders import (
+from webapp.domain.authorization_rules import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.reminder_rules import (
     EXHAUSTION,
     EXPIRATION,
     Due,

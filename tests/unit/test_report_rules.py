@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ACTIVE,
     EXHAUSTED,
     EXPIRED,
@@ -18,7 +18,7 @@ from webapp.domain.authorizations import (
     UNITS,
     AuthorizationTerms,
 )
-from webapp.domain.report import (
+from webapp.domain.report_rules import (
     BREAKDOWN_LABELS,
     BREAKDOWNS,
     LASTS,
@@ -40,7 +40,7 @@ from webapp.domain.report import (
     month_range,
     pace_window,
     percent,
-    range_problem,
+    range_refusal,
 )
 from webapp.domain.windows import Window, total_allowed, window_containing, windows_for
 
@@ -93,7 +93,7 @@ def test_it_defaults_to_the_month_of_today(today, expected):
     ],
 )
 def test_it_refuses_backward_ranges_and_ranges_over_three_years(start, end, problem):
-    assert range_problem(start, end) == problem
+    assert range_refusal(start, end) == problem
 
 
 def test_it_adds_years_moving_leap_days_to_march():

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
-from webapp.domain.schedule import Slot, conflicts, double_booked, early_keep_refusal
+from webapp.domain.authorization_rules import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.schedule_rules import Slot, conflicts, double_booked, early_keep_refusal
 
 T = datetime(2026, 3, 2, 15)  # 10:00 in New York
 

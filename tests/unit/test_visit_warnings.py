@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from webapp.domain.allocation import (
+from webapp.domain.allocation_rules import (
     ENDS_FIRST,
     KEPT_HERE,
     NEXT_WITH_ROOM,
@@ -13,7 +13,7 @@ from webapp.domain.allocation import (
     PassedOver,
     Placement,
 )
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ACTIVE,
     CANCELLED,
     EXHAUSTED,
@@ -28,7 +28,7 @@ from webapp.domain.authorizations import (
     AuthorizationTerms,
     CoverageWarning,
 )
-from webapp.domain.visit_warnings import placement_reason, visit_warnings
+from webapp.domain.visit_warning_rules import placement_reason, visit_warnings
 
 D = date
 SESSION = AuthorizationTerms(

@@ -67,6 +67,7 @@ ROUTES = {
     "outbox.index": ("GET", "/admin/outbox", ADMIN),
     "outbox.show": ("GET", "/admin/outbox/{outbox_message}", ADMIN),
     "outbox.raw": ("GET", "/admin/outbox/{outbox_message}/raw", ADMIN),
+    "outbox.html": ("GET", "/admin/outbox/{outbox_message}/html", ADMIN),
     "billing.show_panel": ("GET", "/encounters/{encounter}/billing", ALL),
     "billing.charge": ("GET", "/encounters/{encounter}/charge", BILLING),
     "billing.release": ("GET", "/encounters/{encounter}/release", BILLING),
@@ -94,6 +95,14 @@ PUBLIC = {"static", "auth.login", "auth.logout", "webhooks.stripe", "passwords.s
 @pytest.fixture
 def rows(world):
     """One of each resource in the practice, owned by the standing clinician."""
+    return seed_rows(world)
+
+
+def seed_rows(world) -> dict:
+    """Add one of each resource to `world.org`; their ids by ROUTES placeholder.
+
+    Also used by the browser walk under the CSP (tests/browser/test_content_security_policy.py).
+    """
     client = factories.client(world.org, primary_clinician_id=world.clinician.id)
     payer = factories.payer(world.org)
     insurance = factories.insurance(world.org, client, payer)

@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests import factories
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules as rules
 from webapp.extensions import db
 from webapp.models import Encounter, Notification
 from webapp.services import authorizations, booking, notifications
@@ -250,6 +250,7 @@ def test_a_future_visit_is_finalized_only_with_its_date_confirmed(client, auth, 
     dialog = client.get(f"/encounters/{visit.id}/finalize", headers=HX).get_data(as_text=True)
     assert 'name="confirm_early" value="2026-03-09"' in dialog
     assert "Yes, mark the appointment of Mar 9, 2026 Kept before it starts" in dialog
+    assert "it is on Mar 9, 2026 at 10:00 AM." in dialog  # the stored start, in the org's zone
     refused = client.post(f"/encounters/{visit.id}/finalize", headers=HX)
     assert refused.status_code == 409
     assert "Mar 9, 2026 at 10:00 AM and has not started yet" in refused.get_data(as_text=True)

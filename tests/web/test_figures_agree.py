@@ -20,7 +20,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests import factories
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules as rules
 from webapp.domain.figures import over_by, percent_text
 from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db

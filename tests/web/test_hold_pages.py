@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.preauth_support import add_card, book, practice, preauth_of, work
-from webapp.domain import holds as hold_rules
+from webapp.domain import hold_rules
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models.base import utcnow

@@ -142,8 +142,12 @@ def test_admins_read_the_outbox_with_html_kept_in_a_sandbox(client, auth, world)
 
     page = client.get(f"/admin/outbox/{name}").text
     assert '<iframe class="mail-preview" sandbox=""' in page
-    assert 'srcdoc="&lt;p&gt;Hello&lt;/p&gt;&lt;script&gt;alert(&#34;x&#34;)' in page
+    assert f'src="/admin/outbox/{name}/html"' in page  # its own answer, its own policy
     assert "<script>alert" not in page
+    preview = client.get(f"/admin/outbox/{name}/html")
+    assert '<p>Hello</p><script>alert("x")</script>' in preview.text  # shown as written…
+    assert "sandbox" in preview.headers["Content-Security-Policy"]  # …where no script runs
+    assert "script-src" not in preview.headers["Content-Security-Policy"]
     assert "Plain words" in page
 
     raw = client.get(f"/admin/outbox/{name}/raw")
@@ -151,5 +155,6 @@ def test_admins_read_the_outbox_with_html_kept_in_a_sandbox(client, auth, world)
     assert b"Subject: 3 authorization reminders" in raw.data
 
     assert client.get(f"/admin/outbox/{other}").status_code == 404
+    assert client.get(f"/admin/outbox/{other}/html").status_code == 404
     assert client.get("/admin/outbox/..%2Fsecret_key").status_code == 404
     assert client.get("/admin/outbox/org1-x.eml").status_code == 404

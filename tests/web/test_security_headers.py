@@ -10,6 +10,7 @@ from tests.web.test_access import ROUTES, _path
 from tests.web.test_access import rows as rows  # the fixture
 from webapp.config import ConfigError, load_settings
 from webapp.extensions import db
+from webapp.security import MAIL_PREVIEW_POLICY, default_content_security_policy
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -20,10 +21,15 @@ EXPECTED = {
 
 
 def _assert_secured(response, where: str):
-    for name, value in EXPECTED.items():
-        assert response.headers.get(name) == value, f"{where}: {name}"
     policy = response.headers.get("Content-Security-Policy", "")
-    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, where
+    if policy == MAIL_PREVIEW_POLICY:  # a message's HTML, framed by the outbox page only
+        assert response.headers["X-Frame-Options"] == "SAMEORIGIN", where
+        assert "outbox.html" in where, where
+    else:
+        for name, value in EXPECTED.items():
+            assert response.headers.get(name) == value, f"{where}: {name}"
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, where
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", where
     assert "Server" not in response.headers, where  # the WSGI server's (see the last test)
 
 
@@ -45,8 +51,34 @@ def test_the_policy_allows_the_payment_processor_and_nothing_else(app, client):
     policy = client.get("/login").headers["Content-Security-Policy"]
     gateway = app.extensions["payment_gateway"]
     js_origin = "/".join(gateway.js_url.split("/")[:3])
-    assert f"script-src 'self' 'unsafe-inline' 'unsafe-eval' {js_origin}" in policy
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["script-src"] == f"'self' {js_origin}"
+    assert directives["style-src"] == "'self'"
+    assert "unsafe" not in policy
     assert "default-src 'self'" in policy and "form-action 'self'" in policy
+
+
+def test_the_default_policy_against_stripe_names_its_hosts_only():
+    policy = default_content_security_policy("https://js.stripe.com/v3/", "https://api.stripe.com")
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["script-src"] == "'self' https://js.stripe.com"
+    assert directives["connect-src"] == "'self' https://api.stripe.com"
+    assert directives["frame-src"] == "'self' https://js.stripe.com https://hooks.stripe.com"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_a_message_preview_has_its_own_policy_and_only_this_site_frames_it(
+    client, auth, world, rows
+):
+    auth.login(world.admin)
+    page = client.get(_path("outbox.show", rows))
+    preview = client.get(_path("outbox.html", rows))
+    assert f'src="{_path("outbox.html", rows)}"' in page.get_data(as_text=True)
+    assert "srcdoc" not in page.get_data(as_text=True)
+    assert preview.status_code == 200 and preview.get_data(as_text=True).strip() == "<p>Hi</p>"
+    assert preview.headers["Content-Security-Policy"] == MAIL_PREVIEW_POLICY
+    assert "script" not in MAIL_PREVIEW_POLICY and "sandbox" in MAIL_PREVIEW_POLICY
+    assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_a_configured_policy_replaces_the_default(app, client):

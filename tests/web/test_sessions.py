@@ -1,6 +1,6 @@
 """Sign-in and sessions: throttling, equal work, sessions that end, remember-me, `next`.
 
-Rules: webapp/domain/sessions.py, webapp/services/sessions.py, webapp/services/sign_in.py.
+Rules: webapp/domain/session_rules.py, webapp/services/sessions.py, webapp/services/sign_in.py.
 """
 
 import re

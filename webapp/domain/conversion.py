@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from webapp.domain.authorizations import SESSIONS
-from webapp.domain.limits import MAX_ALLOWED, date_problem
+from webapp.domain.authorization_rules import SESSIONS
+from webapp.domain.limits import MAX_ALLOWED, date_refusal
 
 CSV_HEADERS = ("client", "payer", "authorization_number", "end_date", "sessions_allowed")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
@@ -72,14 +72,14 @@ def parse_date(text: str) -> date:
             day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        problem = date_problem(day)
+        problem = date_refusal(day)
         if problem:
             raise LegacyRowError(f"End date {text!r} is out of range. {problem}")
         return day
     raise LegacyRowError(f"End date {text!r} is not a date (use YYYY-MM-DD or MM/DD/YYYY).")
 
 
-def _normalise(raw: Mapping[str, str | None]) -> dict[str, str]:
+def normalise_row(raw: Mapping[str, str | None]) -> dict[str, str]:
     """Headers: case-insensitive, surrounding whitespace and a BOM ignored,
     spaces read as underscores. Values: stripped; missing (None) → ''."""
     clean = {}
@@ -93,7 +93,7 @@ def _normalise(raw: Mapping[str, str | None]) -> dict[str, str]:
 
 def parse_legacy_row(raw: Mapping[str, str]) -> LegacyRow:
     """A LegacyRow from one CSV row (see CSV_HEADERS); LegacyRowError says what is wrong."""
-    row = _normalise(raw)
+    row = normalise_row(raw)
     required = (
         ("client", "Client is missing."),
         ("payer", "Payer is missing."),

@@ -86,7 +86,7 @@ def invoice_status(total_cents: int, movements: Iterable[Movement]) -> str:
     return INVOICE_REFUNDED if back >= paid else INVOICE_PARTLY_REFUNDED
 
 
-def hold_problem(held_cents: int, movements: Iterable[Movement]) -> str | None:
+def hold_mismatch(held_cents: int, movements: Iterable[Movement]) -> str | None:
     """A settled hold must add up: held = captured + released."""
     moves = list(movements)
     captured = sum(m.amount_cents for m in moves if m.from_hold and m.kind in COLLECTING_KINDS)
@@ -119,7 +119,7 @@ def balance_refusal(
     return None
 
 
-def invoice_problem(total_cents: int, status: str, movements: Iterable[Movement]) -> str | None:
+def invoice_mismatch(total_cents: int, status: str, movements: Iterable[Movement]) -> str | None:
     """A paid invoice's payments add up to its total; none ever exceed it; refunds never
     exceed what was paid."""
     moves = list(movements)

@@ -46,14 +46,14 @@ def is_row_id(value: int) -> bool:
     return 1 <= value <= MAX_ROW_ID
 
 
-def date_problem(day: date) -> str | None:
+def date_refusal(day: date) -> str | None:
     """Why `day` is refused, or None: it must fall in 1900-01-01 … 2099-12-31."""
     if EARLIEST_DATE <= day <= LATEST_DATE:
         return None
     return f"Enter a date from {DATE_RANGE_TEXT}."
 
 
-def money_problem(cents: int) -> str | None:
+def money_refusal(cents: int) -> str | None:
     """Why an amount typed by a person is refused, or None (0 … $10,000.00)."""
     if cents < 0:
         return "The amount cannot be negative."
@@ -62,7 +62,7 @@ def money_problem(cents: int) -> str | None:
     return None
 
 
-def allowed_problem(text: str, noun: str) -> str | None:
+def allowed_refusal(text: str, noun: str) -> str | None:
     """Why an "allowed" amount typed as text is refused, or None (a whole 1 … 10,000).
 
     `noun` is "Sessions" or "Units", for the message.

@@ -72,6 +72,17 @@ def shift(day: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
+def days_into_week(day: date, week_start: int) -> int:
+    """How many days `day` is past the start of its week (0–6); `week_start` is
+    Python's weekday number of the organization's first day (0 Monday … 6 Sunday)."""
+    return (day.weekday() - week_start) % 7
+
+
+def week_start_of(day: date, week_start: int) -> date:
+    """The first day of the week containing `day` (stopping at date.min)."""
+    return shift(day, -days_into_week(day, week_start))
+
+
 def last_of_month(day: date) -> date:
     """The last day of `day`'s calendar month."""
     if day.month == 12:
@@ -99,7 +110,7 @@ def window_containing(
     if frequency == "day":
         first = last = day
     elif frequency == "week":
-        offset = (day.weekday() - week_start) % 7
+        offset = days_into_week(day, week_start)
         first, last = shift(day, -offset), shift(day, 6 - offset)
     elif frequency == "month":
         first, last = day.replace(day=1), last_of_month(day)

@@ -5,8 +5,8 @@ from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, 
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.domain.authorizations import SESSIONS, UNITS
-from webapp.domain.limits import DATE_RANGE_TEXT, LATEST_DATE, allowed_problem
+from webapp.domain.authorization_rules import SESSIONS, UNITS
+from webapp.domain.limits import DATE_RANGE_TEXT, LATEST_DATE, allowed_refusal
 from webapp.domain.windows import FREQUENCIES, FREQUENCY_LABELS
 from webapp.forms.fields import DateField, choices
 
@@ -64,7 +64,7 @@ class AuthorizationForm(FlaskForm):
 
     def validate_allowed(self, field):
         noun = "Units" if self.kind.data == UNITS else "Sessions"
-        problem = allowed_problem(field.data or "", noun)
+        problem = allowed_refusal(field.data or "", noun)
         if problem:
             raise ValidationError(problem)
 

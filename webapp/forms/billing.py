@@ -4,14 +4,16 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.forms.fields import MoneyField, choices
 
 
 class CancelForm(FlaskForm):
     disposition = SelectField(
         "Disposition",
-        choices=choices((d, billing.DISPOSITION_LABELS[d]) for d in billing.DISPOSITIONS),
+        choices=choices(
+            (d, billing_rules.DISPOSITION_LABELS[d]) for d in billing_rules.DISPOSITIONS
+        ),
         validators=[InputRequired(message="Choose why the appointment is cancelled.")],
     )
 
@@ -19,20 +21,20 @@ class CancelForm(FlaskForm):
 class AutomationForm(FlaskForm):
     event = SelectField(
         "When",
-        choices=choices((e, billing.EVENT_LABELS[e]) for e in billing.EVENTS),
+        choices=choices((e, billing_rules.EVENT_LABELS[e]) for e in billing_rules.EVENTS),
         validators=[InputRequired(message="Choose an event.")],
     )
     disposition = SelectField(
         "Only for disposition",
         choices=choices(
             [("", "Any disposition")]
-            + [(d, billing.DISPOSITION_LABELS[d]) for d in billing.DISPOSITIONS]
+            + [(d, billing_rules.DISPOSITION_LABELS[d]) for d in billing_rules.DISPOSITIONS]
         ),
         description="Cancellations only: limit the rule to one disposition.",
     )
     action = SelectField(
         "Do",
-        choices=choices((a, billing.ACTION_LABELS[a]) for a in billing.ACTIONS),
+        choices=choices((a, billing_rules.ACTION_LABELS[a]) for a in billing_rules.ACTIONS),
         validators=[InputRequired(message="Choose an action.")],
     )
 
@@ -41,7 +43,7 @@ class RefundForm(FlaskForm):
     amount = MoneyField("Amount to refund", validators=[InputRequired(message="Enter an amount.")])
     reason = SelectField(
         "Why",
-        choices=choices([("", "Choose a reason")] + list(billing.REFUND_REASONS.items())),
+        choices=choices([("", "Choose a reason")] + list(billing_rules.REFUND_REASONS.items())),
         validators=[InputRequired(message="Choose why the money is refunded.")],
     )
     note = StringField("Note (optional)", validators=[Optional(), Length(max=200)])

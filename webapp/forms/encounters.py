@@ -12,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS, ENCOUNTER_STATUSES
+from webapp.domain.authorization_rules import ENCOUNTER_STATUS_LABELS, ENCOUNTER_STATUSES
 from webapp.forms.fields import DateField, choices
 from webapp.models.encounters import BILLING_TYPE_LABELS, BILLING_TYPES
 

@@ -9,8 +9,8 @@ from webapp.domain.limits import (
     DATE_RANGE_TEXT,
     EARLIEST_DATE,
     LATEST_DATE,
-    date_problem,
-    money_problem,
+    date_refusal,
+    money_refusal,
 )
 from webapp.domain.money import format_cents, parse_dollars
 
@@ -33,7 +33,7 @@ class MoneyField(StringField):
             cents = parse_dollars(valuelist[0])
         except ValueError as error:
             raise ValidationError(str(error)) from None
-        problem = money_problem(cents)
+        problem = money_refusal(cents)
         if problem:
             raise ValidationError(problem)
         self.data = cents
@@ -56,7 +56,7 @@ class DateField(_WTFormsDateField):
     def pre_validate(self, form) -> None:
         super().pre_validate(form)
         if self.data is not None and not self.process_errors:
-            problem = date_problem(self.data)
+            problem = date_refusal(self.data)
             if problem:
                 self.data = None
                 raise StopValidation(problem)

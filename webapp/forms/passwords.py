@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from webapp.domain.passwords import MIN_LENGTH, password_problem
+from webapp.domain.password_rules import MIN_LENGTH, password_refusal
 
 
 class SetPasswordForm(FlaskForm):
@@ -28,7 +28,7 @@ class SetPasswordForm(FlaskForm):
         self.account = account
 
     def validate_password(self, field):
-        problem = password_problem(
+        problem = password_refusal(
             field.data or "",
             email=getattr(self.account, "email", ""),
             name=getattr(self.account, "name", ""),

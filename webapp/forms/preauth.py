@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from webapp.domain import preauth as rules
+from webapp.domain import preauth_rules
 from webapp.domain.units import ROUNDING_PROFILE_LABELS
 from webapp.forms.fields import choices
 
@@ -21,7 +21,7 @@ class HoursField(StringField):
         self.data = None
         raw = valuelist[0] if valuelist else ""
         try:
-            self.data = rules.parse_hours(raw)
+            self.data = preauth_rules.parse_hours(raw)
         except ValueError as error:
             raise ValidationError(str(error)) from None
 

@@ -3,8 +3,8 @@
 from wtforms import Form, RadioField, SearchField, SelectField
 from wtforms.validators import Length, StopValidation, ValidationError
 
-from webapp.domain import report
-from webapp.domain.authorizations import KINDS, STATUS_LABELS, STATUSES
+from webapp.domain import report_rules
+from webapp.domain.authorization_rules import KINDS, STATUS_LABELS, STATUSES
 from webapp.forms.fields import DateField, choices
 
 
@@ -42,8 +42,10 @@ class ReportFilterForm(Form):
     )
     by = RadioField(
         "Break down by",
-        choices=choices((key, report.BREAKDOWN_LABELS[key]) for key in report.BREAKDOWNS),
-        default=report.PERIOD,
+        choices=choices(
+            (key, report_rules.BREAKDOWN_LABELS[key]) for key in report_rules.BREAKDOWNS
+        ),
+        default=report_rules.PERIOD,
         invalid_choice_message="Unknown breakdown: choose Entire period, Month, Week or Day.",
     )
     status = SelectField(
@@ -82,7 +84,7 @@ class ReportFilterForm(Form):
 
     def validate_end(self, field) -> None:
         if self.start.data and field.data:
-            problem = report.range_problem(self.start.data, field.data)
+            problem = report_rules.range_refusal(self.start.data, field.data)
             if problem:
                 raise ValidationError(problem)
 

@@ -9,7 +9,7 @@ from datetime import date
 from flask import request
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from webapp.domain.limits import MAX_ROW_ID, date_problem
+from webapp.domain.limits import MAX_ROW_ID, date_refusal
 
 MAX_PAGE = 100_000  # a page number in a list: far past any practice's rows
 _MAX_ID_DIGITS = len(str(MAX_ROW_ID))
@@ -68,5 +68,5 @@ def arg_date(name: str) -> tuple[date | None, str | None]:
         day = None
     if day is None:
         return None, "Enter the date as YYYY-MM-DD."
-    problem = date_problem(day)
+    problem = date_refusal(day)
     return (None, problem) if problem else (day, None)

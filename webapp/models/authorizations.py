@@ -64,7 +64,7 @@ class Allocation(db.Model):
 
     Written for every encounter that an authorization covers, whatever its status;
     whether it counts (Kept always, Upcoming by setting) is decided when reading.
-    The allocation rule (`webapp.domain.allocation`) also records why the encounter
+    The allocation rule (`webapp.domain.allocation_rules`) also records why the encounter
     went here (`reason`), what was left before it (`room_before`, and in its
     day/week/month window `window_room_before`) and the authorizations ending
     sooner that had no room (`passed_over`: [{"id": …, "why": "total"|"window"}]),

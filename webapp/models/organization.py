@@ -69,6 +69,23 @@ class User(UserMixin, db.Model):
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
 
+    # What a role may do, asked by templates and views (DESIGN.md §1, People); routes
+    # declare their roles with webapp.access.role_required.
+    @property
+    def is_admin(self) -> bool:
+        """Admin: all a biller does, plus settings, payers, services, automations, users."""
+        return self.role == ADMIN
+
+    @property
+    def can_bill(self) -> bool:
+        """Admin or biller: insurance, authorizations, cards, charges, invoices, reports."""
+        return self.role in (ADMIN, BILLER)
+
+    @property
+    def is_clinician(self) -> bool:
+        """Clinician: sees only the clients they are the primary clinician of."""
+        return self.role == CLINICIAN
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 

@@ -1,6 +1,6 @@
 """Card payments: the gateway protocol, its Stripe implementation, error classes.
 
-`gateway()` is the app's `PaymentGateway`: a `StripeGateway` built from the
+`current_gateway()` is the app's `PaymentGateway`: a `StripeGateway` built from the
 STRIPE_* settings (localstripe on 127.0.0.1 by default; network timeout and
 retries from STRIPE_TIMEOUT_SECONDS and STRIPE_MAX_NETWORK_RETRIES), or whatever object the
 config key `PAYMENT_GATEWAY` holds (tests pass the strict in-memory gateway).
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     if gateway_override is not None:
         app.extensions[EXTENSION] = gateway_override
         return
+    # reason: the Stripe SDK is loaded only when the app talks to Stripe or localstripe
     from webapp.payments.stripe_gateway import StripeGateway
 
     app.extensions[EXTENSION] = StripeGateway(
@@ -31,5 +32,6 @@ def init_app(app: Flask) -> None:
     )
 
 
-def gateway() -> PaymentGateway:
+def current_gateway() -> PaymentGateway:
+    """The app's payment gateway (see the module's docstring)."""
     return current_app.extensions[EXTENSION]

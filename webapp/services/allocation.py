@@ -3,7 +3,7 @@
 Every change that can move a visit — a booking, an edit, a status change, an
 authorization added, edited, removed or imported, a payer's rounding profile or
 a service's unit length — calls `reallocate_client()` inside its transaction. It
-runs the allocation rule (`webapp.domain.allocation`) over *all* of the client's
+runs the allocation rule (`webapp.domain.allocation_rules`) over *all* of the client's
 encounters and authorizations and writes only the rows that changed, so the
 ledger is the same whichever change came last. `plan()` runs the same rule with
 unsaved drafts, so a form's warnings are the ones the saved visit will carry.
@@ -17,8 +17,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp.domain import allocation as rule
-from webapp.domain import authorizations as rules
+from webapp.domain import allocation_rules, authorization_rules
 from webapp.domain.units import DEFAULT_ROUNDING_PROFILE
 from webapp.extensions import db
 from webapp.models import (
@@ -38,11 +37,11 @@ DRAFT_IDS_FROM = 10**15  # drafts sort after every saved encounter, as they will
 
 def as_visit(
     encounter: Encounter, stays_on: Iterable[int] = (), stays_lines: Iterable = ()
-) -> rule.Visit:
+) -> allocation_rules.Visit:
     """The encounter as the allocation rule sees it (saved or draft)."""
     insurance = encounter.client_insurance if encounter.billing_type == "insurance" else None
     profile = insurance.payer.rounding_profile if insurance else DEFAULT_ROUNDING_PROFILE
-    return rule.Visit(
+    return allocation_rules.Visit(
         encounter_id=encounter.id,
         starts_at=encounter.starts_at,
         day=encounter.service_date,
@@ -50,7 +49,9 @@ def as_visit(
         client_insurance_id=insurance.id if insurance else None,
         rounding_profile=profile,
         lines=tuple(
-            rule.VisitLine(line.service_type_id, line.minutes, line.service_type.unit_minutes)
+            allocation_rules.VisitLine(
+                line.service_type_id, line.minutes, line.service_type.unit_minutes
+            )
             for line in encounter.lines
         ),
         stays_on=frozenset(stays_on),
@@ -58,7 +59,7 @@ def as_visit(
     )
 
 
-def client_terms(org: Organization, client_id: int) -> list[rules.AuthorizationTerms]:
+def client_terms(org: Organization, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
     authorizations = db.session.scalars(
         select(Authorization)
         .join(ClientInsurance)
@@ -93,8 +94,8 @@ def plan(
     client_id: int,
     *,
     drafts: Sequence[Encounter] = (),
-    terms: Sequence[rules.AuthorizationTerms] | None = None,
-) -> dict[int, rule.VisitAllocation]:
+    terms: Sequence[authorization_rules.AuthorizationTerms] | None = None,
+) -> dict[int, allocation_rules.VisitAllocation]:
     """{encounter id: VisitAllocation} for the client's encounters plus `drafts`.
 
     A draft with the id of a saved encounter replaces it (an edit); a draft
@@ -117,15 +118,17 @@ def plan(
         encounters[draft.id] = draft
     visits = [
         as_visit(e)
-        if e.status == rules.UPCOMING
+        if e.status == authorization_rules.UPCOMING
         else as_visit(e, stays_on[e.id], stays_lines[e.id])
         for e in encounters.values()
     ]
     chosen = client_terms(org, client_id) if terms is None else list(terms)
-    return rule.allocate_visits(chosen, visits)
+    return allocation_rules.allocate_visits(chosen, visits)
 
 
-def reallocate_client(org: Organization, client_id: int) -> dict[int, rule.VisitAllocation]:
+def reallocate_client(
+    org: Organization, client_id: int
+) -> dict[int, allocation_rules.VisitAllocation]:
     """Run the rule over the client's encounters and write the rows that changed.
 
     First bumps the client's `booking_version` (the row lock bookings take), so two
@@ -156,7 +159,7 @@ def reallocate_client(org: Organization, client_id: int) -> dict[int, rule.Visit
     return results
 
 
-def _copy(placement: rule.Placement, row: Allocation) -> None:
+def _copy(placement: allocation_rules.Placement, row: Allocation) -> None:
     passed = [{"id": p.authorization_id, "why": p.why} for p in placement.passed_over]
     values = {
         "amount": placement.amount,
@@ -177,7 +180,7 @@ def reallocate_clients(org: Organization, client_ids: Iterable[int]) -> None:
         reallocate_client(org, client_id)
 
 
-def units_explained(client_id: int, days: Iterable) -> dict[int, rule.VisitAllocation]:
+def units_explained(client_id: int, days: Iterable) -> dict[int, allocation_rules.VisitAllocation]:
     """How each of the client's visits on these dates got its units (the whole claim of
     its day pooled, as the ledger counts it), without placing them: for the ledger and
     the encounter page."""
@@ -192,4 +195,4 @@ def units_explained(client_id: int, days: Iterable) -> dict[int, rule.VisitAlloc
             joinedload(Encounter.client_insurance).joinedload(ClientInsurance.payer),
         )
     ).unique()
-    return rule.allocate_visits([], [as_visit(e) for e in encounters])
+    return allocation_rules.allocate_visits([], [as_visit(e) for e in encounters])

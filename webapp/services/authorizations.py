@@ -1,7 +1,7 @@
 """Add, edit and remove authorizations; each change rewrites the client's allocations.
 
 A Kept visit stays on the authorization it was counted against while that
-authorization covers it (webapp.domain.allocation). An edit that narrows an
+authorization covers it (webapp.domain.allocation_rules). An edit that narrows an
 authorization (dates, services, insurance) or a removal can leave a Kept visit
 uncovered there, so it moves: `kept_moves()` lists those visits before saving,
 and the dialog asks for a confirmation naming them.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from webapp.domain import authorizations as rules
+from webapp.domain import authorization_rules
 from webapp.domain.windows import format_day, local_date
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Client, Encounter, ServiceType, User
@@ -49,6 +49,36 @@ def _organization_services(org_id: int, service_type_ids: list[int]) -> list[Ser
     )
 
 
+def _proposed_terms(
+    org: Organization, auth: Authorization | None, values: dict, service_type_ids
+) -> authorization_rules.AuthorizationTerms:
+    """The terms the form would save (id PREVIEW_ID for a new authorization)."""
+    services = _organization_services(org.id, list(service_type_ids))
+    return authorization_rules.AuthorizationTerms(
+        id=auth.id if auth else PREVIEW_ID,
+        client_insurance_id=values["client_insurance_id"],
+        kind=values["kind"],
+        start=values["start_date"],
+        end=values["end_date"],
+        allowed=values["allowed"],
+        frequency=values["frequency"],
+        service_type_ids=frozenset(s.id for s in services),
+        week_start=org.week_start,
+    )
+
+
+def _counted_on(encounter_ids: list[int]) -> dict[int, set[int]]:
+    """{encounter id: the authorizations the stored ledger counts it against}."""
+    found: dict[int, set[int]] = {}
+    for encounter_id, auth_id in db.session.execute(
+        select(Allocation.encounter_id, Allocation.authorization_id).where(
+            Allocation.encounter_id.in_(encounter_ids)
+        )
+    ):
+        found.setdefault(encounter_id, set()).add(auth_id)
+    return found
+
+
 def kept_moves(
     org: Organization,
     client: Client,
@@ -67,34 +97,17 @@ def kept_moves(
             Authorization.id.in_([t.id for t in terms] + ([auth.id] if auth else []))))
     }  # fmt: skip
     if values is not None:
-        services = _organization_services(org.id, list(service_type_ids))
-        auth_id = auth.id if auth else PREVIEW_ID
-        terms.append(
-            rules.AuthorizationTerms(
-                id=auth_id,
-                client_insurance_id=values["client_insurance_id"],
-                kind=values["kind"],
-                start=values["start_date"],
-                end=values["end_date"],
-                allowed=values["allowed"],
-                frequency=values["frequency"],
-                service_type_ids=frozenset(s.id for s in services),
-                week_start=org.week_start,
-            )
-        )
-        numbers[auth_id] = display_number(values.get("number"))
+        proposed = _proposed_terms(org, auth, values, service_type_ids)
+        terms.append(proposed)
+        numbers[proposed.id] = display_number(values.get("number"))
     kept = db.session.scalars(
-        select(Encounter).where(Encounter.client_id == client.id, Encounter.status == rules.KEPT)
+        select(Encounter).where(
+            Encounter.client_id == client.id, Encounter.status == authorization_rules.KEPT
+        )
     ).all()
     if not kept:
         return []
-    before: dict[int, set[int]] = {}
-    for encounter_id, auth_id in db.session.execute(
-        select(Allocation.encounter_id, Allocation.authorization_id).where(
-            Allocation.encounter_id.in_([e.id for e in kept])
-        )
-    ):
-        before.setdefault(encounter_id, set()).add(auth_id)
+    before = _counted_on([e.id for e in kept])
     after = plan(org, client.id, terms=terms)
     moves = []
     for encounter in sorted(kept, key=lambda e: (e.starts_at, e.id)):

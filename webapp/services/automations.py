@@ -8,25 +8,21 @@ automation racing a person, or a re-run, move money once; the loser's message
 is written on the run and shown on the page.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from redis.exceptions import RedisError
+from rq.job import Job
 from sqlalchemy import func, select, update
 
-from webapp.domain import billing
-from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED, STATE_LABELS
+from webapp.domain import billing_rules
+from webapp.domain.preauth_rules import HELD, PROCESSING, SCHEDULED, STATE_LABELS
 from webapp.extensions import db
 from webapp.models import Automation, AutomationRun, Encounter, Organization, User
 from webapp.models.base import utcnow
 from webapp.payments.gateway import TransientGatewayError
-from webapp.services import audit, charges, pricing, settlement
-from webapp.services import preauth as preauth_service
-from webapp.services.queue import job_will_run, queue
-
-log = logging.getLogger(__name__)
+from webapp.services import audit, charges, preauth, pricing, queue, settlement
+from webapp.services.errors import Refused
+from webapp.services.queue import job_will_run
 
 QUEUED, RUNNING, DONE, SKIPPED, FAILED, NO_RULE = (
     "queued",
@@ -45,15 +41,11 @@ RUN_STATUS_LABELS = {
     FAILED: "Failed",
     NO_RULE: "No rule",
 }
-DEFAULT_RETRY_INTERVALS = (30, 120, 300, 900)  # config AUTOMATION_RETRY_INTERVALS
 LOST_AFTER = timedelta(minutes=5)  # an unfinished run with no live job: enqueue it again
 
 
-class RuleRefused(Exception):
-    def __init__(self, message: str, field: str = "action"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class RuleRefused(Refused):
+    """A rule an admin cannot add (`field`: "action" or "disposition", the form's field)."""
 
 
 # --- rules -----------------------------------------------------------------------------
@@ -67,14 +59,18 @@ def organization_rules(organization_id: int) -> list[Automation]:
     ).all()
 
 
-def as_rule(row: Automation) -> billing.Rule:
-    return billing.Rule(row.id, row.event, row.action, row.disposition, row.active)
+def as_rule(row: Automation) -> billing_rules.Rule:
+    return billing_rules.Rule(row.id, row.event, row.action, row.disposition, row.active)
 
 
 def add_rule(org: Organization, event: str, action: str, disposition: str | None, *, actor: User):
-    """Append a rule at the end of the list, or raise RuleRefused (nothing saved)."""
+    """Append a rule at the end of the list.
+
+    Raises:
+        RuleRefused: the rule cannot be added (`field` says which); nothing saved.
+    """
     disposition = disposition or None
-    problem = billing.rule_problem(event, action, disposition)
+    problem = billing_rules.rule_refusal(event, action, disposition)
     if problem:
         raise RuleRefused(problem, "disposition" if "disposition" in problem else "action")
     last = db.session.scalar(
@@ -137,10 +133,18 @@ def _audit(rule: Automation, action: str, actor: User, before: dict | None = Non
 
 
 STARTER_RULES = (
-    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.LATE_CANCELLATION),
-    (billing.ENCOUNTER_CANCELLED, billing.CHARGE_CANCELLATION_FEE, billing.NO_SHOW_DISPOSITION),
-    (billing.ENCOUNTER_CANCELLED, billing.RELEASE_PREAUTH, None),
-    (billing.ENCOUNTER_FINALIZED, billing.CHARGE_PREAUTH, None),
+    (
+        billing_rules.ENCOUNTER_CANCELLED,
+        billing_rules.CHARGE_CANCELLATION_FEE,
+        billing_rules.LATE_CANCELLATION,
+    ),
+    (
+        billing_rules.ENCOUNTER_CANCELLED,
+        billing_rules.CHARGE_CANCELLATION_FEE,
+        billing_rules.NO_SHOW_DISPOSITION,
+    ),
+    (billing_rules.ENCOUNTER_CANCELLED, billing_rules.RELEASE_PREAUTH, None),
+    (billing_rules.ENCOUNTER_FINALIZED, billing_rules.CHARGE_PREAUTH, None),
 )
 
 
@@ -154,17 +158,17 @@ def starter_rules(organization_id: int) -> list[Automation]:
     ]  # fmt: skip
 
 
-def preview_match(organization_id: int, event: str, disposition: str | None) -> billing.Match:
+def preview_match(organization_id: int, event: str, disposition: str | None) -> billing_rules.Match:
     """Which rule would run for this event (the Finalize / Cancel dialogs show it)."""
     rules = [as_rule(r) for r in organization_rules(organization_id)]
-    return billing.match_rule(rules, event, disposition)
+    return billing_rules.match_rule(rules, event, disposition)
 
 
 @dataclass
 class EffectPreview:
     """What Finalize / Cancel will do to *this* visit's money, before anyone presses it."""
 
-    match: billing.Match
+    match: billing_rules.Match
     sentence: str
 
 
@@ -175,25 +179,25 @@ def preview_effect(encounter: Encounter, event: str, disposition: str | None) ->
     match = preview_match(encounter.organization_id, event, disposition)
     if match.winner is None:
         return EffectPreview(match, "No rule matches: nothing is charged or released by itself.")
-    row = preauth_service.for_encounter(encounter.id)
+    row = preauth.for_encounter(encounter.id)
     state = row.state if row else None
     action = match.winner.action
-    if action == billing.CHARGE_CANCELLATION_FEE:
+    if action == billing_rules.CHARGE_CANCELLATION_FEE:
         fee = pricing.fee_total(encounter)
         held = row.amount_cents if state == HELD else None
-        plan = billing.cancellation_fee_plan(held, fee)
+        plan = billing_rules.cancellation_fee_plan(held, fee)
         if not plan.moves_money:
             return EffectPreview(
                 match, "No cancellation fee on these services: nothing is charged."
             )
         return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
-    verb = "charge" if action == billing.CHARGE_PREAUTH else "release"
+    verb = "charge" if action == billing_rules.CHARGE_PREAUTH else "release"
     if state != HELD:
         return EffectPreview(match, f"Nothing to {verb}: {_no_hold(state, event, verb)}")
     plan = (
-        billing.charge_plan(row.amount_cents, pricing.cost_total(encounter))
-        if action == billing.CHARGE_PREAUTH
-        else billing.release_plan(row.amount_cents)
+        billing_rules.charge_plan(row.amount_cents, pricing.cost_total(encounter))
+        if action == billing_rules.CHARGE_PREAUTH
+        else billing_rules.release_plan(row.amount_cents)
     )
     return EffectPreview(match, " ".join(plan.describe(_card_label(encounter, row))))
 
@@ -206,7 +210,7 @@ def _card_label(encounter: Encounter, row) -> str | None:
 def _no_hold(state: str | None, event: str, verb: str) -> str:
     if state is None:
         return "there is no hold on this appointment."
-    if state == SCHEDULED and event == billing.ENCOUNTER_FINALIZED:
+    if state == SCHEDULED and event == billing_rules.ENCOUNTER_FINALIZED:
         return "the hold has not been placed yet; it is called off, so create an invoice."
     if state == SCHEDULED:
         return "the hold has not been placed yet; it is called off with the appointment."
@@ -232,7 +236,7 @@ def record_event(encounter: Encounter, event: str, *, actor: User | None) -> Aut
         automation_id=winner.id if winner else None,
         action=winner.action if winner else None,
         rule_number=match.number,
-        rule_label=billing.rule_label(winner) if winner else None,
+        rule_label=billing_rules.rule_label(winner) if winner else None,
         explanation=match.explanation(),
         also_matched=[number for number, _ in match.also],
         status=QUEUED if winner else NO_RULE,
@@ -246,31 +250,19 @@ def record_event(encounter: Encounter, event: str, *, actor: User | None) -> Aut
     return run
 
 
-def _retry():
-    from rq import Retry
-
-    intervals = list(current_app.config.get("AUTOMATION_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS))
-    return Retry(max=len(intervals), interval=intervals) if intervals else None
-
-
-def enqueue(run: AutomationRun) -> None:
-    """After the commit: the job that carries the rule out. If Redis is away, the
-    every-minute sweep enqueues it later (the run row stays queued)."""
+def enqueue(run: AutomationRun) -> bool:
+    """After the commit: the job that carries the rule out. False when Redis is away:
+    the run row stays queued and the every-minute sweep (`requeue_lost`) enqueues it."""
     if run.status not in UNFINISHED:
-        return
-    from jobs import automations as job
-
-    try:
-        queue().enqueue(
-            job.run,
-            run.encounter_id,
-            run.event,
-            job_id=run.job_id,
-            retry=_retry(),
-            description=f"Automation for encounter {run.encounter_id}: {run.rule_label}",
-        )
-    except RedisError:
-        log.exception("could not enqueue automation run %s", run.id)
+        return False
+    return queue.enqueue(
+        "jobs.automations.run",
+        run.encounter_id,
+        run.event,
+        job_id=run.job_id,
+        retry="AUTOMATION_RETRY_INTERVALS",
+        description=f"Automation for encounter {run.encounter_id}: {run.rule_label}",
+    )
 
 
 def latest_run(encounter_id: int, event: str | None = None) -> AutomationRun | None:
@@ -281,9 +273,9 @@ def latest_run(encounter_id: int, event: str | None = None) -> AutomationRun | N
 
 
 ACTION_FUNCTIONS = {
-    billing.CHARGE_PREAUTH: charges.charge,
-    billing.RELEASE_PREAUTH: charges.release,
-    billing.CHARGE_CANCELLATION_FEE: charges.charge_cancellation_fee,
+    billing_rules.CHARGE_PREAUTH: charges.charge,
+    billing_rules.RELEASE_PREAUTH: charges.release,
+    billing_rules.CHARGE_CANCELLATION_FEE: charges.charge_cancellation_fee,
 }
 
 
@@ -299,6 +291,11 @@ def carry_out(
        skipped, with the message.
     Transient problems (gateway down, hold being placed, a charge in progress)
     raise while `can_retry` (RQ retries with backoff); the last try records the failure.
+
+    Raises:
+        charges.InProgress: the hold is being placed, or a charge is in progress,
+            and RQ may retry (`can_retry`).
+        TransientGatewayError: the gateway did not answer and RQ may retry.
     """
     now = now or utcnow()
     run = latest_run(encounter_id, event)
@@ -320,7 +317,7 @@ def carry_out(
         outcome = settlement.settle_encounter(encounter_id, now, owner=owner)
         outcome = outcome or settlement.outcome_of_job(owner)
         if outcome is None:
-            row = preauth_service.for_encounter(encounter_id)
+            row = preauth.for_encounter(encounter_id)
             if row is not None and row.state == PROCESSING:
                 raise charges.InProgress("The hold is being placed right now.")
             action = ACTION_FUNCTIONS[run.action]
@@ -354,8 +351,6 @@ def _finish(run: AutomationRun, status: str, message: str) -> str:
 def requeue_lost(now: datetime | None = None) -> list[int]:
     """Unfinished runs older than LOST_AFTER whose job is gone (a killed worker, Redis
     flushed) are enqueued again; the run and the charges are safe to repeat."""
-    from rq.job import Job
-
     now = now or utcnow()
     runs = db.session.scalars(
         select(AutomationRun)
@@ -365,11 +360,11 @@ def requeue_lost(now: datetime | None = None) -> list[int]:
     ).all()
     requeued = []
     for run in runs:
-        job = Job.fetch_many([run.job_id], queue().connection)[0]
+        job = Job.fetch_many([run.job_id], queue.redis_connection())[0]
         if job_will_run(job, now):
             continue
         if job is not None:
             job.delete()
-        enqueue(run)
-        requeued.append(run.id)
+        if enqueue(run):  # Redis away: the next sweep tries again
+            requeued.append(run.id)
     return requeued

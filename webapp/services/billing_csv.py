@@ -10,11 +10,11 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.domain.billing import INVOICE_STATUS_LABELS
+from webapp.domain.billing_rules import INVOICE_STATUS_LABELS
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Client, Invoice, Organization
-from webapp.services.report_csv import _safe_cell
+from webapp.services.report_csv import safe_cell
 
 CSV_COLUMNS = (
     "Invoice",
@@ -58,7 +58,7 @@ def client_invoice_lines(client: Client) -> str:
                     INVOICE_STATUS_LABELS.get(invoice.status, invoice.status),
                     "Cancellation fee" if invoice.kind == "cancellation_fee" else "Visit",
                     local_date(visit.starts_at, tz).isoformat() if visit else "",
-                    _safe_cell(line.description),
+                    safe_cell(line.description),
                     line.quantity,
                     _dollars(line.unit_price_cents),
                     _dollars(line.amount_cents),

@@ -4,17 +4,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from webapp.domain import billing
-from webapp.domain import preauth as preauth_rules
-from webapp.domain.authorizations import UPCOMING
-from webapp.domain.holds import HoldMoney
+from webapp.domain import billing_rules, preauth_rules
+from webapp.domain.authorization_rules import UPCOMING
+from webapp.domain.hold_rules import HoldMoney
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Payment, PreAuthorization
-from webapp.services import automations, invoices, pricing
-from webapp.services import preauth as preauth_service
+from webapp.services import automations, invoices, preauth, pricing
 from webapp.services.preauth_notice import hold_money
 
-CANCELLED_STATUSES = frozenset(billing.STATUS_FOR_DISPOSITION.values())
+CANCELLED_STATUSES = frozenset(billing_rules.STATUS_FOR_DISPOSITION.values())
 SETTLED = (preauth_rules.CHARGED, preauth_rules.RELEASED)
 
 
@@ -50,7 +48,7 @@ class BillingPanel:
         amount = (
             pricing.hold_amount(self.encounter) if self.state == preauth_rules.SCHEDULED else None
         )
-        return preauth_rules.invoice_block_reason(self.state, amount) is not None
+        return preauth_rules.invoice_refusal(self.state, amount) is not None
 
     @property
     def can_create_invoice(self) -> bool:
@@ -69,9 +67,9 @@ class BillingPanel:
     @property
     def run_heading(self) -> str:
         """'Encounter Cancelled · Late cancellation'"""
-        text = billing.EVENT_LABELS.get(self.run.event, self.run.event)
+        text = billing_rules.EVENT_LABELS.get(self.run.event, self.run.event)
         if self.run.disposition:
-            text += f" · {billing.DISPOSITION_LABELS.get(self.run.disposition, '')}"
+            text += f" · {billing_rules.DISPOSITION_LABELS.get(self.run.disposition, '')}"
         return text
 
     @property
@@ -87,7 +85,7 @@ class BillingPanel:
 
 def panel(encounter: Encounter) -> BillingPanel:
     invoice = invoices.for_encounter(encounter.id)
-    row = preauth_service.for_encounter(encounter.id)
+    row = preauth.for_encounter(encounter.id)
     pending = db.session.scalars(
         select(Payment).where(
             Payment.encounter_id == encounter.id, Payment.status == invoices.PENDING
@@ -101,7 +99,7 @@ def panel(encounter: Encounter) -> BillingPanel:
         pending_payments=len(pending),
         pending_release_cents=(
             sum(p.amount_cents for p in pending)
-            if pending and all(p.kind == billing.HOLD_RELEASE for p in pending)
+            if pending and all(p.kind == billing_rules.HOLD_RELEASE for p in pending)
             else 0
         ),
         cost_cents=pricing.cost_total(encounter),

@@ -15,8 +15,7 @@ from uuid import uuid4
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from webapp.domain import authorizations as rules
-from webapp.domain import schedule
+from webapp.domain import authorization_rules, schedule_rules
 from webapp.domain.windows import format_day, to_local, to_utc_naive
 from webapp.extensions import db
 from webapp.models import Client, ClientInsurance, Encounter, EncounterService, ServiceType, User
@@ -24,6 +23,7 @@ from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, Organization
 from webapp.services import allocation, audit, hold_checks, preauth
 from webapp.services.coverage import Coverage, load_coverage, visit_warnings
+from webapp.services.errors import Refused
 
 MAX_OCCURRENCES = 52
 MAX_DURATION_MINUTES = 600  # the booking form's limit: how far back an overlap can start
@@ -64,8 +64,10 @@ class Occurrence:
     number: int
     local_start: datetime
     day: date
-    warnings: list[rules.CoverageWarning] = field(default_factory=list)
-    conflicts: list[rules.CoverageWarning] = field(default_factory=list)  # double booking
+    warnings: list[authorization_rules.CoverageWarning] = field(default_factory=list)
+    conflicts: list[authorization_rules.CoverageWarning] = field(
+        default_factory=list
+    )  # double booking
 
 
 @dataclass
@@ -73,7 +75,7 @@ class PushedOver:
     """A saved appointment this booking or edit would leave over its authorization."""
 
     encounter: Encounter
-    warnings: list[rules.CoverageWarning]
+    warnings: list[authorization_rules.CoverageWarning]
 
 
 @dataclass
@@ -106,16 +108,16 @@ class BookingCheck:
         return [o for o in self.occurrences if o.conflicts]
 
 
-class BookingRefused(Exception):
-    """Block over-scheduling is on and the booking has warnings."""
+class BookingRefused(Refused):
+    """Block over-scheduling is on and the booking has warnings (`check` lists them)."""
 
     def __init__(self, check: BookingCheck):
         super().__init__("This booking would over-schedule an authorization.")
         self.check = check
 
 
-def _draft_encounter(
-    org: Organization, client: Client, request: BookingRequest, local_start: datetime
+def draft_encounter(
+    org: Organization, client: Client, booking_request: BookingRequest, local_start: datetime
 ) -> Encounter:
     """An unsaved encounter built from the request (not added to the session)."""
     services = {
@@ -123,24 +125,24 @@ def _draft_encounter(
         for s in db.session.scalars(
             select(ServiceType).where(
                 ServiceType.organization_id == org.id,
-                ServiceType.id.in_([service_id for service_id, _ in request.lines]),
+                ServiceType.id.in_([service_id for service_id, _ in booking_request.lines]),
             )
         )
     }
     insurance = (
-        db.session.get(ClientInsurance, request.client_insurance_id)
-        if request.billing_type == "insurance" and request.client_insurance_id
+        db.session.get(ClientInsurance, booking_request.client_insurance_id)
+        if booking_request.billing_type == "insurance" and booking_request.client_insurance_id
         else None
     )
     encounter = Encounter(
         organization_id=org.id,
         client_id=client.id,
-        clinician_id=request.clinician_id,
+        clinician_id=booking_request.clinician_id,
         starts_at=to_utc_naive(local_start, org.timezone),
         service_date=local_start.date(),
-        duration_minutes=request.duration_minutes,
-        status=rules.UPCOMING,
-        billing_type=request.billing_type,
+        duration_minutes=booking_request.duration_minutes,
+        status=authorization_rules.UPCOMING,
+        billing_type=booking_request.billing_type,
         client_insurance_id=insurance.id if insurance else None,
     )
     encounter.client_insurance = insurance
@@ -148,7 +150,7 @@ def _draft_encounter(
         EncounterService(
             service_type_id=service_id, minutes=minutes, service_type=services[service_id]
         )
-        for service_id, minutes in request.lines
+        for service_id, minutes in booking_request.lines
     ]
     return encounter
 
@@ -205,10 +207,10 @@ def _pushed_over(coverage: Coverage, plan, drafts: list[Encounter]) -> list[Push
 
 def clinician_conflicts(
     org: Organization, encounter: Encounter, drafts: list[Encounter] = ()
-) -> list[rules.CoverageWarning]:
+) -> list[authorization_rules.CoverageWarning]:
     """Warnings for the clinician's other appointments overlapping this one (saved, or
     other drafts of the same booking)."""
-    if encounter.status not in schedule.TAKES_TIME:
+    if encounter.status not in schedule_rules.TAKES_TIME:
         return []
     slot = _slot(encounter)
     longest = timedelta(minutes=MAX_DURATION_MINUTES)
@@ -219,18 +221,18 @@ def clinician_conflicts(
             Encounter.clinician_id == encounter.clinician_id,
             Encounter.starts_at < slot.ends_at,
             Encounter.starts_at > slot.starts_at - longest,
-            Encounter.status.in_(schedule.TAKES_TIME),
+            Encounter.status.in_(schedule_rules.TAKES_TIME),
         )
         .options(joinedload(Encounter.client))
     ).all()
     others = {e.id: e for e in saved if e.id != encounter.id}
     others.update({d.id: d for d in drafts if d.id != encounter.id})
-    found = schedule.conflicts(slot, [_slot(e) for e in others.values()])
+    found = schedule_rules.conflicts(slot, [_slot(e) for e in others.values()])
     return [_conflict_warning(org, others[s.encounter_id]) for s in found]
 
 
-def _slot(encounter: Encounter) -> schedule.Slot:
-    return schedule.Slot(
+def _slot(encounter: Encounter) -> schedule_rules.Slot:
+    return schedule_rules.Slot(
         encounter.id,
         encounter.clinician_id,
         encounter.starts_at,
@@ -239,7 +241,7 @@ def _slot(encounter: Encounter) -> schedule.Slot:
     )
 
 
-def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarning:
+def _conflict_warning(org: Organization, other: Encounter) -> authorization_rules.CoverageWarning:
     start = to_local(other.starts_at, org.timezone)
     end = to_local(other.ends_at, org.timezone)
     when = f"{format_day(start.date())}, {start:%-I:%M %p}–{end:%-I:%M %p}"
@@ -248,13 +250,15 @@ def _conflict_warning(org: Organization, other: Encounter) -> rules.CoverageWarn
     else:
         who = other.client.full_name if other.client else "another client"
         text = f"The clinician is already booked {when} (with {who})."
-    return rules.CoverageWarning(schedule.DOUBLE_BOOKED, text)
+    return authorization_rules.CoverageWarning(schedule_rules.DOUBLE_BOOKED, text)
 
 
-def check_booking(org: Organization, client: Client, request: BookingRequest) -> BookingCheck:
+def check_booking(
+    org: Organization, client: Client, booking_request: BookingRequest
+) -> BookingCheck:
     """Warnings for every occurrence, each judged with the earlier ones placed first."""
-    starts = request.local_starts()
-    drafts = [_draft_encounter(org, client, request, start) for start in starts]
+    starts = booking_request.local_starts()
+    drafts = [draft_encounter(org, client, booking_request, start) for start in starts]
     return judge(org, client, drafts, starts)
 
 
@@ -274,9 +278,11 @@ def lock_client_bookings(client_id: int) -> None:
 def refuse_unless_overridden(
     org: Organization, check: BookingCheck, *, actor: User, override_reason: str | None
 ) -> bool:
-    """Raise BookingRefused where over-scheduling is blocked and no admin overrode it.
+    """Whether an admin's override applies (to be kept in the audit log).
 
-    Returns whether an admin's override applies (to be kept in the audit log)."""
+    Raises:
+        BookingRefused: over-scheduling is blocked and no admin overrode it.
+    """
     overridden = bool(override_reason) and actor.role == ADMIN
     if check.shows_warnings and org.block_overscheduling and not overridden:
         db.session.rollback()
@@ -287,19 +293,19 @@ def refuse_unless_overridden(
 def book(
     org: Organization,
     client: Client,
-    request: BookingRequest,
+    booking_request: BookingRequest,
     *,
     actor: User,
     override_reason: str | None = None,
 ) -> list[Encounter]:
     """Book every occurrence in one transaction, or raise BookingRefused."""
     lock_client_bookings(client.id)
-    check = check_booking(org, client, request)
+    check = check_booking(org, client, booking_request)
     overridden = refuse_unless_overridden(org, check, actor=actor, override_reason=override_reason)
     series_id = uuid4().hex if len(check.occurrences) > 1 else None
     encounters = []
     for occurrence in check.occurrences:
-        encounter = _draft_encounter(org, client, request, occurrence.local_start)
+        encounter = draft_encounter(org, client, booking_request, occurrence.local_start)
         encounter.series_id = series_id
         db.session.add(encounter)
         encounters.append(encounter)
@@ -345,7 +351,7 @@ def book(
     return encounters
 
 
-class StatusRefused(Exception):
+class StatusRefused(Refused):
     """A correction to Kept of a visit that has not started, its date not confirmed."""
 
 
@@ -360,19 +366,23 @@ def set_status(
     hold is checked at the gateway first (services.hold_checks), before the client's
     booking lock is taken.
 
-    Raises ValueError for an unknown status, StatusRefused for an unconfirmed early Kept.
+    Raises:
+        ValueError: an unknown status.
+        StatusRefused: an early Kept whose date was not confirmed.
     """
-    if status not in rules.ENCOUNTER_STATUSES:
+    if status not in authorization_rules.ENCOUNTER_STATUSES:
         raise ValueError(f"Unknown status {status!r}")
-    if status == rules.KEPT:
+    if status == authorization_rules.KEPT:
         local_start = to_local(encounter.starts_at, actor.organization.timezone)
-        problem = schedule.early_keep_refusal(
+        problem = schedule_rules.early_keep_refusal(
             encounter.starts_at, utcnow(), local_start.replace(tzinfo=None), confirm_early
         )
         if problem:
             raise StatusRefused(problem)
     row = preauth.for_encounter(encounter.id)
-    hold_checks.check_if_needed(row, found_by="a status change", wants_hold=status == rules.KEPT)
+    hold_checks.check_if_needed(
+        row, found_by="a status change", wants_hold=status == authorization_rules.KEPT
+    )
     db.session.refresh(encounter)
     lock_client_bookings(encounter.client_id)
     before = audit.snapshot(encounter)

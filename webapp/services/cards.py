@@ -10,20 +10,19 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain.cards import brand_label, card_expired
+from webapp.domain.card_rules import brand_label, card_expired
 from webapp.extensions import db
 from webapp.models import Client, PaymentCard, User
-from webapp.payments import gateway
+from webapp.payments import current_gateway
 from webapp.payments.gateway import CardDetails, SetupIntent
 from webapp.services import audit
+from webapp.services.errors import Refused
 
 
-class CardProblem(Exception):
-    """A card action refused by our own rules, with a message for people."""
+class CardRefused(Refused):
+    """A card action refused by our own rules (the gateway's own refusals are GatewayErrors)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 422
 
 
 def card_row(client: Client, details: CardDetails, *, is_default: bool) -> PaymentCard:
@@ -64,7 +63,7 @@ def ensure_customer(client: Client) -> str:
     """
     if client.gateway_customer_id:
         return client.gateway_customer_id
-    customer_id = gateway().create_customer(
+    customer_id = current_gateway().create_customer(
         name=client.full_name, email=client.email, reference=f"client-{client.id}"
     )
     db.session.execute(
@@ -79,24 +78,31 @@ def ensure_customer(client: Client) -> str:
 
 def start_card_setup(client: Client) -> SetupIntent:
     """A SetupIntent for the browser's card form (Stripe.js confirms it)."""
-    return gateway().create_setup_intent(customer_id=ensure_customer(client))
+    return current_gateway().create_setup_intent(customer_id=ensure_customer(client))
 
 
 def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCard:
     """Record the card the browser confirmed on `setup_intent_id`; the first becomes default.
 
     Saving the same setup twice (a double click) returns the card saved the first time.
+
+    Raises:
+        CardRefused: no card setup in progress for the client, or the card is on file
+            for another client.
+        GatewayError: the gateway refused or did not answer (nothing saved).
     """
     if not client.gateway_customer_id:
-        raise CardProblem("Open Add card again: this client has no card setup in progress.")
+        raise CardRefused("Open Add card again: this client has no card setup in progress.")
     customer_id = client.gateway_customer_id
-    payment_method_id = gateway().setup_intent_card(
+    payment_method_id = current_gateway().setup_intent_card(
         setup_intent_id=setup_intent_id, customer_id=customer_id
     )
     saved = _card_with(payment_method_id)
     if saved is not None:
         return _same_client(saved, client)
-    details = gateway().attach_card(customer_id=customer_id, payment_method_id=payment_method_id)
+    details = current_gateway().attach_card(
+        customer_id=customer_id, payment_method_id=payment_method_id
+    )
 
     # Lock the client row (PostgreSQL) so two cards saved at once can't both become default.
     db.session.execute(select(Client.id).where(Client.id == client.id).with_for_update())
@@ -124,11 +130,15 @@ def save_card(client: Client, setup_intent_id: str, *, actor: User) -> PaymentCa
 
 
 def set_default(card: PaymentCard, *, today: date, actor: User) -> None:
-    """Make `card` the one pre-authorizations use; an expired card cannot be."""
+    """Make `card` the one pre-authorizations use.
+
+    Raises:
+        CardRefused: the card has expired.
+    """
     if card.is_default:
         return
     if card_expired(card.exp_month, card.exp_year, today):
-        raise CardProblem(f"{card_label(card)} has expired; it cannot be the default card.")
+        raise CardRefused(f"{card_label(card)} has expired; it cannot be the default card.")
     before = audit.snapshot(card)
     db.session.execute(
         update(PaymentCard)
@@ -153,7 +163,7 @@ def remove_card(card: PaymentCard, *, today: date, actor: User) -> PaymentCard |
     When the default goes, the newest card that has not expired takes its place.
     Pre-authorizations keep the card's label (`card_label`) after it is removed.
     """
-    gateway().detach_card(card.gateway_payment_method_id)
+    current_gateway().detach_card(card.gateway_payment_method_id)
     was_default = card.is_default
     client_id = card.client_id
     audit.record(
@@ -187,5 +197,5 @@ def _card_with(payment_method_id: str) -> PaymentCard | None:
 
 def _same_client(card: PaymentCard, client: Client) -> PaymentCard:
     if card.client_id != client.id:
-        raise CardProblem("That card is on file for another client.")
+        raise CardRefused("That card is on file for another client.")
     return card

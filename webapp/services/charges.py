@@ -30,9 +30,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import billing
-from webapp.domain import preauth as preauth_rules
-from webapp.domain.cards import card_expired
+from webapp.domain import billing_rules, preauth_rules
+from webapp.domain.card_rules import card_expired
 from webapp.domain.windows import local_date, to_local
 from webapp.extensions import db
 from webapp.models import (
@@ -46,8 +45,8 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.payments.gateway import idempotency_key
-from webapp.services import audit, hold_checks, invoices, settlement
-from webapp.services import preauth_state as preauth_service
+from webapp.services import audit, hold_checks, invoices, preauth_state, settlement
+from webapp.services.errors import Refused
 from webapp.services.settlement import InProgress, Outcome  # noqa: F401 (callers use them)
 
 CHARGE, RELEASE, FEE = "charge", "release", "fee"
@@ -56,12 +55,8 @@ MONEY_AUDIT_ACTIONS = ("preauth.charged", "preauth.released", "preauth.fee_charg
 FEE_KEY_KIND = "encounter"
 
 
-class ChargeRefused(Exception):
+class ChargeRefused(Refused):
     """The action does not apply (no hold, already charged, …); nothing was changed."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -70,8 +65,8 @@ class Preview:
 
     action: str
     refusal: str | None
-    plan: billing.MoneyPlan | None = None
-    lines: list[billing.Line] = field(default_factory=list)
+    plan: billing_rules.MoneyPlan | None = None
+    lines: list[billing_rules.Line] = field(default_factory=list)
     card_label: str | None = None
 
     @property
@@ -138,27 +133,31 @@ def refusal(action: str, row: PreAuthorization | None, tz: str) -> str | None:
 
 def preview(encounter: Encounter, action: str) -> Preview:
     tz = _tz(encounter)
-    row = preauth_service.for_encounter(encounter.id)
+    row = preauth_state.for_encounter(encounter.id)
     card = settlement.card_for(encounter, row)
     card_label = card.label if card else None
     if action == FEE:
         lines = invoices.fee_lines(encounter)
         problem = _fee_refusal(encounter, row, tz)
         held = row.amount_cents if row is not None and row.state == preauth_rules.HELD else None
-        plan = None if problem else billing.cancellation_fee_plan(held, billing.total(lines))
+        plan = (
+            None
+            if problem
+            else billing_rules.cancellation_fee_plan(held, billing_rules.total(lines))
+        )
         return Preview(action, problem, plan, lines, card_label)
     problem = refusal(action, row, tz)
     if problem:
         return Preview(action, problem, card_label=card_label)
     if action == RELEASE:
-        return Preview(action, None, billing.release_plan(row.amount_cents), [], card_label)
+        return Preview(action, None, billing_rules.release_plan(row.amount_cents), [], card_label)
     lines = invoices.cost_lines(encounter)
-    plan = billing.charge_plan(row.amount_cents, billing.total(lines))
+    plan = billing_rules.charge_plan(row.amount_cents, billing_rules.total(lines))
     return Preview(action, None, plan, lines, card_label)
 
 
 def _fee_refusal(encounter: Encounter, row: PreAuthorization | None, tz: str) -> str | None:
-    if encounter.status not in billing.STATUS_FOR_DISPOSITION.values():
+    if encounter.status not in billing_rules.STATUS_FOR_DISPOSITION.values():
         return "A cancellation fee applies only to a cancelled appointment. Cancel it first."
     if row is not None and row.state in (
         preauth_rules.CHARGED,
@@ -225,11 +224,11 @@ class Claim:
         db.session.add(payment)
         return payment
 
-    def hold_intents(self, plan: billing.MoneyPlan, collect_kind: str, charge_kind: str):
+    def hold_intents(self, plan: billing_rules.MoneyPlan, collect_kind: str, charge_kind: str):
         """Pending rows for a plan against the hold, in the order they are carried out."""
         steps = (
             (collect_kind, plan.capture_cents, "capture", True),
-            (billing.HOLD_RELEASE, plan.release_cents, "release", True),
+            (billing_rules.HOLD_RELEASE, plan.release_cents, "release", True),
             (charge_kind, plan.charge_cents, "extra", False),
         )
         row = self.row
@@ -240,7 +239,7 @@ class Claim:
             if amount
         ]  # fmt: skip
 
-    def record(self, row_or_encounter, action: str, plan: billing.MoneyPlan) -> None:
+    def record(self, row_or_encounter, action: str, plan: billing_rules.MoneyPlan) -> None:
         audit.record(
             organization_id=row_or_encounter.organization_id,
             user_id=self.actor.id if self.actor else None,
@@ -250,7 +249,12 @@ class Claim:
             reason=self.source,
         )
 
-    def write_invoice(self, lines: list[billing.Line], kind: str) -> None:
+    def write_invoice(self, lines: list[billing_rules.Line], kind: str) -> None:
+        """The encounter's invoice with these lines (see invoices.write_for_encounter).
+
+        Raises:
+            ChargeRefused: the invoice already has payments (nothing was charged).
+        """
         try:
             self.invoice = invoices.write_for_encounter(self.encounter, lines, kind, self.actor)
         except invoices.InvoiceRefused as error:
@@ -258,6 +262,11 @@ class Claim:
             raise ChargeRefused(error.message) from None
 
     def carry_out(self, payments: list[Payment]) -> Outcome:
+        """Commit the claim, then call the gateway for its pending payments.
+
+        Raises:
+            ChargeRefused: someone else claimed the encounter a moment ago.
+        """
         _commit_claim()
         return settlement.carry_out(self.encounter, [p.id for p in payments], self.now)
 
@@ -283,7 +292,7 @@ def _lost(action: str, row: PreAuthorization, tz: str) -> ChargeRefused:
 
 
 def _start(encounter, actor, source, now, owner) -> tuple[Claim, str]:
-    claim = Claim(encounter, preauth_service.for_encounter(encounter.id), actor, source,
+    claim = Claim(encounter, preauth_state.for_encounter(encounter.id), actor, source,
                   now or utcnow(), owner)  # fmt: skip
     return claim, _tz(encounter)
 
@@ -295,6 +304,10 @@ def charge(
 
     `actor` is the person (None for an automation, named by `source`); `owner` is
     the job that acts, whose own retry may finish what it left pending.
+
+    Raises:
+        ChargeRefused: no hold to charge, already charged or released (by whom), or
+            someone else acted a moment ago; nothing was changed.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -302,11 +315,11 @@ def charge(
     if problem:
         raise ChargeRefused(problem)
     lines = invoices.cost_lines(encounter)
-    plan = billing.charge_plan(row.amount_cents, billing.total(lines))
+    plan = billing_rules.charge_plan(row.amount_cents, billing_rules.total(lines))
     if not _claim_hold(row, preauth_rules.CHARGED, claim.now):
         raise _lost(CHARGE, row, tz)
     claim.write_invoice(lines, invoices.VISIT)
-    payments = claim.hold_intents(plan, billing.HOLD_CAPTURE, billing.ADDITIONAL_CHARGE)
+    payments = claim.hold_intents(plan, billing_rules.HOLD_CAPTURE, billing_rules.ADDITIONAL_CHARGE)
     claim.record(row, "preauth.charged", plan)
     return claim.carry_out(payments)
 
@@ -317,7 +330,10 @@ def release(
     """Let the whole hold go; afterwards a manual invoice or a reschedule is possible.
 
     The gateway is asked first for every hold of the pre-authorization: holds of
-    other attempts (a lost answer) are released with it. Raises ChargeRefused.
+    other attempts (a lost answer) are released with it.
+
+    Raises:
+        ChargeRefused: no hold to release, or it was already charged or released.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -329,10 +345,10 @@ def release(
     problem = refusal(RELEASE, row, tz)
     if problem:
         raise ChargeRefused(problem)
-    plan = billing.release_plan(row.amount_cents)
+    plan = billing_rules.release_plan(row.amount_cents)
     if not _claim_hold(row, preauth_rules.RELEASED, claim.now):
         raise _lost(RELEASE, row, tz)
-    payments = claim.hold_intents(plan, billing.HOLD_CAPTURE, billing.ADDITIONAL_CHARGE)
+    payments = claim.hold_intents(plan, billing_rules.HOLD_CAPTURE, billing_rules.ADDITIONAL_CHARGE)
     claim.record(row, "preauth.released", plan)
     return claim.carry_out(payments)
 
@@ -344,6 +360,11 @@ def charge_cancellation_fee(
     (the rest released), else the hold plus a charge for the rest; no hold → the card.
 
     With no fee, a hold is released and nothing is charged.
+
+    Raises:
+        ChargeRefused: the appointment is not cancelled, the fee was already
+            charged, the hold is in a state that refuses it, or someone else acted a
+            moment ago; nothing was changed.
     """
     claim, tz = _start(encounter, actor, source, now, owner)
     row = claim.row
@@ -351,9 +372,9 @@ def charge_cancellation_fee(
     if problem:
         raise ChargeRefused(problem)
     lines = invoices.fee_lines(encounter)
-    fee = billing.total(lines)
+    fee = billing_rules.total(lines)
     held = row is not None and row.state == preauth_rules.HELD
-    plan = billing.cancellation_fee_plan(row.amount_cents if held else None, fee)
+    plan = billing_rules.cancellation_fee_plan(row.amount_cents if held else None, fee)
     if not plan.moves_money:
         return Outcome("No cancellation fee on these services; nothing was charged.", "info")
     if held:
@@ -363,10 +384,12 @@ def charge_cancellation_fee(
     if fee:
         claim.write_invoice(lines, invoices.CANCELLATION)
     if held:
-        payments = claim.hold_intents(plan, billing.CANCELLATION_FEE, billing.CANCELLATION_FEE)
+        payments = claim.hold_intents(
+            plan, billing_rules.CANCELLATION_FEE, billing_rules.CANCELLATION_FEE
+        )
         claim.record(row, "preauth.fee_charged" if fee else "preauth.released", plan)
     else:
-        payments = [claim.intent(billing.CANCELLATION_FEE, fee, _fee_key(encounter),
+        payments = [claim.intent(billing_rules.CANCELLATION_FEE, fee, _fee_key(encounter),
                                  from_hold=False)]  # fmt: skip
         claim.record(encounter, "encounter.fee_charged", plan)
     return claim.carry_out(payments)
@@ -392,10 +415,10 @@ def balance_preview(invoice: Invoice, now: datetime | None = None) -> BalancePre
     encounter = invoice.encounter
     if encounter is None:  # the appointment was deleted; its payments went with it
         return BalancePreview(summary, "This invoice has no appointment any more.", None)
-    card = settlement.card_to_charge(encounter, billing.BALANCE_PAYMENT)
+    card = settlement.card_to_charge(encounter, billing_rules.BALANCE_PAYMENT)
     today = local_date(now or utcnow(), _tz(encounter))
     expired = card is not None and card_expired(card.exp_month, card.exp_year, today)
-    problem = billing.balance_refusal(
+    problem = billing_rules.balance_refusal(
         invoice.status,
         summary.due_cents,
         summary.pending_cents,
@@ -414,6 +437,10 @@ def charge_balance(invoice: Invoice, *, actor: User, now: datetime | None = None
     counts the invoice's earlier balance payments (`covered-invoice-<id>-<n>-
     balance`, unique), a second guard. A declined card leaves the payment failed
     and the balance due, for another try with another card.
+
+    Raises:
+        ChargeRefused: the invoice is void, nothing is due, a payment on it is
+            still pending, or there is no usable card on file.
     """
     now = now or utcnow()
     db.session.execute(
@@ -427,12 +454,14 @@ def charge_balance(invoice: Invoice, *, actor: User, now: datetime | None = None
         raise ChargeRefused(found.refusal)
     earlier = db.session.scalar(
         select(func.count(Payment.id)).where(
-            Payment.invoice_id == invoice.id, Payment.kind == billing.BALANCE_PAYMENT
+            Payment.invoice_id == invoice.id, Payment.kind == billing_rules.BALANCE_PAYMENT
         )
     )
     key = idempotency_key(BALANCE_KEY_KIND, invoice.id, earlier + 1, "balance")
     claim = Claim(invoice.encounter, None, actor, None, now, None, invoice)
-    payment = claim.intent(billing.BALANCE_PAYMENT, found.summary.due_cents, key, from_hold=False)
+    payment = claim.intent(
+        billing_rules.BALANCE_PAYMENT, found.summary.due_cents, key, from_hold=False
+    )
     audit.record(
         organization_id=invoice.organization_id,
         user_id=actor.id,

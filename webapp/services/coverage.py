@@ -2,7 +2,7 @@
 
 `load_coverage()` reads every authorization of some clients and every allocation
 of those authorizations in three queries, whatever their number, then the pure
-rules in `webapp.domain.authorizations` do the arithmetic.
+rules in `webapp.domain.authorization_rules` do the arithmetic.
 """
 
 from collections import defaultdict
@@ -12,9 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp.domain import allocation as rule
-from webapp.domain import authorizations as rules
-from webapp.domain import visit_warnings as words
+from webapp.domain import allocation_rules, authorization_rules, visit_warning_rules
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, ClientInsurance, Encounter, Organization
@@ -25,8 +23,8 @@ def organization_today(org: Organization) -> date:
     return local_date(utcnow(), org.timezone)
 
 
-def terms_of(auth: Authorization, org: Organization) -> rules.AuthorizationTerms:
-    return rules.AuthorizationTerms(
+def terms_of(auth: Authorization, org: Organization) -> authorization_rules.AuthorizationTerms:
+    return authorization_rules.AuthorizationTerms(
         id=auth.id,
         client_insurance_id=auth.client_insurance_id,
         kind=auth.kind,
@@ -39,10 +37,10 @@ def terms_of(auth: Authorization, org: Organization) -> rules.AuthorizationTerms
     )
 
 
-def terms_of_columns(row, org: Organization) -> rules.AuthorizationTerms:
+def terms_of_columns(row, org: Organization) -> authorization_rules.AuthorizationTerms:
     """The terms from a query row of Authorization columns (id, client_insurance_id, kind,
     start_date, end_date, allowed, frequency), for figures that need no service types."""
-    return rules.AuthorizationTerms(
+    return authorization_rules.AuthorizationTerms(
         id=row.id,
         client_insurance_id=row.client_insurance_id,
         kind=row.kind,
@@ -58,13 +56,13 @@ def terms_of_columns(row, org: Organization) -> rules.AuthorizationTerms:
 @dataclass
 class AuthorizationSummary:
     authorization: Authorization
-    terms: rules.AuthorizationTerms
-    ledger: rules.Ledger
+    terms: authorization_rules.AuthorizationTerms
+    ledger: authorization_rules.Ledger
     status: str
 
     @property
     def status_label(self) -> str:
-        return rules.STATUS_LABELS[self.status]
+        return authorization_rules.STATUS_LABELS[self.status]
 
 
 @dataclass
@@ -79,14 +77,14 @@ class Coverage:
             s for s in self.summaries if s.authorization.client_insurance.client_id == client_id
         ]
 
-    def terms_for_client(self, client_id: int) -> list[rules.AuthorizationTerms]:
+    def terms_for_client(self, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
         return [s.terms for s in self.for_client(client_id)]
 
     def by_id(self) -> dict[int, AuthorizationSummary]:
         return {s.authorization.id: s for s in self.summaries}
 
     def counts_by_status(self, client_id: int) -> dict[str, int]:
-        counts = dict.fromkeys(rules.STATUSES, 0)
+        counts = dict.fromkeys(authorization_rules.STATUSES, 0)
         for summary in self.for_client(client_id):
             counts[summary.status] += 1
         return counts
@@ -119,10 +117,10 @@ def load_coverage(
     summaries = []
     for auth in authorizations:
         terms = terms_of(auth, org)
-        ledger = rules.build_ledger(
+        ledger = authorization_rules.build_ledger(
             terms, usages[auth.id], count_upcoming=org.count_upcoming_for_exhaustion
         )
-        status = rules.authorization_status(
+        status = authorization_rules.authorization_status(
             insurance_active=auth.client_insurance.active,
             end_date=auth.end_date,
             remaining=ledger.remaining,
@@ -132,10 +130,10 @@ def load_coverage(
     return Coverage(org, summaries)
 
 
-def placement_of(row, day: date, status: str) -> rule.Placement:
+def placement_of(row, day: date, status: str) -> allocation_rules.Placement:
     """A stored ledger row (an Allocation, or a query row with its columns) as the
     allocation rule's Placement, for warnings and reasons."""
-    return rule.Placement(
+    return allocation_rules.Placement(
         authorization_id=row.authorization_id,
         encounter_id=row.encounter_id,
         day=day,
@@ -143,13 +141,15 @@ def placement_of(row, day: date, status: str) -> rule.Placement:
         reason=row.reason,
         room_before=row.room_before if row.room_before is not None else row.amount,
         window_room_before=row.window_room_before,
-        passed_over=[rule.PassedOver(p["id"], p["why"]) for p in row.passed_over or []],
-        counted=status in rule.CAN_COUNT,
+        passed_over=[allocation_rules.PassedOver(p["id"], p["why"]) for p in row.passed_over or []],
+        counted=status in allocation_rules.CAN_COUNT,
     )
 
 
-def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rules.Usage]]:
-    usages: dict[int, list[rules.Usage]] = defaultdict(list)
+def _usages_by_authorization(
+    authorization_ids: list[int],
+) -> dict[int, list[authorization_rules.Usage]]:
+    usages: dict[int, list[authorization_rules.Usage]] = defaultdict(list)
     if not authorization_ids:
         return usages
     rows = db.session.execute(
@@ -170,7 +170,7 @@ def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rul
     )
     for row in rows:
         usages[row.authorization_id].append(
-            rules.Usage(
+            authorization_rules.Usage(
                 row.encounter_id,
                 row.service_date,
                 row.status,
@@ -182,7 +182,7 @@ def _usages_by_authorization(authorization_ids: list[int]) -> dict[int, list[rul
     return usages
 
 
-def saved_placements(coverage: Coverage, encounter_id: int) -> list[rule.Placement]:
+def saved_placements(coverage: Coverage, encounter_id: int) -> list[allocation_rules.Placement]:
     """The stored ledger rows of one encounter, as Placements (ends-first order)."""
     found = [
         (summary.terms, row.usage.placement)
@@ -212,9 +212,9 @@ def uncovered_lines(coverage: Coverage, encounter: Encounter) -> list[int]:
 def visit_warnings(
     coverage: Coverage,
     encounter: Encounter,
-    placements: list[rule.Placement] | None = None,
+    placements: list[allocation_rules.Placement] | None = None,
     uncovered: list[int] | None = None,
-) -> list[rules.CoverageWarning]:
+) -> list[authorization_rules.CoverageWarning]:
     """The warnings of one encounter (saved, or a draft with its planned placements).
 
     Without `placements` the stored ledger rows are read from `coverage`; without
@@ -230,7 +230,7 @@ def visit_warnings(
     if uncovered is None:
         uncovered = uncovered_lines(coverage, encounter)
     missing = [
-        rules.uncovered_warning(
+        authorization_rules.uncovered_warning(
             terms,
             number_by_auth=numbers,
             client_insurance_id=encounter.client_insurance_id,
@@ -241,7 +241,7 @@ def visit_warnings(
         for index in uncovered
     ]
     known = [p for p in placements if p.authorization_id in numbers]
-    return words.visit_warnings(
+    return visit_warning_rules.visit_warnings(
         known,
         visit_status=encounter.status,
         terms_by_id={s.authorization.id: s.terms for s in summaries},
@@ -256,7 +256,7 @@ class Use:
     """One authorization an encounter counts against, with why (for the encounter page)."""
 
     summary: AuthorizationSummary
-    row: rules.LedgerRow
+    row: authorization_rules.LedgerRow
     reason: str
 
 
@@ -272,7 +272,7 @@ def uses_of(coverage: Coverage, encounter: Encounter) -> list[Use]:
                 continue
             reason = ""
             if row.usage.placement is not None:
-                reason = words.placement_reason(
+                reason = visit_warning_rules.placement_reason(
                     row.usage.placement,
                     visit_status=encounter.status,
                     terms_by_id=terms,
@@ -289,7 +289,7 @@ def reasons_by_encounter(coverage: Coverage, summary: AuthorizationSummary) -> d
     terms = {s.authorization.id: s.terms for s in summaries}
     numbers = {s.authorization.id: s.authorization.display_number for s in summaries}
     return {
-        row.usage.encounter_id: words.placement_reason(
+        row.usage.encounter_id: visit_warning_rules.placement_reason(
             row.usage.placement,
             visit_status=row.usage.status,
             terms_by_id=terms,

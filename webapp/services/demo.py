@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from webapp.domain.authorizations import CANCELLED, KEPT, UPCOMING
+from webapp.domain.authorization_rules import CANCELLED, KEPT, UPCOMING
 from webapp.domain.windows import local_date, to_utc_naive
 from webapp.extensions import db
 from webapp.models import (
@@ -83,6 +83,21 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
     )
     db.session.add(org)
     db.session.flush()
+    users = _demo_users(org)
+    payers, services = _demo_catalog(org)
+    clinicians = [users["clinician@example.com"], users["dana.reyes@example.com"]]
+    for index, (first, last) in enumerate(zip(FIRST_NAMES, LAST_NAMES, strict=True)):
+        client, policy = _demo_client(org, index, first, last, rng, clinicians, payers)
+        _demo_authorization_and_visits(
+            org, client, policy, services, today or local_date(utcnow(), org.timezone), index
+        )
+    db.session.add_all(automations.starter_rules(org.id))
+    db.session.commit()
+    return org, True
+
+
+def _demo_users(org: Organization) -> dict[str, User]:
+    """The demo's people, by email; admins and billers ask for every reminder."""
     users = {}
     for email, name, role in DEMO_USERS:
         user = User(organization_id=org.id, email=email, name=name, role=role)
@@ -92,6 +107,11 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         users[email] = user
+    return users
+
+
+def _demo_catalog(org: Organization) -> tuple[list[Payer], list[ServiceType]]:
+    """The demo's payers and service types, flushed (they have ids)."""
     payers = [
         Payer(organization_id=org.id, name=name, messaging_enabled=messaging)
         for name, messaging in DEMO_PAYERS
@@ -109,37 +129,41 @@ def seed_demo(today: date | None = None) -> tuple[Organization, bool]:
     ]
     db.session.add_all(payers + services)
     db.session.flush()
-    clinicians = [users["clinician@example.com"], users["dana.reyes@example.com"]]
-    for index, (first, last) in enumerate(zip(FIRST_NAMES, LAST_NAMES, strict=True)):
-        client = Client(
-            organization_id=org.id,
-            first_name=first,
-            last_name=last,
-            date_of_birth=date(
-                1970 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 28)
-            ),
-            email=f"{first.lower()}.{last.lower()}@example.net",
-            phone=f"(555) 01{index:02d}-{rng.randrange(1000, 9999)}",
-            primary_clinician_id=clinicians[0 if index % 3 else 1].id,
-        )
-        db.session.add(client)
-        db.session.flush()
-        policy = ClientInsurance(
-            organization_id=org.id,
-            client_id=client.id,
-            payer_id=payers[index % 2].id,
-            member_id=f"{'BH' if index % 2 == 0 else 'EM'}{100000 + index * 7919}",
-            copay_cents=rng.choice([0, 2000, 2500, 3000, 4000]),
-            active=index != 5,
-        )
-        db.session.add(policy)
-        db.session.flush()
-        _demo_authorization_and_visits(
-            org, client, policy, services, today or local_date(utcnow(), org.timezone), index
-        )
-    db.session.add_all(automations.starter_rules(org.id))
-    db.session.commit()
-    return org, True
+    return payers, services
+
+
+def _demo_client(
+    org: Organization,
+    index: int,
+    first: str,
+    last: str,
+    rng: random.Random,
+    clinicians: list[User],
+    payers: list[Payer],
+) -> tuple[Client, ClientInsurance]:
+    """The demo's client number `index` and its insurance (the sixth one inactive)."""
+    client = Client(
+        organization_id=org.id,
+        first_name=first,
+        last_name=last,
+        date_of_birth=date(1970 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 28)),
+        email=f"{first.lower()}.{last.lower()}@example.net",
+        phone=f"(555) 01{index:02d}-{rng.randrange(1000, 9999)}",
+        primary_clinician_id=clinicians[0 if index % 3 else 1].id,
+    )
+    db.session.add(client)
+    db.session.flush()
+    policy = ClientInsurance(
+        organization_id=org.id,
+        client_id=client.id,
+        payer_id=payers[index % 2].id,
+        member_id=f"{'BH' if index % 2 == 0 else 'EM'}{100000 + index * 7919}",
+        copay_cents=rng.choice([0, 2000, 2500, 3000, 4000]),
+        active=index != 5,
+    )
+    db.session.add(policy)
+    db.session.flush()
+    return client, policy
 
 
 def _demo_authorization_and_visits(org, client, policy, services, today: date, index: int):

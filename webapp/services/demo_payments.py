@@ -14,12 +14,12 @@ person added a card) is left alone, so a restart adds nothing twice.
 
 from sqlalchemy import select
 
-from webapp.domain.authorizations import UPCOMING
+from webapp.domain.authorization_rules import UPCOMING
 from webapp.extensions import db
 from webapp.models import Client, Encounter, Organization
 from webapp.models.base import utcnow
-from webapp.payments import gateway
-from webapp.services import cards, preauth
+from webapp.payments import current_gateway
+from webapp.services import cards, preauth, queue
 from webapp.services.demo import DEMO_ORGANIZATION
 
 # Client (in the order the demo created them) → Stripe test card. With the demo's 72
@@ -73,10 +73,10 @@ def add_demo_cards(*, live_payments: bool, now=None) -> str:
 
 
 def _add_card(client: Client, test_card: str) -> None:
-    customer_id = gateway().create_customer(
+    customer_id = current_gateway().create_customer(
         name=client.full_name, email=client.email, reference=f"client-{client.id}"
     )
-    details = gateway().attach_card(customer_id=customer_id, payment_method_id=test_card)
+    details = current_gateway().attach_card(customer_id=customer_id, payment_method_id=test_card)
     client.gateway_customer_id = customer_id
     db.session.add(cards.card_row(client, details, is_default=True))
 
@@ -92,4 +92,18 @@ def _upcoming(client: Client, now) -> list[Encounter]:
             )
             .order_by(Encounter.starts_at)
         )
+    )
+
+
+DEMO_PAYMENTS_JOB_ID = "demo-payments"
+
+
+def enqueue_if_demo() -> bool:
+    """Enqueue `jobs.demo_payments.run` (once: a fixed id) when the database holds the
+    demo practice. False without a demo practice, or when Redis is unreachable (the
+    next start of the cron process enqueues it again)."""
+    if demo_organization() is None:
+        return False
+    return queue.enqueue(
+        "jobs.demo_payments.run", job_id=DEMO_PAYMENTS_JOB_ID, retry="DEMO_PAYMENTS_RETRY_INTERVALS"
     )

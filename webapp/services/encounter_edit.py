@@ -17,7 +17,7 @@ checked there (services.hold_checks), outside the booking transaction.
 
 from datetime import datetime
 
-from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.preauth_rules import FAILED, PROCESSING, SCHEDULED
 from webapp.domain.windows import to_utc_naive
 from webapp.extensions import db
 from webapp.models import Encounter, EncounterService, User
@@ -26,9 +26,13 @@ from webapp.models.organization import Organization
 from webapp.services import allocation, audit, booking, hold_checks, hold_moves, preauth
 
 
-def _draft(org: Organization, encounter: Encounter, request: booking.BookingRequest) -> Encounter:
+def _draft(
+    org: Organization, encounter: Encounter, booking_request: booking.BookingRequest
+) -> Encounter:
     """The encounter as the edit would leave it (unsaved, carrying the real id and status)."""
-    draft = booking._draft_encounter(org, encounter.client, request, request.start_local)
+    draft = booking.draft_encounter(
+        org, encounter.client, booking_request, booking_request.start_local
+    )
     draft.id = encounter.id
     draft.status = encounter.status
     draft.clinician_id = encounter.clinician_id
@@ -36,12 +40,12 @@ def _draft(org: Organization, encounter: Encounter, request: booking.BookingRequ
 
 
 def check_edit(
-    org: Organization, encounter: Encounter, request: booking.BookingRequest
+    org: Organization, encounter: Encounter, booking_request: booking.BookingRequest
 ) -> booking.BookingCheck:
     """What the edited appointment would carry, placed with the client's others (the same
     run as after saving), and the saved appointments the change would push over."""
-    draft = _draft(org, encounter, request)
-    check = booking.judge(org, encounter.client, [draft], [request.start_local])
+    draft = _draft(org, encounter, booking_request)
+    check = booking.judge(org, encounter.client, [draft], [booking_request.start_local])
     insurance = draft.client_insurance
     check.messaging_on = bool(insurance and insurance.payer.messaging_enabled)
     return check
@@ -56,30 +60,30 @@ def _snapshot(encounter: Encounter) -> dict:
 def edit(
     org: Organization,
     encounter: Encounter,
-    request: booking.BookingRequest,
+    booking_request: booking.BookingRequest,
     *,
     actor: User,
     override_reason: str | None = None,
 ) -> Encounter:
     """Apply the change in one transaction, or raise booking.BookingRefused."""
     row = preauth.for_encounter(encounter.id)
-    new_start = to_utc_naive(request.start_local, org.timezone)
+    new_start = to_utc_naive(booking_request.start_local, org.timezone)
     moved = new_start != encounter.starts_at
     wants = not moved and row is not None and row.state in (SCHEDULED, PROCESSING, FAILED)
     hold_checks.check_if_needed(row, found_by="a change of the appointment", wants_hold=wants)
     db.session.expire_all()
     booking.lock_client_bookings(encounter.client_id)
-    check = check_edit(org, encounter, request)
+    check = check_edit(org, encounter, booking_request)
     overridden = booking.refuse_unless_overridden(
         org, check, actor=actor, override_reason=override_reason
     )
     before = _snapshot(encounter)
     before_start = encounter.starts_at
-    draft = _draft(org, encounter, request)
+    draft = _draft(org, encounter, booking_request)
     encounter.starts_at = draft.starts_at
     encounter.service_date = draft.service_date
-    encounter.duration_minutes = request.duration_minutes
-    encounter.billing_type = request.billing_type
+    encounter.duration_minutes = booking_request.duration_minutes
+    encounter.billing_type = booking_request.billing_type
     encounter.client_insurance_id = draft.client_insurance_id
     encounter.client_insurance = draft.client_insurance
     encounter.lines = [
@@ -114,8 +118,8 @@ def edit(
 
 
 def move_preview(
-    org: Organization, encounter: Encounter, request: booking.BookingRequest, now=None
+    org: Organization, encounter: Encounter, booking_request: booking.BookingRequest, now=None
 ) -> hold_moves.MovePreview:
     """What saving this change does to the pre-authorization (the edit page says it)."""
-    new_start: datetime = to_utc_naive(request.start_local, org.timezone)
+    new_start: datetime = to_utc_naive(booking_request.start_local, org.timezone)
     return hold_moves.preview(org, encounter, new_start, now or utcnow())

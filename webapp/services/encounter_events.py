@@ -10,21 +10,18 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from webapp.domain import billing
-from webapp.domain import preauth as preauth_rules
-from webapp.domain.schedule import early_keep_label, early_keep_refusal, future_visit
+from webapp.domain import billing_rules, preauth_rules, schedule_rules
+from webapp.domain.schedule_rules import early_keep_label, future_visit
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import AutomationRun, Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import allocation, audit, automations, hold_checks
-from webapp.services import preauth as preauth_service
+from webapp.services import allocation, audit, automations, hold_checks, preauth
+from webapp.services.errors import Refused
 
 
-class EventRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class EventRefused(Refused):
+    """A Finalize or Cancel that does not apply to the encounter as it is."""
 
 
 def finalize(
@@ -37,26 +34,34 @@ def finalize(
     """Mark the encounter Kept and run the Encounter Finalized rule.
 
     A visit that has not started yet needs `confirm_early`, its local date (ISO),
-    confirmed by the person (webapp.domain.schedule.early_keep_refusal).
+    confirmed by the person (webapp.domain.schedule_rules.early_keep_refusal).
 
-    Raises EventRefused when it is no longer upcoming or its date is not confirmed.
+    Raises:
+        EventRefused: it is no longer upcoming, or its date is not confirmed.
     """
     org = db.session.get(Organization, encounter.organization_id)
-    refusal = early_keep_problem(org, encounter, confirm_early, now)
+    refusal = early_keep_refusal(org, encounter, confirm_early, now)
     if refusal:
         raise EventRefused(refusal)
     early = future_visit(encounter.starts_at, now or utcnow())
     return _close(
-        encounter, billing.ENCOUNTER_FINALIZED, billing.FINALIZED_STATUS, None, actor, early
+        encounter,
+        billing_rules.ENCOUNTER_FINALIZED,
+        billing_rules.FINALIZED_STATUS,
+        None,
+        actor,
+        early,
     )
 
 
-def early_keep_problem(
+def early_keep_refusal(
     org: Organization, encounter: Encounter, confirmed: str | None, now: datetime | None = None
 ) -> str | None:
     """Why the encounter cannot be marked Kept before it starts (its date unconfirmed)."""
     local_start = to_local(encounter.starts_at, org.timezone).replace(tzinfo=None)
-    return early_keep_refusal(encounter.starts_at, now or utcnow(), local_start, confirmed)
+    return schedule_rules.early_keep_refusal(
+        encounter.starts_at, now or utcnow(), local_start, confirmed
+    )
 
 
 def early_keep(org: Organization, encounter: Encounter, now: datetime | None = None):
@@ -68,16 +73,21 @@ def early_keep(org: Organization, encounter: Encounter, now: datetime | None = N
 
 
 def cancel(encounter: Encounter, disposition: str, *, actor: User) -> AutomationRun:
-    if disposition not in billing.DISPOSITIONS:
+    """Cancel the encounter with its disposition and run the Encounter Cancelled rule.
+
+    Raises:
+        EventRefused: an unknown disposition, or the encounter is no longer upcoming.
+    """
+    if disposition not in billing_rules.DISPOSITIONS:
         raise EventRefused("Choose a disposition from the list.")
-    status = billing.STATUS_FOR_DISPOSITION[disposition]
-    return _close(encounter, billing.ENCOUNTER_CANCELLED, status, disposition, actor)
+    status = billing_rules.STATUS_FOR_DISPOSITION[disposition]
+    return _close(encounter, billing_rules.ENCOUNTER_CANCELLED, status, disposition, actor)
 
 
 def _call_off_scheduled_hold(encounter: Encounter, actor: User) -> None:
     """A visit finalized before its hold ran needs no hold any more: billed by invoice.
     Its queued job then finds nothing to claim."""
-    row = preauth_service.for_encounter(encounter.id)
+    row = preauth.for_encounter(encounter.id)
     if row is None or row.state != preauth_rules.SCHEDULED:
         return
     before = audit.snapshot(row)
@@ -103,13 +113,13 @@ def _call_off_scheduled_hold(encounter: Encounter, actor: User) -> None:
 def _close(
     encounter: Encounter, event: str, status: str, disposition, actor, early: bool = False
 ) -> AutomationRun:
-    problem = billing.event_refusal(event, encounter.status)
+    problem = billing_rules.event_refusal(event, encounter.status)
     if problem:
         raise EventRefused(problem)
     # Holds the gateway may have that the row does not show: a finalized visit adopts
     # its lost hold (the rule then charges it); a cancelled one has them released.
-    row = preauth_service.for_encounter(encounter.id)
-    finalizing = status == billing.FINALIZED_STATUS
+    row = preauth.for_encounter(encounter.id)
+    finalizing = status == billing_rules.FINALIZED_STATUS
     hold_checks.check_if_needed(row, found_by=f"{event.replace('_', ' ')}", wants_hold=finalizing)
     db.session.expire_all()
     before = audit.snapshot(encounter)
@@ -124,19 +134,21 @@ def _close(
         db.session.rollback()
         db.session.refresh(encounter)
         raise EventRefused(
-            billing.event_refusal(event, encounter.status)
+            billing_rules.event_refusal(event, encounter.status)
             or "Someone changed this appointment a moment ago. Reload the page."
         )
     db.session.refresh(encounter)
     org = db.session.get(Organization, encounter.organization_id)
     allocation.reallocate_client(org, encounter.client_id)
-    preauth_service.sync_encounters(org, [encounter], actor=actor)
-    if status == billing.FINALIZED_STATUS:
+    preauth.sync_encounters(org, [encounter], actor=actor)
+    if status == billing_rules.FINALIZED_STATUS:
         _call_off_scheduled_hold(encounter, actor)
     audit.record(
         organization_id=encounter.organization_id,
         user_id=actor.id,
-        action=f"encounter.{'finalized' if status == billing.FINALIZED_STATUS else 'cancelled'}",
+        action="encounter.finalized"
+        if status == billing_rules.FINALIZED_STATUS
+        else "encounter.cancelled",
         row=encounter,
         before=before,
         after=audit.snapshot(encounter),

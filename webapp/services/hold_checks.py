@@ -6,7 +6,7 @@ attempt of the hold job, the last try of a job writing "failed", a person's Retr
 Cancel, Reschedule and Release Hold, a visit that is moved, cancelled or
 finalized, the webhook and the periodic reconciliation. It lists every hold of the
 pre-authorization (every attempt's: reference `preauth-<id>-`) for the client's
-gateway customer, lets `webapp.domain.holds.plan` decide, and carries the plan out:
+gateway customer, lets `webapp.domain.hold_rules.plan` decide, and carries the plan out:
 
 1. adopt (compare-and-set scheduled | processing | failed → held, for the attempt
    we read) a lost hold of the current attempt when the visit wants one now;
@@ -27,13 +27,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
+from webapp.domain import hold_rules, preauth_rules
 from webapp.domain.money import format_cents
-from webapp.domain.preauth import FAILED, HELD, PROCESSING, SCHEDULED
+from webapp.domain.preauth_rules import FAILED, HELD, PROCESSING, SCHEDULED
 from webapp.extensions import db
 from webapp.models import HoldFinding, Payment, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     HOLD_REFERENCE_PREFIX,
     GatewayError,
@@ -43,20 +43,13 @@ from webapp.payments.gateway import (
     idempotency_key,
     parse_hold_reference,
 )
-from webapp.services import audit
-from webapp.services import preauth_state as state
+from webapp.services import audit, preauth_state
 from webapp.services.cards import card_label
 from webapp.services.notifications import notify
 
 log = logging.getLogger(__name__)
 
 ADOPTED, RELEASED, EXPIRED, REPORTED = "adopted", "released", "expired", "reported"
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -154,7 +147,7 @@ def check(
         result.reached = False  # the job placing it will tell; it stays marked
         return result
     try:
-        found = _gateway().holds_for(
+        found = current_gateway().holds_for(
             customer_id=customer, reference_prefix=f"{HOLD_REFERENCE_PREFIX}{row.id}-"
         )
     except GatewayError as error:
@@ -185,14 +178,14 @@ def check(
         _own_hold_gone(row, decision.own_status, found_by, now, result)
     if not result.reached:
         return _unreached(row_id, result)
-    state.set_check_due(row_id, False)
+    preauth_state.set_check_due(row_id, False)
     db.session.commit()
     return result
 
 
 def _unreached(row_id: int, result: Check) -> Check:
     db.session.rollback()
-    state.set_check_due(row_id, True)
+    preauth_state.set_check_due(row_id, True)
     db.session.commit()
     result.reached = False
     return result
@@ -245,9 +238,9 @@ def _finding(row, hold: Hold, outcome: str, found_by: str, message: str) -> None
 
 
 def _adopt(row, hold: Hold, found_by: str, now: datetime, result: Check) -> None:
-    card = row.card or state.default_card(row.encounter.client_id)
+    card = row.card or preauth_state.default_card(row.encounter.client_id)
     before, attempt, was = audit.snapshot(row), row.attempt, row.state
-    won = state.transition(
+    won = preauth_state.transition(
         row.id,
         "adopt",
         if_attempt=attempt,
@@ -257,7 +250,7 @@ def _adopt(row, hold: Hold, found_by: str, now: datetime, result: Check) -> None
         gateway_reference=hold.reference,
         held_at=hold.created_at or now,
         lapses_at=hold.lapses_at
-        or rules.hold_lapses_at(hold.created_at or now, card.brand if card else None),
+        or preauth_rules.hold_lapses_at(hold.created_at or now, card.brand if card else None),
         failure_code=None,
         failure_reason=None,
         finished_at=None,
@@ -269,10 +262,10 @@ def _adopt(row, hold: Hold, found_by: str, now: datetime, result: Check) -> None
         f"The hold of {format_cents(hold.amount_cents)} ({hold.reference}) was placed but "
         f"its answer was lost; found before {found_by}, the appointment now tracks it."
     )
-    state.record(row.id, "adopted", None, before=before, reason=message)
+    preauth_state.record(row.id, "adopted", None, before=before, reason=message)
     _finding(row, hold, ADOPTED, found_by, message)
     if was == SCHEDULED:
-        state.after_commit("drop", row.id, attempt)
+        preauth_state.after_commit("drop", row.id, attempt)
     db.session.commit()
     result.adopted = hold
 
@@ -280,7 +273,7 @@ def _adopt(row, hold: Hold, found_by: str, now: datetime, result: Check) -> None
 def _release(row, rule_hold, hold: Hold, found_by: str, result: Check) -> None:
     key = idempotency_key("preauth", row.id, rule_hold.attempt, "release")
     try:
-        _gateway().release(hold_reference=hold.reference, idempotency_key=key)
+        current_gateway().release(hold_reference=hold.reference, idempotency_key=key)
     except TransientGatewayError:
         result.reached = False
         return
@@ -298,7 +291,7 @@ def _release(row, rule_hold, hold: Hold, found_by: str, result: Check) -> None:
         f"An untracked hold of {format_cents(hold.amount_cents)} ({hold.our_reference}) was "
         f"released before {found_by}."
     )
-    state.record(row.id, "untracked_released", None, reason=message)
+    preauth_state.record(row.id, "untracked_released", None, reason=message)
     _finding(row, hold, RELEASED, found_by, message)
     db.session.commit()
     result.released.append(hold.reference)
@@ -306,7 +299,7 @@ def _release(row, rule_hold, hold: Hold, found_by: str, result: Check) -> None:
 
 def _status(reference: str) -> str:
     try:
-        hold = _gateway().get_hold(reference)
+        hold = current_gateway().get_hold(reference)
     except GatewayError:
         return "unknown"
     return hold.status if hold else "missing"
@@ -324,13 +317,13 @@ def _report(row, hold: Hold, found_by: str, why: str, result: Check) -> None:
         return
     message = f"{hold.reference} ({hold.our_reference}): {why}"
     _finding(row, hold, REPORTED, found_by, message)
-    state.record(row.id, "hold_reported", None, reason=message)
+    preauth_state.record(row.id, "hold_reported", None, reason=message)
     notify(
-        state.billers(row.organization_id),
+        preauth_state.billers(row.organization_id),
         kind="preauth.reported",
         title=f"Check a card hold of {row.encounter.client.full_name}",
         body=message,
-        link=state.encounter_link(row.encounter_id),
+        link=preauth_state.encounter_link(row.encounter_id),
     )
     db.session.commit()
 
@@ -355,7 +348,7 @@ def expire(row: PreAuthorization, cause: str, now: datetime) -> bool:
         f"The hold of {format_cents(row.amount_cents or 0)} lapsed at the card processor "
         f"before it was charged ({cause}). Reschedule to place a new hold."
     )
-    lapsed = state.transition(
+    lapsed = preauth_state.transition(
         row.id,
         "expire",
         if_attempt=row.attempt,
@@ -365,12 +358,12 @@ def expire(row: PreAuthorization, cause: str, now: datetime) -> bool:
     )
     if not lapsed:
         return False
-    state.record(row.id, "expired", None, reason=reason)
+    preauth_state.record(row.id, "expired", None, reason=reason)
     notify(
-        state.billers(row.organization_id),
+        preauth_state.billers(row.organization_id),
         kind="preauth.expired",
         title=f"Hold expired for {row.encounter.client.full_name}",
         body=reason,
-        link=state.encounter_link(row.encounter_id),
+        link=preauth_state.encounter_link(row.encounter_id),
     )
     return True

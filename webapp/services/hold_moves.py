@@ -8,7 +8,7 @@ hours it was first scheduled with:
 
 - a **scheduled** hold moves to the new start − current hours;
 - a **held** visit keeps its hold while the hold still covers the new start and the
-  new start is inside the hours-before window (`webapp.domain.holds.held_move`);
+  new start is inside the hours-before window (`webapp.domain.hold_rules.held_move`);
   otherwise the hold is released and a new one scheduled at the new time;
 - Reschedule on a held visit does the same with the hours the person chose.
 
@@ -21,18 +21,16 @@ booking's transaction. `preview` says all this on the page before saving.
 from dataclasses import dataclass
 from datetime import datetime
 
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.billing import HOLD_RELEASE
+from webapp.domain import hold_rules, preauth_rules
+from webapp.domain.billing_rules import HOLD_RELEASE
 from webapp.domain.money import format_cents
-from webapp.domain.preauth import HELD, SCHEDULED
+from webapp.domain.preauth_rules import HELD, SCHEDULED
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, Payment, PreAuthorization, User
 from webapp.models.base import utcnow
 from webapp.payments.gateway import idempotency_key
-from webapp.services import audit
-from webapp.services import preauth_state as state
+from webapp.services import audit, preauth_state
 
 WHEN = "%a %b %-d, %Y · %-I:%M %p"
 
@@ -58,13 +56,13 @@ def preview(
     org: Organization, encounter: Encounter, new_starts_at: datetime, now: datetime
 ) -> MovePreview:
     """What moving `encounter` to `new_starts_at` (naive UTC) will do to its hold."""
-    row = state.for_encounter(encounter.id)
+    row = preauth_state.for_encounter(encounter.id)
     if new_starts_at == encounter.starts_at:
         return standing_note(org, encounter)
     if row is None:
         return MovePreview("none")
     hours = org.preauth_hours_before
-    run_at = rules.run_at(new_starts_at, hours)
+    run_at = preauth_rules.run_at(new_starts_at, hours)
     placed_at = (
         "as soon as you save (that time has passed)"
         if run_at <= now
@@ -100,7 +98,7 @@ def preview(
 
 def standing_note(org: Organization, encounter: Encounter) -> MovePreview:
     """What the edit page says before anything is changed: the rule for this visit."""
-    row = state.for_encounter(encounter.id)
+    row = preauth_state.for_encounter(encounter.id)
     hours = _hours(org.preauth_hours_before)
     if row is not None and row.state == SCHEDULED:
         return MovePreview(
@@ -131,14 +129,14 @@ def replace_held(
     now = now or utcnow()
     before, attempt = audit.snapshot(row), row.attempt
     amount, reference = row.amount_cents or 0, row.gateway_reference
-    if not state.transition(row.id, "release", if_attempt=attempt, finished_at=now):
+    if not preauth_state.transition(row.id, "release", if_attempt=attempt, finished_at=now):
         return False
     write_release(row, attempt, amount, reference, actor, now)
-    state.record(row.id, "released", actor, before=before, reason=reason)
+    preauth_state.record(row.id, "released", actor, before=before, reason=reason)
     db.session.refresh(row)
-    if not state.reschedule(row, encounter, hours, actor, "rescheduled"):
+    if not preauth_state.reschedule(row, encounter, hours, actor, "rescheduled"):
         return False
-    state.after_commit("settle", encounter.id, 0)
+    preauth_state.after_commit("settle", encounter.id, 0)
     return True
 
 

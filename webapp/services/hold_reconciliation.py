@@ -1,6 +1,6 @@
 """The periodic reconciliation: live holds at the gateway against the rows.
 
-Every few minutes (jobs/hold_checks.reconcile, cron in jobs/schedule.py):
+Every few minutes (jobs/hold_checks.reconcile, cron in jobs/periodic.py):
 1. list every live hold we placed (`live_holds`); those younger than
    RECONCILE_GRACE are left to the job placing them;
 2. a hold naming a pre-authorization that does not exist, or one of another
@@ -21,12 +21,13 @@ from datetime import datetime
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from webapp.domain import holds as hold_rules
+from webapp.domain import hold_rules
 from webapp.domain.money import format_cents
-from webapp.domain.preauth import HELD
+from webapp.domain.preauth_rules import HELD
 from webapp.extensions import db
 from webapp.models import HoldFinding, Organization, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import GatewayError, Hold, parse_hold_reference
 from webapp.services import hold_checks
 from webapp.services.queue import redis_connection
@@ -35,12 +36,6 @@ log = logging.getLogger(__name__)
 
 STATUS_KEY = "covered:hold-reconciliation"
 BATCH = 500
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -75,7 +70,7 @@ def reconcile(now: datetime | None = None) -> Reconciliation:
     now = now or utcnow()
     result = Reconciliation(at=now.isoformat())
     try:
-        live = _gateway().live_holds()
+        live = current_gateway().live_holds()
     except GatewayError as error:
         result.error = error.message
         _save(result)

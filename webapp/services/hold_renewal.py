@@ -2,7 +2,7 @@
 
 A card hold placed off-session lasts days, not weeks (Visa: 4 days 18 hours). A
 held visit whose hold lapses before the visit is over is re-authorized shortly
-before the lapse (`webapp.domain.holds.needs_renewal`, RENEW_AHEAD), seed:
+before the lapse (`webapp.domain.hold_rules.needs_renewal`, RENEW_AHEAD), seed:
 "new hold first, then release the old one", so the client's share stays secured:
 
 1. claim the row (`renewal_started_at`, compare-and-set on state held and attempt A);
@@ -25,14 +25,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
+from webapp.domain import hold_rules, preauth_rules
 from webapp.domain.money import format_cents
-from webapp.domain.preauth import HELD
+from webapp.domain.preauth_rules import HELD
 from webapp.domain.windows import local_date, to_local
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, PaymentCard, PreAuthorization, User
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     HOLD_REFERENCE_PREFIX,
     GatewayError,
@@ -42,8 +42,7 @@ from webapp.payments.gateway import (
     idempotency_key,
     parse_hold_reference,
 )
-from webapp.services import hold_moves, settlement
-from webapp.services import preauth_state as state
+from webapp.services import hold_moves, preauth_state, settlement
 from webapp.services.cards import card_label
 from webapp.services.notifications import notify
 
@@ -52,12 +51,6 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a renewal claimed longer ago died with its worker
 BATCH = 200
 RENEWAL_FAILED = "renewal_failed"
-
-
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
 
 
 @dataclass
@@ -143,8 +136,10 @@ def _card(row: PreAuthorization, now: datetime) -> PaymentCard | None:
     still on file; never an expired one."""
     org = db.session.get(Organization, row.organization_id)
     today = local_date(now, org.timezone)
-    for card in (state.default_card(row.encounter.client_id), row.card):
-        if card is not None and not rules.card_expired(card.exp_month, card.exp_year, today):
+    for card in (preauth_state.default_card(row.encounter.client_id), row.card):
+        if card is not None and not preauth_rules.card_expired(
+            card.exp_month, card.exp_year, today
+        ):
             return card
     return None
 
@@ -167,11 +162,13 @@ def renew(row_id: int, now: datetime | None = None, *, actor: User | None = None
     if card is None or not client.gateway_customer_id:
         return _failed(row, "No usable card on file for the client (none, or expired).")
     try:
-        hold = _earlier_replacement(row, client.gateway_customer_id) or _gateway().place_hold(
+        hold = _earlier_replacement(
+            row, client.gateway_customer_id
+        ) or current_gateway().place_hold(
             customer_id=client.gateway_customer_id,
             payment_method_id=card.gateway_payment_method_id,
             amount_cents=row.amount_cents,
-            reference=state.job_id(row.id, attempt + 1),
+            reference=preauth_state.job_id(row.id, attempt + 1),
             idempotency_key=idempotency_key("preauth", row.id, attempt + 1, "hold"),
             organization_id=row.organization_id,
         )
@@ -190,7 +187,7 @@ def renew(row_id: int, now: datetime | None = None, *, actor: User | None = None
 def _earlier_replacement(row: PreAuthorization, customer_id: str) -> Hold | None:
     """A live hold of attempt A+1 that an earlier try placed (its answer lost)."""
     try:
-        found = _gateway().holds_for(
+        found = current_gateway().holds_for(
             customer_id=customer_id, reference_prefix=f"{HOLD_REFERENCE_PREFIX}{row.id}-"
         )
     except GatewayError:
@@ -218,7 +215,7 @@ def _switch(row, attempt: int, hold: Hold, card, actor, now: datetime) -> str:
             card_label=card_label(card),
             gateway_reference=hold.reference,
             held_at=now,
-            lapses_at=hold.lapses_at or rules.hold_lapses_at(now, card.brand),
+            lapses_at=hold.lapses_at or preauth_rules.hold_lapses_at(now, card.brand),
             renewal_started_at=None,
             failure_code=None,
             failure_reason=None,
@@ -230,9 +227,9 @@ def _switch(row, attempt: int, hold: Hold, card, actor, now: datetime) -> str:
         db.session.rollback()
         key = idempotency_key("preauth", row.id, attempt + 1, "release")
         try:
-            _gateway().release(hold_reference=hold.reference, idempotency_key=key)
+            current_gateway().release(hold_reference=hold.reference, idempotency_key=key)
         except GatewayError:
-            state.set_check_due(row.id, True)
+            preauth_state.set_check_due(row.id, True)
             db.session.commit()
         return "skipped"
     db.session.refresh(row)
@@ -242,7 +239,7 @@ def _switch(row, attempt: int, hold: Hold, card, actor, now: datetime) -> str:
         f"Renewed before it lapsed: a new hold of {format_cents(hold.amount_cents)} lasts until "
         f"{to_local(row.lapses_at, tz).strftime('%b %-d, %-I:%M %p')}; the old one is released."
     )
-    state.record(row.id, "renewed", actor, reason=reason)
+    preauth_state.record(row.id, "renewed", actor, reason=reason)
     db.session.commit()
     settlement.carry_out(row.encounter, [payment.id], now)
     return "renewed"
@@ -279,13 +276,13 @@ def _failed(row: PreAuthorization, why: str, *, spent: bool = False) -> str:
         ),
         execution_options={"synchronize_session": False},
     )
-    state.record(row.id, "renewal_failed", None, reason=reason[:500])
+    preauth_state.record(row.id, "renewal_failed", None, reason=reason[:500])
     notify(
-        state.billers(row.organization_id),
+        preauth_state.billers(row.organization_id),
         kind="preauth.renewal_failed",
         title=f"Hold could not be renewed for {row.encounter.client.full_name}",
         body=reason,
-        link=state.encounter_link(row.encounter_id),
+        link=preauth_state.encounter_link(row.encounter_id),
     )
     db.session.commit()
     return "failed"
@@ -308,13 +305,17 @@ def renew_refusal(row: PreAuthorization | None) -> str | None:
 def renew_now(encounter: Encounter, *, actor: User, now: datetime | None = None) -> str:
     """A biller's Renew now on a held visit (after a failed renewal, a card fixed).
 
-    Raises state.ActionRefused when there is no held hold to renew."""
+    Raises:
+        preauth_state.ActionRefused: no held hold to renew, or it is being renewed now.
+    """
     now = now or utcnow()
-    row = state.for_encounter(encounter.id)
+    row = preauth_state.for_encounter(encounter.id)
     refusal = renew_refusal(row)
     if refusal:
-        raise state.ActionRefused(refusal)
+        raise preauth_state.ActionRefused(refusal)
     outcome = renew(row.id, now, actor=actor)
     if outcome == "skipped":
-        raise state.ActionRefused("The hold is being renewed right now. Reload in a moment.")
+        raise preauth_state.ActionRefused(
+            "The hold is being renewed right now. Reload in a moment."
+        )
     return outcome

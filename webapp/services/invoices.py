@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from webapp.domain import billing
-from webapp.domain.holds import HoldMoney
-from webapp.domain.preauth import invoice_block_reason
+from webapp.domain import billing_rules
+from webapp.domain.hold_rules import HoldMoney
+from webapp.domain.preauth_rules import invoice_refusal
 from webapp.extensions import db
 from webapp.models import (
     Encounter,
@@ -26,17 +26,18 @@ from webapp.models import (
     User,
 )
 from webapp.services import audit, pricing
+from webapp.services.errors import Refused
 
 VISIT, CANCELLATION = "visit", "cancellation_fee"
 SUCCEEDED, PENDING, FAILED = "succeeded", "pending", "failed"
 
 
-class InvoiceRefused(Exception):
-    """A Create invoice that cannot happen; nothing was written."""
+class InvoiceRefused(Refused):
+    """A Create invoice that cannot happen; nothing was written. `invoice` is the
+    encounter's invoice that stands in the way, when there is one."""
 
     def __init__(self, message: str, invoice: Invoice | None = None):
         super().__init__(message)
-        self.message = message
         self.invoice = invoice
 
 
@@ -61,7 +62,7 @@ def hold_block(encounter: Encounter) -> str | None:
     """Why the pre-authorization stops a manual invoice now (None: it does not)."""
     state = preauth_state(encounter.id)
     amount = pricing.hold_amount(encounter) if state == "scheduled" else None
-    return invoice_block_reason(state, amount)
+    return invoice_refusal(state, amount)
 
 
 def manual_invoice_refusal(encounter: Encounter) -> str | None:
@@ -75,7 +76,12 @@ def manual_invoice_refusal(encounter: Encounter) -> str | None:
 
 
 def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
-    """Create the encounter's invoice by hand (open, nothing paid), or raise InvoiceRefused."""
+    """Create the encounter's invoice by hand (open, nothing paid).
+
+    Raises:
+        InvoiceRefused: `manual_invoice_refusal` says why, or the invoice was created
+            a moment ago (`invoice` is that one).
+    """
     refusal = manual_invoice_refusal(encounter)
     if refusal:
         raise InvoiceRefused(refusal, for_encounter(encounter.id))
@@ -102,24 +108,28 @@ def create_manual(encounter: Encounter, *, actor: User) -> Invoice:
 
 
 def write_for_encounter(
-    encounter: Encounter, lines: list[billing.Line], kind: str, actor: User | None
+    encounter: Encounter, lines: list[billing_rules.Line], kind: str, actor: User | None
 ) -> Invoice:
     """The encounter's invoice with these lines, for a charge (the caller commits).
 
     An invoice made by hand earlier (say after a release, before a new hold) is
-    reused and its lines replaced, as long as nothing was paid on it. One with
-    money on it raises InvoiceRefused.
+    reused and its lines replaced, as long as nothing was paid on it.
+
+    Raises:
+        InvoiceRefused: the encounter's invoice already has money on it.
     """
     invoice = for_encounter(encounter.id)
     if invoice is None:
         return _new_invoice(encounter, lines, kind, actor)
-    if any(p.status != FAILED and p.kind in billing.COLLECTING_KINDS for p in invoice.payments):
+    if any(
+        p.status != FAILED and p.kind in billing_rules.COLLECTING_KINDS for p in invoice.payments
+    ):
         raise InvoiceRefused(
             f"Invoice {invoice.number} of this appointment already has payments; "
             "nothing was charged.",
             invoice,
         )
-    if invoice.status == billing.INVOICE_VOID:
+    if invoice.status == billing_rules.INVOICE_VOID:
         audit.record(
             organization_id=invoice.organization_id,
             user_id=actor.id if actor else None,
@@ -131,9 +141,9 @@ def write_for_encounter(
     invoice.lines.clear()
     db.session.flush()
     invoice.lines.extend(_rows(lines))
-    invoice.total_cents = billing.total(lines)
+    invoice.total_cents = billing_rules.total(lines)
     invoice.kind = kind
-    invoice.status = billing.INVOICE_OPEN
+    invoice.status = billing_rules.INVOICE_OPEN
     return invoice
 
 
@@ -142,8 +152,10 @@ def _new_invoice(encounter: Encounter, lines, kind: str, actor: User | None) -> 
         organization_id=encounter.organization_id,
         client_id=encounter.client_id,
         encounter_id=encounter.id,
-        total_cents=billing.total(lines),
-        status=billing.INVOICE_PAID if billing.total(lines) == 0 else billing.INVOICE_OPEN,
+        total_cents=billing_rules.total(lines),
+        status=billing_rules.INVOICE_PAID
+        if billing_rules.total(lines) == 0
+        else billing_rules.INVOICE_OPEN,
         kind=kind,
         created_by_id=actor.id if actor else None,
         lines=_rows(lines),
@@ -153,7 +165,7 @@ def _new_invoice(encounter: Encounter, lines, kind: str, actor: User | None) -> 
     return invoice
 
 
-def _rows(lines: list[billing.Line]) -> list[InvoiceLine]:
+def _rows(lines: list[billing_rules.Line]) -> list[InvoiceLine]:
     return [
         InvoiceLine(
             service_type_id=line.service_type_id,
@@ -178,18 +190,20 @@ def _line_snapshot(invoice: Invoice) -> list[dict]:
     ]
 
 
-def movements(payments) -> list[billing.Movement]:
+def movements(payments) -> list[billing_rules.Movement]:
     """Settled payments as the ledger rules see them (pending and failed do not count)."""
     return [
-        billing.Movement(p.kind, p.amount_cents, p.from_hold)
+        billing_rules.Movement(p.kind, p.amount_cents, p.from_hold)
         for p in payments
         if p.status == SUCCEEDED
     ]
 
 
 def refresh_status(invoice: Invoice) -> None:
-    if invoice.status != billing.INVOICE_VOID:
-        invoice.status = billing.invoice_status(invoice.total_cents, movements(invoice.payments))
+    if invoice.status != billing_rules.INVOICE_VOID:
+        invoice.status = billing_rules.invoice_status(
+            invoice.total_cents, movements(invoice.payments)
+        )
 
 
 # --- what the pages show -----------------------------------------------------------------
@@ -211,7 +225,7 @@ class InvoiceSummary:
 
     @property
     def due_cents(self) -> int:
-        if self.invoice.status == billing.INVOICE_VOID:
+        if self.invoice.status == billing_rules.INVOICE_VOID:
             return 0
         return max(0, self.invoice.total_cents - self.paid_cents - self.pending_cents)
 
@@ -231,14 +245,14 @@ def hold_money(invoice: Invoice):
     from_hold = [p for p in invoice.payments if p.from_hold and p.status == SUCCEEDED]
     if not from_hold:
         return None
-    captured = sum(p.amount_cents for p in from_hold if p.kind in billing.COLLECTING_KINDS)
-    released = sum(p.amount_cents for p in from_hold if p.kind == billing.HOLD_RELEASE)
+    captured = sum(p.amount_cents for p in from_hold if p.kind in billing_rules.COLLECTING_KINDS)
+    released = sum(p.amount_cents for p in from_hold if p.kind == billing_rules.HOLD_RELEASE)
     extra = sum(
         p.amount_cents
         for p in invoice.payments
         if not p.from_hold
         and p.status == SUCCEEDED
-        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+        and p.kind in (billing_rules.ADDITIONAL_CHARGE, billing_rules.CANCELLATION_FEE)
     )
     return HoldMoney(captured + released, captured, released, extra)
 
@@ -248,20 +262,22 @@ def summarize(invoice: Invoice) -> InvoiceSummary:
     pending = sum(
         p.amount_cents
         for p in invoice.payments
-        if p.status == PENDING and p.kind in billing.COLLECTING_KINDS
+        if p.status == PENDING and p.kind in billing_rules.COLLECTING_KINDS
     )
     charged = [
-        p for p in invoice.payments if p.status == SUCCEEDED and p.kind in billing.COLLECTING_KINDS
+        p
+        for p in invoice.payments
+        if p.status == SUCCEEDED and p.kind in billing_rules.COLLECTING_KINDS
     ]
     return InvoiceSummary(
         invoice=invoice,
-        paid_cents=billing.gross_paid(settled),
-        refunded_cents=billing.refunded(settled),
+        paid_cents=billing_rules.gross_paid(settled),
+        refunded_cents=billing_rules.refunded(settled),
         fee_cents=sum(p.fee_cents or 0 for p in charged),
         fees_unknown=any(p.fee_cents is None for p in charged),
-        released_cents=sum(m.amount_cents for m in settled if m.kind == billing.HOLD_RELEASE),
+        released_cents=sum(m.amount_cents for m in settled if m.kind == billing_rules.HOLD_RELEASE),
         pending_cents=pending,
-        problem=billing.invoice_problem(invoice.total_cents, invoice.status, settled),
+        problem=billing_rules.invoice_mismatch(invoice.total_cents, invoice.status, settled),
     )
 
 
@@ -285,7 +301,7 @@ def client_releases(client_id: int) -> list[Payment]:
         .where(
             Payment.client_id == client_id,
             Payment.invoice_id.is_(None),
-            Payment.kind == billing.HOLD_RELEASE,
+            Payment.kind == billing_rules.HOLD_RELEASE,
         )
         .order_by(Payment.created_at.desc())
     ).all()

@@ -10,21 +10,21 @@ it is, so importing the same file again adds nothing.
 
 import csv
 import io
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from webapp.domain.conversion import (
     CSV_HEADERS,
+    ConvertedTerms,
+    LegacyRow,
     LegacyRowError,
-    _normalise,
     convert_legacy,
+    normalise_row,
     parse_legacy_row,
 )
 from webapp.extensions import db
@@ -39,11 +39,9 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
-from webapp.services import audit
+from webapp.services import audit, queue
 from webapp.services.allocation import reallocate_client
-from webapp.services.queue import queue
-
-log = logging.getLogger(__name__)
+from webapp.services.errors import Refused
 
 OPTIONAL_HEADERS = ("end_date",)
 REQUIRED_HEADERS = tuple(h for h in CSV_HEADERS if h not in OPTIONAL_HEADERS)
@@ -60,7 +58,7 @@ SESSIONS_MAX = 2_147_483_647  # a 32-bit integer column on PostgreSQL
 JOB_TIMEOUT_SECONDS = 30 * 60
 
 
-class ImportRefused(ValueError):
+class ImportRefused(Refused, ValueError):
     """The organization is not ready for an import; the message says what to do."""
 
 
@@ -76,7 +74,7 @@ def expected_headers_text() -> str:
     return ", ".join(f"{h} (optional)" if h in OPTIONAL_HEADERS else h for h in CSV_HEADERS)
 
 
-def readiness_problem(org: Organization) -> str | None:
+def readiness_refusal(org: Organization) -> str | None:
     """Why this organization cannot import legacy authorizations yet, or None."""
     if org.enhanced_authorizations_release_date is None:
         return (
@@ -96,7 +94,12 @@ def readiness_problem(org: Organization) -> str | None:
 
 
 def ensure_ready(org: Organization) -> None:
-    problem = readiness_problem(org)
+    """Check the organization can take legacy authorizations.
+
+    Raises:
+        ImportRefused: it is not ready (`readiness_refusal` says what to do).
+    """
+    problem = readiness_refusal(org)
     if problem:
         raise ImportRefused(problem)
 
@@ -106,7 +109,7 @@ def ensure_ready(org: Organization) -> None:
 
 def _header_names(cells: list[str]) -> list[str]:
     """The domain's header rule (case, spacing, BOM), one name per cell."""
-    return [next(iter(_normalise({cell: ""})), "") for cell in cells]
+    return [next(iter(normalise_row({cell: ""})), "") for cell in cells]
 
 
 def _numbered(records):
@@ -131,8 +134,11 @@ def parse_csv(text: str) -> list[dict]:
     """The rows of a CSV text as dicts keyed by its headers.
 
     Each dict also holds, under ROW_KEY, the row number a person sees in a
-    spreadsheet (header = row 1; blank rows count but yield nothing). Raises
-    ValueError naming the expected headers when a required one is missing.
+    spreadsheet (header = row 1; blank rows count but yield nothing).
+
+    Raises:
+        ValueError: a required header is missing (the message names the expected ones),
+            or the text is not a CSV file.
     """
     if "\x00" in text:
         raise ValueError(
@@ -257,6 +263,82 @@ def _row_number(raw: Mapping[str, str], index: int) -> int:
     return int(noted) if noted else index + 2  # header = row 1
 
 
+def _checked_row(
+    raw: Mapping[str, str], directory: "_Directory", seen_in_file: dict[tuple[int, str], int]
+) -> tuple[LegacyRow, int, tuple[int, str]]:
+    """(the parsed row, its client's id, its key (insurance id, number)), or
+    LegacyRowError saying what is wrong with it."""
+    legacy = parse_legacy_row({k: v for k, v in raw.items() if k != ROW_KEY})
+    if len(legacy.number) > NUMBER_MAX_LENGTH:
+        raise LegacyRowError(f"Authorization number is longer than {NUMBER_MAX_LENGTH} characters.")
+    if legacy.sessions_allowed > SESSIONS_MAX:
+        raise LegacyRowError(f"Sessions allowed {legacy.sessions_allowed} is too large.")
+    client_id = directory.client_id(legacy.client_ref)
+    insurance_id = directory.insurance_id(client_id, directory.payer(legacy.payer_name))
+    key = (insurance_id, legacy.number)
+    if key in seen_in_file:
+        raise LegacyRowError(
+            f"Repeats authorization {legacy.number} of row {seen_in_file[key]} "
+            "for the same client and payer."
+        )
+    return legacy, client_id, key
+
+
+def _add_authorization(
+    org: Organization, insurance_id: int, terms: ConvertedTerms, service_types: list[ServiceType]
+) -> None:
+    """The converted authorization, in a savepoint: a row the database refuses rolls
+    back alone (IntegrityError, DataError) and the import goes on."""
+    with db.session.begin_nested():
+        db.session.add(
+            Authorization(
+                organization_id=org.id,
+                client_insurance_id=insurance_id,
+                number=terms.number,
+                kind=terms.kind,
+                start_date=terms.start,
+                end_date=terms.end,
+                allowed=terms.allowed,
+                converted=terms.converted,
+                service_types=list(service_types),
+            )
+        )
+        db.session.flush()
+
+
+def _write_outcome(event, result: "ImportResult", legacy_import: LegacyImport | None) -> None:
+    """The counts on the audit event and, for an upload, on its row (the caller commits)."""
+    event.after = {
+        "total": result.total,
+        "imported": result.imported,
+        "unchanged": result.unchanged,
+        "errors": len(result.errors),
+    }
+    if legacy_import is not None:
+        legacy_import.status = "done"
+        legacy_import.total_rows = result.total
+        legacy_import.imported_count = result.imported
+        legacy_import.unchanged_count = result.unchanged
+        legacy_import.errors = result.errors
+        legacy_import.finished_at = utcnow()
+
+
+def _opening_event(org: Organization, actor_id: int | None, legacy_import: LegacyImport | None):
+    """The import's audit event, written first on purpose: the first write opens the
+    real transaction. On SQLite (pysqlite) a SAVEPOINT issued before any write would
+    itself be the outermost transaction, and releasing it would commit the row on the
+    spot."""
+    event = audit.record(
+        organization_id=org.id,
+        user_id=actor_id,
+        action="authorization.legacy_import",
+        entity_type="legacy_imports",
+        entity_id=legacy_import.id if legacy_import else None,
+    )
+    db.session.flush()
+    return event
+
+
 def import_rows(
     org: Organization,
     rows: Iterable[Mapping[str, str]],
@@ -280,17 +362,7 @@ def import_rows(
     )
     directory = _Directory(org)
 
-    # Written first on purpose: the first write opens the real transaction. On SQLite
-    # (pysqlite) a SAVEPOINT issued before any write would itself be the outermost
-    # transaction, and releasing it would commit the row on the spot.
-    event = audit.record(
-        organization_id=org.id,
-        user_id=actor_id,
-        action="authorization.legacy_import",
-        entity_type="legacy_imports",
-        entity_id=legacy_import.id if legacy_import else None,
-    )
-    db.session.flush()
+    event = _opening_event(org, actor_id, legacy_import)
 
     seen_in_file: dict[tuple[int, str], int] = {}
     affected_clients: set[int] = set()
@@ -299,41 +371,13 @@ def import_rows(
     for index, raw in enumerate(rows):
         row_number = _row_number(raw, index)
         try:
-            legacy = parse_legacy_row({k: v for k, v in raw.items() if k != ROW_KEY})
-            if len(legacy.number) > NUMBER_MAX_LENGTH:
-                raise LegacyRowError(
-                    f"Authorization number is longer than {NUMBER_MAX_LENGTH} characters."
-                )
-            if legacy.sessions_allowed > SESSIONS_MAX:
-                raise LegacyRowError(f"Sessions allowed {legacy.sessions_allowed} is too large.")
-            client_id = directory.client_id(legacy.client_ref)
-            insurance_id = directory.insurance_id(client_id, directory.payer(legacy.payer_name))
-            key = (insurance_id, legacy.number)
-            if key in seen_in_file:
-                raise LegacyRowError(
-                    f"Repeats authorization {legacy.number} of row {seen_in_file[key]} "
-                    "for the same client and payer."
-                )
+            legacy, client_id, key = _checked_row(raw, directory, seen_in_file)
             seen_in_file[key] = row_number
             if key in directory.existing:
                 result.unchanged += 1
             else:
                 terms = convert_legacy(legacy, release_date=release)
-                with db.session.begin_nested():
-                    db.session.add(
-                        Authorization(
-                            organization_id=org.id,
-                            client_insurance_id=insurance_id,
-                            number=terms.number,
-                            kind=terms.kind,
-                            start_date=terms.start,
-                            end_date=terms.end,
-                            allowed=terms.allowed,
-                            converted=terms.converted,
-                            service_types=list(service_types),
-                        )
-                    )
-                    db.session.flush()
+                _add_authorization(org, key[0], terms, service_types)
                 directory.existing.add(key)
                 affected_clients.add(client_id)
                 result.imported += 1
@@ -348,19 +392,7 @@ def import_rows(
 
     for client_id in sorted(affected_clients):
         reallocate_client(org, client_id)
-    event.after = {
-        "total": result.total,
-        "imported": result.imported,
-        "unchanged": result.unchanged,
-        "errors": len(result.errors),
-    }
-    if legacy_import is not None:
-        legacy_import.status = "done"
-        legacy_import.total_rows = result.total
-        legacy_import.imported_count = result.imported
-        legacy_import.unchanged_count = result.unchanged
-        legacy_import.errors = result.errors
-        legacy_import.finished_at = utcnow()
+    _write_outcome(event, result, legacy_import)
     db.session.commit()
     if progress:
         progress(result.total, result.total)
@@ -377,8 +409,10 @@ def job_id(import_id: int) -> str:
 def start_upload(org: Organization, actor: User, filename: str, content: str) -> LegacyImport:
     """Check the file, keep it as a queued LegacyImport, enqueue its job.
 
-    Raises ValueError (ImportRefused included) with a message for the person, and
-    then creates nothing.
+    Raises:
+        ValueError: the file cannot be imported (the message is for the person);
+            ImportRefused, a ValueError too, when the organization is not ready.
+            Nothing is created.
     """
     ensure_ready(org)
     rows = parse_csv(content)
@@ -395,20 +429,16 @@ def start_upload(org: Organization, actor: User, filename: str, content: str) ->
     db.session.add(upload)
     db.session.commit()
 
-    from jobs import legacy_import as job
-
-    try:
-        queue().enqueue(
-            job.run, upload.id, job_id=job_id(upload.id), job_timeout=JOB_TIMEOUT_SECONDS
-        )
-    except RedisError as error:
-        log.exception("could not enqueue legacy import %s", upload.id)
+    queued = queue.enqueue(
+        "jobs.legacy_import.run", upload.id, job_id=job_id(upload.id), timeout=JOB_TIMEOUT_SECONDS
+    )
+    if not queued:
         upload.status = "failed"
         upload.errors = [
             {
                 "row": None,
-                "reason": f"The job queue could not be reached ({error}). Nothing was "
-                "imported; check Admin › System and upload the file again.",
+                "reason": "The job queue could not be reached. Nothing was imported; "
+                "check Admin › System and upload the file again.",
             }
         ]
         upload.finished_at = utcnow()

@@ -64,7 +64,10 @@ def uses_smtp() -> bool:
 def deliver(message: EmailMessage) -> str:
     """Hand the message to the SMTP server, or write it to the outbox.
 
-    Returns where it went. Raises MailDeliveryError when it was not accepted.
+    Returns where it went.
+
+    Raises:
+        MailDeliveryError: the server did not accept it (`temporary` says whether to retry).
     """
     if uses_smtp():
         _send_smtp(message)

@@ -32,6 +32,9 @@ def notify(
     `kind` is a short machine name ("reminder.expiration", "preauth.expired", …),
     `link` a path inside the app the notification points to; a reminder names its
     `authorization_id` and `threshold`, so it can be marked resolved later.
+
+    Raises:
+        ValueError: no title, or a link that is not a path inside the app.
     """
     if not title:
         raise ValueError("A notification needs a title")

@@ -34,10 +34,11 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 
-from webapp.domain.passwords import password_problem
+from webapp.domain.password_rules import password_refusal
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import audit
+from webapp.services.errors import Refused
 
 SET_UP, RESET = "set_up", "reset"
 LIFETIMES = {SET_UP: timedelta(hours=72), RESET: timedelta(hours=1)}
@@ -45,17 +46,18 @@ UNUSABLE_PREFIX = "!"  # werkzeug's check_password_hash never matches a hash wit
 SALT = "covered.password-link"
 
 
-@dataclass(eq=False)
-class LinkRefused(Exception):
-    """The link cannot be used; `message` says why and what to do, `status` is the HTTP code."""
+class LinkRefused(Refused):
+    """The link cannot be used; `message` says why and what to do, `status` is the HTTP
+    code (400 malformed, 404 unknown, 410 used or expired)."""
 
-    message: str
-    status: int
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(eq=False)
 class PasswordRejected(Exception):
-    """The new password breaks the policy (webapp/domain/passwords.py)."""
+    """The new password breaks the policy (webapp/domain/password_rules.py)."""
 
     message: str
 
@@ -162,7 +164,7 @@ def set_password(token: str, password: str, *, now: datetime) -> User:
         PasswordRejected: the password breaks the policy.
     """
     user, purpose = _read(token, now)
-    problem = password_problem(password, email=user.email, name=user.name)
+    problem = password_refusal(password, email=user.email, name=user.name)
     if problem:
         raise PasswordRejected(problem)
     old_hash = user.password_hash

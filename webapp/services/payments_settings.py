@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from webapp.domain.preauth import FAILED, PROCESSING, SCHEDULED
+from webapp.domain.preauth_rules import FAILED, PROCESSING, SCHEDULED
 from webapp.domain.units import ROUNDING_PROFILES
 from webapp.extensions import db
 from webapp.models import Organization, PreAuthorization, User
@@ -31,7 +31,9 @@ def save(
     Scheduled pre-authorizations keep their time until their appointment moves: then
     the hours in force apply (seed). `self_pay_rounding` is a units rounding profile
     (webapp.domain.units) for self-pay prices; None keeps the current one.
-    Raises ValueError for an unknown rounding profile.
+
+    Raises:
+        ValueError: an unknown rounding profile.
     """
     rounding = self_pay_rounding or org.self_pay_rounding_profile
     if rounding not in ROUNDING_PROFILES:

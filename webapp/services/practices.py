@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import practice as rules
+from webapp.domain import practice_rules
 from webapp.extensions import db
 from webapp.models import Organization, User
 from webapp.models.organization import ADMIN
@@ -52,19 +52,19 @@ def _admin_name(raw: str | None, email: str) -> str:
     if not (raw or "").strip():
         return email.split("@", 1)[0][:USER_NAME_MAX_LENGTH]
     try:
-        return rules.parse_name(raw)
+        return practice_rules.parse_name(raw)
     except ValueError as error:
         raise ValueError(str(error).replace("the practice's name", "the admin's name")) from None
 
 
-def _validated(request: NewPractice) -> dict:
+def _validated(new_practice: NewPractice) -> dict:
     values, errors = {}, {}
     checks = {
-        "name": lambda: rules.parse_name(request.name),
-        "time_zone": lambda: rules.parse_time_zone(request.time_zone),
-        "week_start": lambda: rules.parse_week_start(request.week_start),
-        "admin_email": lambda: _email(request.admin_email),
-        "admin_name": lambda: _admin_name(request.admin_name, values.get("admin_email", "")),
+        "name": lambda: practice_rules.parse_name(new_practice.name),
+        "time_zone": lambda: practice_rules.parse_time_zone(new_practice.time_zone),
+        "week_start": lambda: practice_rules.parse_week_start(new_practice.week_start),
+        "admin_email": lambda: _email(new_practice.admin_email),
+        "admin_name": lambda: _admin_name(new_practice.admin_name, values.get("admin_email", "")),
     }
     for field, check in checks.items():
         try:
@@ -84,7 +84,7 @@ def _validated(request: NewPractice) -> dict:
     return values
 
 
-def create_practice(request: NewPractice) -> tuple[Organization, User]:
+def create_practice(new_practice: NewPractice) -> tuple[Organization, User]:
     """Create the organization and its admin (no usable password yet); commits.
 
     Raises:
@@ -92,7 +92,7 @@ def create_practice(request: NewPractice) -> tuple[Organization, User]:
             admin_email, admin_name), including a practice name or an email already
             taken.
     """
-    values = _validated(request)
+    values = _validated(new_practice)
     org = Organization(
         name=values["name"], timezone=values["time_zone"], week_start=values["week_start"]
     )

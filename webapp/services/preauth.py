@@ -10,22 +10,18 @@ to claim and does nothing.
 
 from datetime import date, datetime
 
-from webapp.domain import authorizations as encounter_rules
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import CANCELLED, FAILED, HELD, NOT_NEEDED, SCHEDULED
+from webapp.domain import authorization_rules, hold_rules, preauth_rules
+from webapp.domain.preauth_rules import CANCELLED, FAILED, HELD, NOT_NEEDED, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, PreAuthorization, User
 from webapp.models.base import utcnow
-from webapp.services import audit, hold_checks, hold_moves
-from webapp.services.preauth_state import (  # noqa: F401 (the names callers use)
+from webapp.services import audit, hold_checks, hold_moves, preauth_state
+from webapp.services.preauth_state import (  # noqa: F401 (names callers take from here)
     CANCELLED_BY_USER,
     CANCELLING_STATUSES,
-    DEFAULT_RETRY_INTERVALS,
     ENCOUNTER_CANCELLED,
     FRESH_ATTEMPT,
-    JOB_TIMEOUT_SECONDS,
     ActionRefused,
     after_commit,
     current_amount,
@@ -34,25 +30,19 @@ from webapp.services.preauth_state import (  # noqa: F401 (the names callers use
     enqueue,
     for_encounter,
     job_id,
-    queue,
     record,
     transition,
 )
-from webapp.services.preauth_state import cancel as _cancel
-from webapp.services.preauth_state import create as _create
-from webapp.services.preauth_state import reschedule as _reschedule
-
-_record = record  # older name, kept for callers
 
 
-def retry_problem(row: PreAuthorization, today: date) -> str | None:
+def retry_refusal(row: PreAuthorization, today: date) -> str | None:
     """Why Retry would fail again right now (shown on the disabled button), or None."""
     card = default_card(row.encounter.client_id)
-    return rules.retry_blocker(
+    return preauth_rules.retry_refusal(
         row.failure_code,
         row.card_id,
         card.id if card else None,
-        bool(card) and rules.card_expired(card.exp_month, card.exp_year, today),
+        bool(card) and preauth_rules.card_expired(card.exp_month, card.exp_year, today),
     )
 
 
@@ -95,25 +85,27 @@ def _moved(row: PreAuthorization, encounter: Encounter, moved_from: datetime | N
     if moved_from is not None:
         return moved_from != encounter.starts_at
     # Without the old start (a status change): a scheduled hold's time says it.
-    return row.state == SCHEDULED and rules.run_at(encounter.starts_at, row.hours_before) != (
-        row.run_at
-    )
+    return row.state == SCHEDULED and preauth_rules.run_at(
+        encounter.starts_at, row.hours_before
+    ) != (row.run_at)
 
 
 def _sync(org, encounter: Encounter, actor: User | None, now: datetime, moved_from) -> None:
     row = for_encounter(encounter.id)
     if encounter.status in CANCELLING_STATUSES:
         if row is not None and row.state == SCHEDULED:
-            label = encounter_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
-            _cancel(row, actor, ENCOUNTER_CANCELLED, f"The appointment was marked {label}.")
+            label = authorization_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
+            preauth_state.cancel(
+                row, actor, ENCOUNTER_CANCELLED, f"The appointment was marked {label}."
+            )
         return
-    if encounter.status != encounter_rules.UPCOMING:
+    if encounter.status != authorization_rules.UPCOMING:
         return
     hours = org.preauth_hours_before
     if row is not None and row.state == SCHEDULED:
         # Carried with the start, even into the past (then it runs now).
         if _moved(row, encounter, moved_from):
-            _reschedule(row, encounter, hours, actor, "moved")
+            preauth_state.reschedule(row, encounter, hours, actor, "moved")
         return
     if row is not None and row.state == HELD:
         if _moved(row, encounter, moved_from) and encounter.starts_at > now:
@@ -123,11 +115,11 @@ def _sync(org, encounter: Encounter, actor: User | None, now: datetime, moved_fr
         return
     if row is None:
         if org.preauth_active:
-            _create(org, encounter, hours, actor)
+            preauth_state.create(org, encounter, hours, actor)
         return
     revived = row.state == CANCELLED and row.failure_code == ENCOUNTER_CANCELLED
     if revived or (row.state == NOT_NEEDED and current_amount(encounter) > 0):
-        _reschedule(row, encounter, hours, actor, "rescheduled")
+        preauth_state.reschedule(row, encounter, hours, actor, "rescheduled")
 
 
 def _follow_held(row, encounter: Encounter, hours: int, actor, now: datetime) -> None:
@@ -144,7 +136,7 @@ def _follow_held(row, encounter: Encounter, hours: int, actor, now: datetime) ->
 
 
 def _refuse_unless(action: str, row: PreAuthorization | None) -> None:
-    message = rules.refusal(action, row.state if row else None)
+    message = preauth_rules.refusal(action, row.state if row else None)
     if message:
         raise ActionRefused(message)
 
@@ -154,15 +146,15 @@ def _lost(action: str, row: PreAuthorization) -> ActionRefused:
     db.session.rollback()
     db.session.refresh(row)
     return ActionRefused(
-        rules.refusal(action, row.state)
+        preauth_rules.refusal(action, row.state)
         or "Someone changed this pre-authorization a moment ago. Check it and try again."
     )
 
 
-def hold_problem(encounter: Encounter, now: datetime) -> str | None:
+def hold_refusal(encounter: Encounter, now: datetime) -> str | None:
     """Why no hold can be scheduled for this encounter at all."""
     if encounter.status in CANCELLING_STATUSES:
-        label = encounter_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
+        label = authorization_rules.ENCOUNTER_STATUS_LABELS[encounter.status].lower()
         return f"The appointment is {label}; there is nothing to pre-authorize."
     if encounter.starts_at <= now:
         return "The appointment has already started; a hold is placed before it."
@@ -172,10 +164,10 @@ def hold_problem(encounter: Encounter, now: datetime) -> str | None:
 def preview_run_at(encounter: Encounter, hours_text: str | None) -> tuple[datetime | None, str]:
     """(when the hold would run, error message) for the Reschedule dialog's live preview."""
     try:
-        hours = rules.parse_hours(hours_text)
+        hours = preauth_rules.parse_hours(hours_text)
     except ValueError as error:
         return None, str(error)
-    return rules.run_at(encounter.starts_at, hours), ""
+    return preauth_rules.run_at(encounter.starts_at, hours), ""
 
 
 def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now=None):
@@ -185,18 +177,20 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
     attempt's), and those are released: a reschedule starts a new attempt. A held
     visit's hold is released (after the commit) and a new one scheduled.
 
-    Raises ValueError for bad hours (a field message) and ActionRefused when the
-    state does not allow it; either way nothing changes.
+    Raises:
+        ValueError: bad hours (a message for the field).
+        ActionRefused: the state does not allow it, or someone changed it a moment ago.
+        Either way nothing changes.
     """
     now = now or utcnow()
-    hours = rules.parse_hours(hours_text)
-    problem = hold_problem(encounter, now)
+    hours = preauth_rules.parse_hours(hours_text)
+    problem = hold_refusal(encounter, now)
     if problem:
         raise ActionRefused(problem)
     row = for_encounter(encounter.id)
     if row is None:
         org = db.session.get(Organization, encounter.organization_id)
-        row = _create(org, encounter, hours, actor)
+        row = preauth_state.create(org, encounter, hours, actor)
         db.session.commit()
         return row
     _refuse_unless("reschedule", row)
@@ -207,7 +201,7 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
         reason = f"Rescheduled by {actor.name}: the hold is released and a new one scheduled."
         won = hold_moves.replace_held(row, encounter, hours, actor, reason, now)
     else:
-        won = _reschedule(row, encounter, hours, actor, "rescheduled")
+        won = preauth_state.reschedule(row, encounter, hours, actor, "rescheduled")
     if not won:
         raise _lost("reschedule", row)
     db.session.commit()
@@ -217,13 +211,15 @@ def reschedule(encounter: Encounter, hours_text: str | None, *, actor: User, now
 def cancel(encounter: Encounter, *, actor: User) -> PreAuthorization:
     """Cancel a scheduled hold; any hold the gateway has for it is released first.
 
-    Raises ActionRefused when the state does not allow it (nothing changes)."""
+    Raises:
+        ActionRefused: the state does not allow it (nothing changes).
+    """
     row = for_encounter(encounter.id)
     _refuse_unless("cancel", row)
     hold_checks.check_if_needed(row, found_by="Cancel", wants_hold=False)
     db.session.refresh(row)
     _refuse_unless("cancel", row)
-    if not _cancel(row, actor, CANCELLED_BY_USER, f"Cancelled by {actor.name}."):
+    if not preauth_state.cancel(row, actor, CANCELLED_BY_USER, f"Cancelled by {actor.name}."):
         raise _lost("cancel", row)
     db.session.commit()
     return row
@@ -234,7 +230,10 @@ def retry(encounter: Encounter, *, actor: User, now=None) -> hold_checks.Check:
 
     The gateway is asked first: a hold of the failed attempt that was placed after all
     (its answer lost) is adopted instead of placing another. Returns the check, whose
-    `adopted` says so. Raises ActionRefused when Retry does not apply.
+    `adopted` says so.
+
+    Raises:
+        ActionRefused: Retry does not apply (nothing changes).
     """
     now = now or utcnow()
     row = for_encounter(encounter.id)
@@ -245,7 +244,7 @@ def retry(encounter: Encounter, *, actor: User, now=None) -> hold_checks.Check:
         return found
     _refuse_unless("retry", row)
     org = db.session.get(Organization, row.organization_id)
-    blocker = retry_problem(row, local_date(now, org.timezone))
+    blocker = retry_refusal(row, local_date(now, org.timezone))
     if blocker:
         raise ActionRefused(blocker)
     before, attempt = audit.snapshot(row), row.attempt

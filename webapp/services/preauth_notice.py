@@ -10,17 +10,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from webapp.domain import billing
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import CHARGED, FAILED, HELD, RELEASED, SCHEDULED
+from webapp.domain import billing_rules, hold_rules, preauth_rules
+from webapp.domain.preauth_rules import CHARGED, FAILED, HELD, RELEASED, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import Encounter, Organization, Payment, PreAuthorization
 from webapp.models.base import utcnow
 from webapp.services import invoices
 from webapp.services.hold_renewal import RENEWAL_FAILED
-from webapp.services.preauth import current_amount, for_encounter, hold_problem, retry_problem
+from webapp.services.preauth import current_amount, for_encounter, hold_refusal, retry_refusal
 
 
 @dataclass
@@ -32,7 +30,7 @@ class Notice:
     active: bool  # Payments Settings
     polls: bool
     wake_in_seconds: int | None  # scheduled, not yet due: look again when it is
-    retry_blocker: str | None
+    retry_refusal: str | None
     invoice_block: str | None
     schedulable: str | None  # why no hold can be scheduled (None: it can)
     amount_preview: int = 0  # what a hold would hold now (cents)
@@ -46,7 +44,7 @@ class Notice:
 
     @property
     def label(self) -> str:
-        return rules.STATE_LABELS.get(self.state, "") if self.row else ""
+        return preauth_rules.STATE_LABELS.get(self.state, "") if self.row else ""
 
     @property
     def due_now(self) -> bool:
@@ -79,15 +77,17 @@ def hold_money(row: PreAuthorization) -> hold_rules.HoldMoney:
         for p in payments
         if not p.from_hold
         and p.status == invoices.SUCCEEDED
-        and p.kind in (billing.ADDITIONAL_CHARGE, billing.CANCELLATION_FEE)
+        and p.kind in (billing_rules.ADDITIONAL_CHARGE, billing_rules.CANCELLATION_FEE)
         and p.idempotency_key.rsplit("-", 1)[0] in claim_keys  # the same claim's charge
     ]
     return hold_rules.HoldMoney(
         held_cents=row.amount_cents or 0,
         captured_cents=sum(
-            p.amount_cents for p in settled if p.kind in billing.COLLECTING_KINDS and p.from_hold
+            p.amount_cents
+            for p in settled
+            if p.kind in billing_rules.COLLECTING_KINDS and p.from_hold
         ),
-        released_cents=sum(p.amount_cents for p in settled if p.kind == billing.HOLD_RELEASE),
+        released_cents=sum(p.amount_cents for p in settled if p.kind == billing_rules.HOLD_RELEASE),
         extra_cents=sum(p.amount_cents for p in extra),
         pending=any(p.status == invoices.PENDING for p in of_hold),
     )
@@ -115,12 +115,12 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
     lapse_note = None
     amount = current_amount(encounter)
     if row is not None:
-        polls = rules.should_poll(row.state, row.run_at, now)
+        polls = preauth_rules.should_poll(row.state, row.run_at, now)
         if row.state == SCHEDULED and not polls:
             seconds = int((row.run_at - now).total_seconds()) + 1
             wake = seconds if seconds <= WAKE_WITHIN_SECONDS else None
         if row.state == FAILED:
-            blocker = retry_problem(row, local_date(now, org.timezone))
+            blocker = retry_refusal(row, local_date(now, org.timezone))
         if row.state in (CHARGED, RELEASED):
             money = hold_money(row)
         if row.state == HELD:
@@ -132,9 +132,9 @@ def notice(encounter: Encounter, org: Organization, now: datetime | None = None)
         active=org.preauth_active,
         polls=polls,
         wake_in_seconds=wake,
-        retry_blocker=blocker,
-        invoice_block=rules.invoice_block_reason(state, amount),
-        schedulable=hold_problem(encounter, now),
+        retry_refusal=blocker,
+        invoice_block=preauth_rules.invoice_refusal(state, amount),
+        schedulable=hold_refusal(encounter, now),
         amount_preview=amount,
         money=money,
         lapse_note=lapse_note,

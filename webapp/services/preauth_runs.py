@@ -24,18 +24,20 @@ the row in processing for the sweeper, which asks the gateway the same way.
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from flask import current_app
+from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import HELD, PROCESSING, SCHEDULED
+from webapp.domain import hold_rules, preauth_rules
+from webapp.domain.preauth_rules import HELD, PROCESSING, SCHEDULED
 from webapp.domain.windows import local_date
 from webapp.extensions import db
 from webapp.models import GatewayEvent, Organization, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import (
     GatewayError,
     Hold,
@@ -43,39 +45,44 @@ from webapp.payments.gateway import (
     TransientGatewayError,
     idempotency_key,
 )
-from webapp.services import hold_checks
-from webapp.services import preauth_state as schedule
+from webapp.services import hold_checks, preauth_state
 from webapp.services.cards import card_label
+from webapp.services.errors import Refused
 from webapp.services.notifications import notify
-from webapp.services.queue import job_will_run
+from webapp.services.queue import job_will_run, redis_connection
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STUCK_MINUTES = 10  # config PREAUTH_STUCK_MINUTES; well past the job's timeout
 SWEEP_BATCH = 1000
+
+
+class HoldRun(StrEnum):
+    """What one run of the hold job did (`place_hold`)."""
+
+    HELD = "held"
+    ADOPTED = "adopted"  # a hold an earlier, unanswered call placed is now the row's
+    FAILED = "failed"  # the row says why (failure_code, failure_reason)
+    NOT_NEEDED = "not needed"  # $0 to hold
+    CANCELLED = "cancelled"  # the appointment was cancelled before the hold ran
+    NOT_SCHEDULED = "not scheduled"  # another run, or a newer attempt, has the row
+    LOST_ROW = "lost the row"  # someone changed the row while this run was at the gateway
 
 
 # The webhook refuses events dated further in the future than this (clock skew).
 EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
-
-
 def _billers(organization_id: int):
-    return schedule.billers(organization_id)
+    return preauth_state.billers(organization_id)
 
 
 def _encounter_link(row: PreAuthorization) -> str:
-    return schedule.encounter_link(row.encounter_id)
+    return preauth_state.encounter_link(row.encounter_id)
 
 
-def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> str:
+def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amount=None) -> HoldRun:
     """processing → failed, with the reason shown in red on the encounter; billers notified."""
-    won = schedule.transition(
+    won = preauth_state.transition(
         row_id,
         "fail",
         if_attempt=attempt,
@@ -88,9 +95,9 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
     )
     if not won:
         db.session.rollback()
-        return "lost the row"
+        return HoldRun.LOST_ROW
     row = db.session.get(PreAuthorization, row_id)
-    schedule.record(row, "failed", None, reason=reason)
+    preauth_state.record(row, "failed", None, reason=reason)
     encounter = row.encounter
     notify(
         _billers(row.organization_id),
@@ -100,11 +107,11 @@ def _fail(row_id: int, attempt: int, code: str, reason: str, *, card=None, amoun
         link=_encounter_link(row),
     )
     db.session.commit()
-    return f"failed: {code}"
+    return HoldRun.FAILED
 
 
-def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> str:
-    won = schedule.transition(
+def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> HoldRun:
+    won = preauth_state.transition(
         row_id,
         "hold",
         if_attempt=attempt,
@@ -113,24 +120,27 @@ def _record_held(row_id: int, attempt: int, hold: Hold, card, now: datetime) -> 
         card_label=card_label(card) if card else None,
         gateway_reference=hold.reference,
         held_at=now,
-        lapses_at=hold.lapses_at or rules.hold_lapses_at(now, card.brand if card else None),
+        lapses_at=hold.lapses_at or preauth_rules.hold_lapses_at(now, card.brand if card else None),
         finished_at=None,
     )
     if not won:
         db.session.rollback()
-        return "lost the row"
-    schedule.record(row_id, "held", None)
+        return HoldRun.LOST_ROW
+    preauth_state.record(row_id, "held", None)
     db.session.commit()
-    return "held"
+    return HoldRun.HELD
 
 
-def _card_problem(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
+def _card_refusal(card, client, organization_id: int, now: datetime) -> tuple[str, str] | None:
     if card is None or not client.gateway_customer_id:
-        return rules.NO_CARD, "No card on file for the client."
+        return preauth_rules.NO_CARD, "No card on file for the client."
     org = db.session.get(Organization, organization_id)
-    if rules.card_expired(card.exp_month, card.exp_year, local_date(now, org.timezone)):
+    if preauth_rules.card_expired(card.exp_month, card.exp_year, local_date(now, org.timezone)):
         expiry = f"{card.exp_month:02d}/{card.exp_year}"
-        return rules.CARD_EXPIRED, f"The default card ({card_label(card)}) expired {expiry}."
+        return (
+            preauth_rules.CARD_EXPIRED,
+            f"The default card ({card_label(card)}) expired {expiry}.",
+        )
     return None
 
 
@@ -147,46 +157,56 @@ def _fix_amount_and_card(preauth_id: int, attempt: int, amount: int, card) -> No
     db.session.commit()
 
 
-def _withdraw(preauth_id: int, attempt: int, now: datetime) -> str:
+def _withdraw(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """The appointment was cancelled after the hold was scheduled: place nothing."""
     reason = "The appointment was cancelled before the hold ran."
-    values = dict(failure_code=schedule.ENCOUNTER_CANCELLED, failure_reason=reason)
-    schedule.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
-    schedule.record(preauth_id, "cancelled", None, reason=reason)
+    values = dict(failure_code=preauth_state.ENCOUNTER_CANCELLED, failure_reason=reason)
+    preauth_state.transition(preauth_id, "withdraw", if_attempt=attempt, finished_at=now, **values)
+    preauth_state.record(preauth_id, "cancelled", None, reason=reason)
     db.session.commit()
-    return "cancelled"
+    return HoldRun.CANCELLED
 
 
-def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> str:
+def _no_hold_needed(preauth_id: int, attempt: int, now: datetime) -> HoldRun:
     """$0 to hold (a $0 copay, free services): finished as not_needed, which is recorded."""
-    schedule.transition(preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now)
-    schedule.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
+    preauth_state.transition(
+        preauth_id, "skip", if_attempt=attempt, amount_cents=0, finished_at=now
+    )
+    preauth_state.record(preauth_id, "not_needed", None, reason="The amount to hold is $0.00.")
     db.session.commit()
-    return "not needed"
+    return HoldRun.NOT_NEEDED
 
 
-def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=None) -> str:
-    """The job's work (see the module's steps). Returns a word for RQ's result."""
+def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=None) -> HoldRun:
+    """The job's work (see the module's steps): what this run did (its text is the RQ
+    job's result).
+
+    Raises:
+        TransientGatewayError: the gateway did not answer and RQ may retry (`can_retry`);
+            the row is back to scheduled and marked for a check.
+    """
     now = now or utcnow()
     # 1. Claim.
-    claimed = schedule.transition(
+    claimed = preauth_state.transition(
         preauth_id, "claim", if_attempt=attempt, processing_started_at=now
     )
     db.session.commit()
     if not claimed:
-        return "not scheduled"
+        return HoldRun.NOT_SCHEDULED
     row = db.session.get(PreAuthorization, preauth_id)
     encounter = row.encounter
-    if encounter.status in schedule.CANCELLING_STATUSES:
+    if encounter.status in preauth_state.CANCELLING_STATUSES:
         return _withdraw(preauth_id, attempt, now)
     # 2. Holds this attempt may already have (a lost answer) or earlier ones left.
     rerun = row.amount_cents is not None  # this attempt reached the gateway before
-    if hold_checks.may_have_holds(row) and (not rerun or not _gateway().replays_idempotency_keys):
+    if hold_checks.may_have_holds(row) and (
+        not rerun or not current_gateway().replays_idempotency_keys
+    ):
         found = hold_checks.check(
             preauth_id, found_by="a new attempt", wants_hold=True, now=now, owns_processing=True
         )
         if found.adopted is not None:
-            return "adopted"
+            return HoldRun.ADOPTED
         db.session.refresh(row)
     # 3–4. Amount and card: fixed on the row before the gateway is called, so a rerun
     # of this attempt (after a crash or a transient error) asks for the very same hold.
@@ -194,22 +214,30 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
     if row.amount_cents is not None and row.card is not None:
         amount, card = row.amount_cents, row.card
     else:
-        amount = schedule.current_amount(encounter)
+        amount = preauth_state.current_amount(encounter)
         if amount == 0:
             return _no_hold_needed(preauth_id, attempt, now)
-        card = schedule.default_card(client.id)
-        problem = _card_problem(card, client, row.organization_id, now)
+        card = preauth_state.default_card(client.id)
+        problem = _card_refusal(card, client, row.organization_id, now)
         if problem:
             code, reason = problem
             return _fail(preauth_id, attempt, code, reason, card=card, amount=amount)
         _fix_amount_and_card(preauth_id, attempt, amount, card)
-    # 5. Gateway.
+    return _ask_gateway(row, attempt, client, card, amount, can_retry=can_retry, now=now)
+
+
+def _ask_gateway(
+    row: PreAuthorization, attempt: int, client, card, amount: int, *, can_retry: bool, now
+) -> HoldRun:
+    """Steps 5–6: the hold at the gateway with the attempt's idempotency key, and its
+    outcome written on the row."""
+    preauth_id = row.id
     try:
-        hold = _gateway().place_hold(
+        hold = current_gateway().place_hold(
             customer_id=client.gateway_customer_id,
             payment_method_id=card.gateway_payment_method_id,
             amount_cents=amount,
-            reference=schedule.job_id(preauth_id, attempt),
+            reference=preauth_state.job_id(preauth_id, attempt),
             idempotency_key=idempotency_key("preauth", preauth_id, attempt, "hold"),
             organization_id=row.organization_id,
         )
@@ -218,18 +246,17 @@ def place_hold(preauth_id: int, attempt: int, *, can_retry: bool = False, now=No
         return _fail(preauth_id, attempt, error.code, reason, card=card, amount=amount)
     except TransientGatewayError as error:
         return _after_transient(preauth_id, attempt, error, card, amount, can_retry, now)
-    # 6. Outcome.
     if hold.status != "requires_capture":
         reason = f"The card processor answered with status {hold.status!r} instead of a hold."
         return _fail(preauth_id, attempt, "unexpected_status", reason, card=card, amount=amount)
     return _record_held(preauth_id, attempt, hold, card, now)
 
 
-def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, now) -> str:
+def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, now) -> HoldRun:
     """The hold call got no answer: the hold may exist. Retry later (marked for a
     check), or on the last try ask the gateway before writing failed."""
     if can_retry:
-        schedule.transition(
+        preauth_state.transition(
             preauth_id,
             "unclaim",
             if_attempt=attempt,
@@ -242,9 +269,11 @@ def _after_transient(preauth_id, attempt, error, card, amount, can_retry: bool, 
         preauth_id, found_by="writing failed", wants_hold=True, now=now, owns_processing=True
     )
     if found.adopted is not None:
-        return "adopted"
+        return HoldRun.ADOPTED
     reason = f"The card processor could not be reached ({error.message}). Retry once it is back."
-    return _fail(preauth_id, attempt, rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount)
+    return _fail(
+        preauth_id, attempt, preauth_rules.GATEWAY_UNAVAILABLE, reason, card=card, amount=amount
+    )
 
 
 # --- the sweeper ------------------------------------------------------------------------
@@ -269,9 +298,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
 
 def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
     """Scheduled rows whose RQ job is gone (Redis flushed or lost) get it back."""
-    from rq.job import Job
-
-    connection = schedule.queue().connection
+    connection = redis_connection()
     last_id = 0
     while True:
         rows = db.session.execute(
@@ -284,20 +311,20 @@ def _enqueue_missing_jobs(report: SweepReport, now: datetime) -> None:
         if not rows:
             return
         last_id = rows[-1].id
-        jobs = Job.fetch_many([schedule.job_id(r.id, r.attempt) for r in rows], connection)
+        jobs = Job.fetch_many([preauth_state.job_id(r.id, r.attempt) for r in rows], connection)
         for row, job in zip(rows, jobs, strict=True):
             if job_will_run(job, now):
                 continue
             if job is not None:
                 job.delete()
-            schedule.enqueue(row.id, row.attempt, row.run_at, now)
-            report.enqueued.append(row.id)
+            if preauth_state.enqueue(row.id, row.attempt, row.run_at, now):
+                report.enqueued.append(row.id)  # Redis away: the next sweep tries again
 
 
 def _settle_stuck(report: SweepReport, now: datetime) -> None:
     """Rows left in processing (a killed worker): ask the gateway (hold_checks) for
     every hold of the row; this attempt's live hold is adopted, others released."""
-    minutes = current_app.config.get("PREAUTH_STUCK_MINUTES", DEFAULT_STUCK_MINUTES)
+    minutes = current_app.config["PREAUTH_STUCK_MINUTES"]
     stuck = db.session.scalars(
         select(PreAuthorization)
         .where(
@@ -320,15 +347,17 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
         elif attempt in found.seen:
             status = found.seen[attempt]
             reason = f"The card processor reports the hold as {status!r}."
-            if _fail(row_id, attempt, "unexpected_status", reason).startswith("failed"):
+            if _fail(row_id, attempt, "unexpected_status", reason) == HoldRun.FAILED:
                 report.settled_failed.append(row_id)
-        elif schedule.transition(row_id, "unclaim", if_attempt=attempt, processing_started_at=None):
+        elif preauth_state.transition(
+            row_id, "unclaim", if_attempt=attempt, processing_started_at=None
+        ):
             # Never placed: run it again. The same attempt means the same idempotency
             # key, so if the gateway did place it after all, it answers with that hold.
-            schedule.record(row_id, "requeued", None, reason="No hold found at the gateway.")
+            preauth_state.record(row_id, "requeued", None, reason="No hold found at the gateway.")
             db.session.commit()
-            schedule.drop_job(row_id, attempt)  # the dead worker's job, from every registry
-            schedule.enqueue(row_id, attempt, run_at, now)
+            preauth_state.drop_job(row_id, attempt)  # the dead worker's job, from every registry
+            preauth_state.enqueue(row_id, attempt, run_at, now)
             report.requeued.append(row_id)
         db.session.rollback()
 
@@ -336,12 +365,10 @@ def _settle_stuck(report: SweepReport, now: datetime) -> None:
 # --- webhook events ---------------------------------------------------------------------
 
 
-class EventRefused(Exception):
-    """A signed event we will not act on (malformed, or dated in the future)."""
+class WebhookRefused(Refused):
+    """A signed gateway event we will not act on (malformed, or dated in the future)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    status = 400
 
 
 class GatewayUnavailable(Exception):
@@ -354,19 +381,19 @@ LATEST_EVENT_TIMESTAMP = 253_402_300_799
 
 
 def _event_fields(event) -> tuple[str, str, int, dict]:
-    """(id, type, created, data.object) of a verified event, or EventRefused."""
+    """(id, type, created, data.object) of a verified event, or WebhookRefused."""
     try:
         event_id, event_type, created = event["id"], event["type"], event["created"]
         obj = event["data"]["object"]
     except (KeyError, TypeError) as error:
-        raise EventRefused(f"The event lacks {error}.") from None
+        raise WebhookRefused(f"The event lacks {error}.") from None
     obj = obj.to_dict() if hasattr(obj, "to_dict") else obj
     if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise EventRefused("The event's id and type must be text.")
+        raise WebhookRefused("The event's id and type must be text.")
     if not isinstance(created, int) or isinstance(created, bool) or not isinstance(obj, dict):
-        raise EventRefused("The event's date or object is malformed.")
+        raise WebhookRefused("The event's date or object is malformed.")
     if not 0 <= created <= LATEST_EVENT_TIMESTAMP:
-        raise EventRefused("The event's date is out of range.")
+        raise WebhookRefused("The event's date is out of range.")
     return event_id, event_type, created, obj
 
 
@@ -375,18 +402,21 @@ def handle_gateway_event(event, now: datetime | None = None) -> str:
 
     The message is a hint, never the truth:
     1. an event dated more than EVENT_CLOCK_TOLERANCE in the future is refused
-       (EventRefused), as is a malformed one;
+       (WebhookRefused), as is a malformed one;
     2. `payment_intent.canceled`: the intent is read again from the gateway; only
        when the gateway says it is canceled, and it belongs to the pre-authorization
        that tracks it in the organization and for the customer the gateway names,
        does a held row become expired (billers notified, Reschedule offered);
     3. other events are recorded and ignored.
-    Raises GatewayUnavailable (nothing recorded) when the gateway cannot be asked.
+
+    Raises:
+        WebhookRefused: a malformed event, or one dated in the future.
+        GatewayUnavailable: the gateway cannot be asked (nothing recorded).
     """
     now = now or utcnow()
     event_id, event_type, created, obj = _event_fields(event)
     if datetime.fromtimestamp(created, UTC).replace(tzinfo=None) > now + EVENT_CLOCK_TOLERANCE:
-        raise EventRefused("The event is dated in the future.")
+        raise WebhookRefused("The event is dated in the future.")
     db.session.add(GatewayEvent(event_id=event_id[:100], event_type=event_type[:100]))
     try:
         db.session.flush()
@@ -405,7 +435,7 @@ def _hold_lapsed(intent: dict, now: datetime) -> str:
     if not isinstance(reference, str) or not reference:
         return "ignored"
     try:
-        hold = _gateway().get_hold(reference)
+        hold = current_gateway().get_hold(reference)
     except GatewayError as error:
         db.session.rollback()
         raise GatewayUnavailable(error.message) from error

@@ -9,39 +9,29 @@ Every state change is a compare-and-set on (id, state, attempt), so two people (
 a person and a job) acting at once get one winner and one clear message.
 """
 
-import contextlib
-import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app, has_request_context, url_for
-from redis.exceptions import RedisError
 from sqlalchemy import event, select, update
 
-from webapp.domain import authorizations as encounter_rules
-from webapp.domain import preauth as rules
-from webapp.domain.preauth import SCHEDULED
+from webapp.config import PREAUTH_JOB_TIMEOUT_SECONDS
+from webapp.domain import authorization_rules, preauth_rules
+from webapp.domain.preauth_rules import SCHEDULED
 from webapp.extensions import db
 from webapp.models import Encounter, PaymentCard, PreAuthorization, User
 from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN, BILLER
 from webapp.payments.gateway import hold_reference
-from webapp.services import audit, pricing
-from webapp.services.queue import queue
-
-log = logging.getLogger(__name__)
+from webapp.services import audit, pricing, queue
+from webapp.services.errors import Refused
 
 # Statuses that call off a scheduled hold (a Kept appointment keeps its hold).
 CANCELLING_STATUSES = frozenset(
-    {encounter_rules.CANCELLED, encounter_rules.LATE_CANCELLED, encounter_rules.NO_SHOW}
+    {authorization_rules.CANCELLED, authorization_rules.LATE_CANCELLED, authorization_rules.NO_SHOW}
 )
 # failure_code of cancelled rows: who or what cancelled them.
 ENCOUNTER_CANCELLED = "encounter_cancelled"
 CANCELLED_BY_USER = "cancelled_by_user"
-# Seconds between RQ's retries after a transient gateway error (config PREAUTH_RETRY_INTERVALS).
-DEFAULT_RETRY_INTERVALS = (15, 60, 300, 900)
-JOB_TIMEOUT_SECONDS = 120
-CHECK_RETRY_INTERVALS = (30, 120, 600)
-SETTLE_RETRY_INTERVALS = (30, 120, 300, 900, 3600)
 _PENDING = "covered_preauth_jobs"
 # What every reschedule clears: the outcome of the attempt before.
 FRESH_ATTEMPT = dict(
@@ -59,12 +49,8 @@ FRESH_ATTEMPT = dict(
 )
 
 
-class ActionRefused(Exception):
-    """A person's Cancel / Retry / Reschedule that cannot apply; nothing was changed."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ActionRefused(Refused):
+    """A person's Cancel / Retry / Reschedule / Renew that cannot apply."""
 
 
 def job_id(preauth_id: int, attempt: int) -> str:
@@ -125,19 +111,16 @@ def after_commit(action: str, preauth_id: int, attempt: int, run_at: datetime | 
 
 @event.listens_for(db.session, "after_commit")
 def _send_pending_jobs(session) -> None:
+    # The rows are committed; a job Redis missed is picked up by the sweepers.
     for action, row_id, attempt, run_at in session.info.pop(_PENDING, []):
-        try:
-            if action == "enqueue":
-                enqueue(row_id, attempt, run_at)
-            elif action == "drop":
-                drop_job(row_id, attempt)
-            elif action == "settle":
-                enqueue_settle(row_id)
-            elif action == "check":
-                enqueue_check(row_id)
-        except RedisError:
-            # The rows are committed; the sweepers pick them up once Redis answers again.
-            log.exception("could not %s the job of pre-authorization %s", action, row_id)
+        if action == "enqueue":
+            enqueue(row_id, attempt, run_at)
+        elif action == "drop":
+            queue.drop(job_id(row_id, attempt))
+        elif action == "settle":
+            enqueue_settle(row_id)
+        elif action == "check":
+            enqueue_check(row_id)
 
 
 @event.listens_for(db.session, "after_rollback")
@@ -145,47 +128,35 @@ def _forget_pending_jobs(session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def enqueue(preauth_id: int, attempt: int, run_at: datetime, now: datetime | None = None) -> str:
-    """Enqueue the hold's job: now if due, else at `run_at` (naive UTC) via RQ's scheduler."""
-    from rq import Retry
-
-    from jobs import preauth as job
-
-    intervals = list(current_app.config.get("PREAUTH_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS))
-    options = dict(
+def enqueue(preauth_id: int, attempt: int, run_at: datetime, now: datetime | None = None) -> bool:
+    """Send the hold's job: now if due, else at `run_at` (naive UTC) via RQ's scheduler.
+    False when Redis is unreachable: the row stays scheduled for the sweeper."""
+    return queue.enqueue(
+        "jobs.preauth.run",
+        preauth_id,
+        attempt,
         job_id=job_id(preauth_id, attempt),
-        job_timeout=JOB_TIMEOUT_SECONDS,
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        at=None if run_at <= (now or utcnow()) else run_at,
+        retry="PREAUTH_RETRY_INTERVALS",
+        timeout=PREAUTH_JOB_TIMEOUT_SECONDS,
         description=f"Place the hold of pre-authorization {preauth_id} (attempt {attempt})",
     )
-    if run_at <= (now or utcnow()):
-        queue().enqueue(job.run, preauth_id, attempt, **options)
-    else:
-        queue().enqueue_at(run_at.replace(tzinfo=UTC), job.run, preauth_id, attempt, **options)
-    return options["job_id"]
 
 
 def drop_job(preauth_id: int, attempt: int) -> None:
     """Delete a queued or scheduled job that is no longer wanted (harmless if absent)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    with contextlib.suppress(NoSuchJobError):
-        Job.fetch(job_id(preauth_id, attempt), connection=queue().connection).delete()
+    queue.drop(job_id(preauth_id, attempt))
 
 
-def enqueue_settle(encounter_id: int) -> None:
-    """Finish the encounter's pending payments now (a release written with a move)."""
-    from rq import Retry
-
-    from jobs import charges as job
-
-    intervals = list(SETTLE_RETRY_INTERVALS)
-    queue().enqueue(
-        job.settle,
+def enqueue_settle(encounter_id: int, at: datetime | None = None) -> bool:
+    """Finish the encounter's pending payments, now or `at` (naive UTC). False when
+    Redis is unreachable: the payments stay pending for the every-minute sweep."""
+    return queue.enqueue(
+        "jobs.charges.settle",
         encounter_id,
         job_id=settle_job_id(encounter_id),
-        retry=Retry(max=len(intervals), interval=intervals),
+        at=at,
+        retry="SETTLE_RETRY_INTERVALS",
         description=f"Finish the pending payments of encounter {encounter_id}",
     )
 
@@ -194,18 +165,14 @@ def settle_job_id(encounter_id: int) -> str:
     return f"settle-payments-{encounter_id}"
 
 
-def enqueue_check(preauth_id: int) -> None:
-    """Ask the gateway about this pre-authorization's holds soon (the page could not)."""
-    from rq import Retry
-
-    from jobs import hold_checks as job
-
-    intervals = list(CHECK_RETRY_INTERVALS)
-    queue().enqueue(
-        job.check,
+def enqueue_check(preauth_id: int) -> bool:
+    """Ask the gateway about this pre-authorization's holds soon (the page could not).
+    False when Redis is unreachable: the row keeps `gateway_check_due`."""
+    return queue.enqueue(
+        "jobs.hold_checks.check",
         preauth_id,
         job_id=f"hold-check-{preauth_id}",
-        retry=Retry(max=len(intervals), interval=intervals),
+        retry="HOLD_CHECK_RETRY_INTERVALS",
         description=f"Check the gateway for holds of pre-authorization {preauth_id}",
     )
 
@@ -227,7 +194,7 @@ def transition(
     `if_attempt` makes a job of an older attempt (or a stale page) lose. Returns
     whether this caller won; the session's copy of the row is expired either way.
     """
-    starts, leads_to = rules.TRANSITIONS[action]
+    starts, leads_to = preauth_rules.TRANSITIONS[action]
     if if_state is not None and if_state not in starts:
         return False
     allowed = [if_state] if if_state else list(starts)
@@ -281,7 +248,7 @@ def create(org, encounter, hours: int, actor: User | None) -> PreAuthorization:
         encounter_id=encounter.id,
         state=SCHEDULED,
         hours_before=hours,
-        run_at=rules.run_at(encounter.starts_at, hours),
+        run_at=preauth_rules.run_at(encounter.starts_at, hours),
         attempt=1,
     )
     db.session.add(row)
@@ -295,7 +262,7 @@ def reschedule(row, encounter, hours: int, actor: User | None, action: str) -> b
     """A new attempt at start − `hours`: the old attempt's job is dropped, the new one
     enqueued after commit. True if this caller won the compare-and-set."""
     before, state, attempt = audit.snapshot(row), row.state, row.attempt
-    run_at = rules.run_at(encounter.starts_at, hours)
+    run_at = preauth_rules.run_at(encounter.starts_at, hours)
     won = transition(
         row.id,
         "reschedule",

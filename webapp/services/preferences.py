@@ -19,7 +19,10 @@ def reminder_preferences(user: User) -> dict[str, bool]:
 def save_reminder_preferences(user: User, values: dict[str, bool]) -> bool:
     """Save the four checkboxes with an audit record (commits); returns whether any changed.
 
-    Unknown keys are refused; missing ones mean "unchanged".
+    Missing keys mean "unchanged".
+
+    Raises:
+        ValueError: an unknown key.
     """
     unknown = set(values) - set(REMINDER_PREFERENCES)
     if unknown:

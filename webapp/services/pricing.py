@@ -14,8 +14,7 @@ Units of a self-pay visit (decision where the seed is silent):
   `webapp.domain.units`.)
 """
 
-from webapp.domain import billing
-from webapp.domain import preauth as preauth_rules
+from webapp.domain import billing_rules, preauth_rules
 from webapp.domain.units import TimedLine, units_for_lines
 from webapp.extensions import db
 from webapp.models import Encounter, Organization
@@ -27,7 +26,7 @@ def rounding_profile(encounter: Encounter) -> str:
     return org.self_pay_rounding_profile
 
 
-def service_charges(encounter: Encounter) -> list[billing.ServiceCharge]:
+def service_charges(encounter: Encounter) -> list[billing_rules.ServiceCharge]:
     """Each service line with its price, its units (timed services) and its fee."""
     lines = list(encounter.lines)
     day = units_for_lines(
@@ -35,7 +34,7 @@ def service_charges(encounter: Encounter) -> list[billing.ServiceCharge]:
         rounding_profile(encounter),
     )
     return [
-        billing.ServiceCharge(
+        billing_rules.ServiceCharge(
             line.service_type_id,
             line.service_type.cpt_code,
             line.service_type.name,
@@ -56,17 +55,17 @@ def _copay(encounter: Encounter) -> tuple[int | None, str | None]:
     return insurance.copay_cents, insurance.payer.name
 
 
-def cost_lines(encounter: Encounter) -> list[billing.Line]:
+def cost_lines(encounter: Encounter) -> list[billing_rules.Line]:
     """The client's share of the encounter as it stands now, as invoice lines."""
     copay, payer = _copay(encounter)
-    return billing.cost_lines(
+    return billing_rules.cost_lines(
         encounter.billing_type, service_charges(encounter), copay_cents=copay, payer_name=payer
     )
 
 
 def cost_total(encounter: Encounter) -> int:
     """The client's share now, in cents (the copay, or the services priced by units)."""
-    return billing.total(cost_lines(encounter))
+    return billing_rules.total(cost_lines(encounter))
 
 
 def hold_amount(encounter: Encounter) -> int:
@@ -78,9 +77,9 @@ def hold_amount(encounter: Encounter) -> int:
     )
 
 
-def fee_lines(encounter: Encounter) -> list[billing.Line]:
-    return billing.cancellation_fee_lines(service_charges(encounter), encounter.disposition)
+def fee_lines(encounter: Encounter) -> list[billing_rules.Line]:
+    return billing_rules.cancellation_fee_lines(service_charges(encounter), encounter.disposition)
 
 
 def fee_total(encounter: Encounter) -> int:
-    return billing.total(fee_lines(encounter))
+    return billing_rules.total(fee_lines(encounter))

@@ -1,11 +1,37 @@
-"""Redis and RQ handles, built from REDIS_URL (a unix socket under instance/ by default)."""
+"""Redis and RQ handles, built from REDIS_URL (a unix socket under instance/ by default),
+and `enqueue`: the one way anything under webapp/ sends a job.
 
+Jobs are named by dotted path ("jobs.preauth.run"), so webapp/ never imports jobs/.
+Redis being down is handled here, once: the job is not sent, the failure is logged,
+and `enqueue` returns False. Every caller keeps its truth in a row first, so what
+Redis missed is picked up again:
+- a pre-authorization's hold job: the row stays `scheduled`; the every-minute
+  sweeper (`preauth_runs.sweep`) enqueues every scheduled row whose job is missing;
+- an automation run: the run row stays queued; `automations.requeue_lost`, every
+  minute, enqueues unfinished runs whose job is gone;
+- settling pending payments: the payments stay pending; the every-minute charges
+  sweep (`settlement.stale_encounter_ids`) settles them;
+- a hold check: the row keeps `gateway_check_due`, so the next action on it asks
+  the gateway first, and the reconciliation compares every live hold;
+- a reminders run: the hourly run catches up; a reminder digest: the reminders
+  stay pending and the next hourly run queues the digest again;
+- a legacy import: the upload is marked failed with a message asking for the file
+  again (`legacy_import.start_upload`);
+- the demo's cards: the next start of the cron process enqueues them again.
+"""
+
+import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("default",)
 ALIVE_JOB_STATUSES = frozenset({"queued", "scheduled", "started", "deferred"})
@@ -24,7 +50,70 @@ def redis_connection() -> Redis:
 
 
 def queue(name: str = "default") -> Queue:
+    """The RQ queue `name` on the app's Redis."""
     return Queue(name, connection=redis_connection())
+
+
+def retry_policy(setting: str | None) -> Retry | None:
+    """RQ's Retry from the intervals (seconds) of a declared retry setting
+    (`webapp.config.RETRY_SETTINGS`, e.g. "PREAUTH_RETRY_INTERVALS"); None for no
+    setting or an empty one (no retry).
+
+    Raises:
+        KeyError: `setting` is not in the app's config.
+    """
+    if setting is None:
+        return None
+    intervals = list(current_app.config[setting])
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue(
+    path: str,
+    *args,
+    job_id: str,
+    at: datetime | None = None,
+    retry: str | None = None,
+    timeout: int | None = None,
+    description: str | None = None,
+) -> bool:
+    """Send the job at dotted `path` ("jobs.preauth.run") with primitive `args`.
+
+    `job_id`: RQ's id (letters, digits, _ and -); `at`: run then, via RQ's scheduler
+    (naive UTC or aware), else now; `retry`: the name of a declared retry setting
+    (see `retry_policy`); `timeout`: RQ's job timeout in seconds.
+
+    Returns True once Redis holds the job; False when Redis could not be reached,
+    which is logged and left to the caller's row state (see the module's list).
+    """
+    options = dict(
+        job_id=job_id, retry=retry_policy(retry), job_timeout=timeout, description=description
+    )
+    try:
+        if at is None:
+            queue().enqueue(path, *args, **options)
+        else:
+            when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            queue().enqueue_at(when, path, *args, **options)
+    except RedisError:
+        log.exception("could not enqueue %s (job %s): Redis is unreachable", path, job_id)
+        return False
+    return True
+
+
+def drop(job_id: str) -> bool:
+    """Delete a queued or scheduled job that is no longer wanted (harmless if absent).
+
+    Returns False when Redis could not be reached (logged): a job left behind finds
+    nothing to claim when it runs, since every job claims its row by compare-and-set.
+    """
+    try:
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job_id, connection=redis_connection()).delete()
+    except RedisError:
+        log.exception("could not drop job %s: Redis is unreachable", job_id)
+        return False
+    return True
 
 
 def job_will_run(job: Job | None, now: datetime) -> bool:

@@ -26,23 +26,19 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.extensions import db
 from webapp.models import Invoice, Payment, User
 from webapp.models.base import utcnow
 from webapp.services import audit, invoices, settlement
+from webapp.services.errors import Refused
 from webapp.services.settlement import Outcome
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-class Refused(Exception):
+class RefundRefused(Refused):
     """The refund or void does not apply; nothing was changed."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass
@@ -64,7 +60,7 @@ def refunds_of(payment: Payment) -> list[Payment]:
         select(Payment)
         .where(
             Payment.refund_of_id == payment.id,
-            Payment.kind == billing.REFUND,
+            Payment.kind == billing_rules.REFUND,
             Payment.status != invoices.FAILED,
         )
         .order_by(Payment.id)
@@ -74,7 +70,7 @@ def refunds_of(payment: Payment) -> list[Payment]:
 def preview(payment: Payment) -> RefundPreview:
     refunded = sum(p.amount_cents for p in refunds_of(payment))
     left = payment.amount_cents - refunded
-    refusal = billing.refund_refusal(
+    refusal = billing_rules.refund_refusal(
         kind=payment.kind,
         status=payment.status,
         reference=payment.gateway_reference,
@@ -106,20 +102,25 @@ def refund(
     """Refund `amount_cents` of `payment` to the card it came from (see the module).
 
     `reason` is a key of `ledger.REFUND_REASONS`, `note` free text (≤ 200 characters),
-    `token` the dialog's. Raises Refused (with the form field at fault, if any).
+    `token` the dialog's.
+
+    Raises:
+        RefundRefused: the refund does not apply (with the form field at fault, if any).
     """
     now = now or utcnow()
     if not TOKEN.match(token or ""):
-        raise Refused("This form has expired. Close it and open Refund again.")
-    if reason not in billing.REFUND_REASONS:
+        raise RefundRefused("This form has expired. Close it and open Refund again.")
+    if reason not in billing_rules.REFUND_REASONS:
         reason = None
     invoice = payment.invoice
     if invoice.encounter is None:
-        raise Refused("This invoice's appointment was deleted; refund it at the card processor.")
+        raise RefundRefused(
+            "This invoice's appointment was deleted; refund it at the card processor."
+        )
     _lock(invoice.id)
     db.session.refresh(payment)
     found = preview(payment)
-    problem = billing.refund_refusal(
+    problem = billing_rules.refund_refusal(
         kind=payment.kind,
         status=payment.status,
         reference=payment.gateway_reference,
@@ -129,14 +130,32 @@ def refund(
     )
     if problem:
         db.session.rollback()
-        raise Refused(problem, _field_of(problem))
-    why = billing.REFUND_REASONS[reason] + (f": {note.strip()}" if note and note.strip() else "")
+        raise RefundRefused(problem, _field_of(problem))
+    row = _pending_refund(payment, amount_cents, reason, note, token, actor=actor, now=now)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise RefundRefused(
+            "This refund was already made (the button was pressed twice)."
+        ) from None
+    return settlement.carry_out(invoice.encounter, [row.id], now)
+
+
+def _pending_refund(
+    payment: Payment, amount_cents: int, reason: str, note: str | None, token: str, *, actor, now
+) -> Payment:
+    """The pending refund row (its key from the payment and the dialog's token) and its
+    audit record; the caller commits."""
+    why = billing_rules.REFUND_REASONS[reason] + (
+        f": {note.strip()}" if note and note.strip() else ""
+    )
     row = Payment(
         organization_id=payment.organization_id,
         client_id=payment.client_id,
         encounter_id=payment.encounter_id,
-        invoice_id=invoice.id,
-        kind=billing.REFUND,
+        invoice_id=payment.invoice.id,
+        kind=billing_rules.REFUND,
         amount_cents=amount_cents,
         idempotency_key=f"covered-payment-{payment.id}-refund-{token}",
         refund_of_id=payment.id,
@@ -147,19 +166,14 @@ def refund(
     )
     db.session.add(row)
     audit.record(
-        organization_id=invoice.organization_id,
+        organization_id=payment.invoice.organization_id,
         user_id=actor.id,
         action="payment.refunded",
-        row=invoice,
+        row=payment.invoice,
         after={"payment": payment.id, "amount_cents": amount_cents, "key": row.idempotency_key},
         reason=why[:500],
     )
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Refused("This refund was already made (the button was pressed twice).") from None
-    return settlement.carry_out(invoice.encounter, [row.id], now)
+    return row
 
 
 def _field_of(problem: str) -> str | None:
@@ -173,28 +187,33 @@ def _field_of(problem: str) -> str | None:
 def void_preview(invoice: Invoice) -> str | None:
     """Why the invoice cannot be voided now, or None."""
     summary = invoices.summarize(invoice)
-    return billing.void_refusal(invoice.status, summary.paid_cents, summary.pending_cents)
+    return billing_rules.void_refusal(invoice.status, summary.paid_cents, summary.pending_cents)
 
 
 def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | None = None):
     """Void an open invoice on which nothing was paid: compare-and-set open → void, with
-    the reason and who. Raises Refused (nothing changed)."""
+    the reason and who.
+
+    Raises:
+        RefundRefused: no reason, money on the invoice, or someone changed it (nothing
+            changed).
+    """
     now = now or utcnow()
     reason = (reason or "").strip()
     if not reason:
-        raise Refused("Say why the invoice is void.", "reason")
+        raise RefundRefused("Say why the invoice is void.", "reason")
     before = audit.snapshot(invoice)
     _lock(invoice.id)
     db.session.expire(invoice)
     problem = void_preview(invoice)
     if problem:
         db.session.rollback()
-        raise Refused(problem)
+        raise RefundRefused(problem)
     won = db.session.execute(
         update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.status == billing.INVOICE_OPEN)
+        .where(Invoice.id == invoice.id, Invoice.status == billing_rules.INVOICE_OPEN)
         .values(
-            status=billing.INVOICE_VOID,
+            status=billing_rules.INVOICE_VOID,
             void_reason=reason[:300],
             voided_by_id=actor.id,
             voided_at=now,
@@ -203,7 +222,7 @@ def void(invoice: Invoice, reason: str | None, *, actor: User, now: datetime | N
     ).rowcount
     if won != 1:
         db.session.rollback()
-        raise Refused("Someone changed this invoice a moment ago. Reload the page.")
+        raise RefundRefused("Someone changed this invoice a moment ago. Reload the page.")
     db.session.refresh(invoice)
     audit.record(
         organization_id=invoice.organization_id,

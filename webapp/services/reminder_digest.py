@@ -27,7 +27,7 @@ from datetime import date, datetime
 from flask import current_app, render_template, url_for
 from sqlalchemy import select, update
 
-from webapp.domain import reminders as rules
+from webapp.domain import reminder_rules
 from webapp.domain.windows import format_day
 from webapp.extensions import db
 from webapp.models import Organization, ReminderDelivery, User
@@ -45,7 +45,7 @@ from webapp.services.reminders import (
     load_facts,
 )
 
-SECTION_TITLES = {rules.EXPIRATION: "Expiring", rules.EXHAUSTION: "Running out"}
+SECTION_TITLES = {reminder_rules.EXPIRATION: "Expiring", reminder_rules.EXHAUSTION: "Running out"}
 
 
 @dataclass
@@ -97,9 +97,9 @@ def send_digest(user_id: int, *, now: datetime | None = None) -> str:
 
 
 def _drop_unwanted(user: User) -> None:
-    kinds = [k for k in rules.REMINDER_KINDS if not getattr(user, f"remind_{k}_email")]
+    kinds = [k for k in reminder_rules.REMINDER_KINDS if not getattr(user, f"remind_{k}_email")]
     if not user.is_active_user:
-        kinds = list(rules.REMINDER_KINDS)
+        kinds = list(reminder_rules.REMINDER_KINDS)
     if kinds:
         db.session.execute(
             update(ReminderDelivery)
@@ -162,7 +162,9 @@ def compose_digest(org: Organization, user: User, rows, *, today: date):
                 url=base + paths[row.authorization_id],
             )
         )
-    ordered = [(SECTION_TITLES[k], sections[k]) for k in rules.REMINDER_KINDS if sections[k]]
+    ordered = [
+        (SECTION_TITLES[k], sections[k]) for k in reminder_rules.REMINDER_KINDS if sections[k]
+    ]
     items = [item for _title, section in ordered for item in section]
     with current_app.test_request_context("/"):
         preferences_url = base + url_for("profile.preferences")

@@ -17,6 +17,7 @@ A run, per organization:
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,8 +25,8 @@ from flask import current_app, url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.domain import reminders as rules
-from webapp.domain.authorizations import STATUS_LABELS
+from webapp.domain import reminder_rules
+from webapp.domain.authorization_rules import STATUS_LABELS, authorization_status
 from webapp.extensions import db
 from webapp.models import (
     Allocation,
@@ -41,7 +42,7 @@ from webapp.models import (
 )
 from webapp.models.authorizations import display_number
 from webapp.models.base import utcnow
-from webapp.services import notifications
+from webapp.services import notifications, queue
 from webapp.services.coverage import organization_today, terms_of_columns
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,6 @@ class Facts:
         return self.total - self.counted
 
     def status(self, today: date) -> str:
-        from webapp.domain.authorizations import authorization_status
-
         return authorization_status(
             insurance_active=self.insurance_active,
             end_date=self.end,
@@ -89,7 +88,7 @@ class Facts:
         return "sessions" if self.auth_kind == "sessions" else "units"
 
     def headline(self, kind: str, threshold: int, today: date) -> str:
-        return rules.headline(
+        return reminder_rules.headline(
             kind=kind,
             threshold=threshold,
             end=self.end,
@@ -156,7 +155,7 @@ def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
     """What counts against each authorization: Kept, plus Upcoming when the setting is on."""
     if not authorization_ids:
         return {}
-    statuses = rules.counted_statuses(org.count_upcoming_for_exhaustion)
+    statuses = reminder_rules.counted_statuses(org.count_upcoming_for_exhaustion)
     counted = {}
     for start in range(0, len(authorization_ids), 5000):
         chunk = authorization_ids[start : start + 5000]
@@ -175,7 +174,7 @@ def _counted(org: Organization, authorization_ids: list[int]) -> dict[int, int]:
     return counted
 
 
-def _preferences(org: Organization) -> list[rules.Preferences]:
+def _preferences(org: Organization) -> list[reminder_rules.Preferences]:
     users = db.session.scalars(
         select(User).where(
             User.organization_id == org.id,
@@ -187,7 +186,7 @@ def _preferences(org: Organization) -> list[rules.Preferences]:
         )
     )
     return [
-        rules.Preferences(
+        reminder_rules.Preferences(
             user_id=u.id,
             role=u.role,
             active=u.is_active_user,
@@ -218,18 +217,22 @@ def run_for_organization(org: Organization, *, today: date | None = None) -> Run
     today = today or organization_today(org)
     db.session.commit()  # start clean: the claim below is one short transaction
     users = _preferences(org)
-    facts = load_facts(org, since=today - timedelta(days=rules.EXPIRED_GRACE_DAYS)) if users else {}
+    facts = (
+        load_facts(org, since=today - timedelta(days=reminder_rules.EXPIRED_GRACE_DAYS))
+        if users
+        else {}
+    )
     wanted = []
     channels = {}
     for fact in facts.values():
-        due = rules.due_reminders(
+        due = reminder_rules.due_reminders(
             insurance_active=fact.insurance_active,
             end=fact.end,
             remaining=fact.remaining,
             today=today,
         )
         for reminder in due:
-            for recipient in rules.recipients(
+            for recipient in reminder_rules.recipients(
                 users, kind=reminder.kind, primary_clinician_id=fact.primary_clinician_id
             ):
                 key = (fact.authorization_id, reminder.kind, reminder.threshold, recipient.user_id)
@@ -339,14 +342,14 @@ def _notify(claimed: list[tuple], facts: dict, channels: dict, today: date) -> i
 def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | None = None) -> int:
     """Mark reminder notifications resolved whose condition cleared (the end date moved
     later, more allowed, visits cancelled), and open again those whose condition came
-    back (`rules.still_due`). No commit: the caller's transaction carries it.
+    back (`reminder_rules.still_due`). No commit: the caller's transaction carries it.
 
     Returns how many notifications changed.
     """
     today = today or organization_today(org)
     query = select(Notification).where(
         Notification.organization_id == org.id,
-        Notification.kind.in_([f"reminder.{kind}" for kind in rules.REMINDER_KINDS]),
+        Notification.kind.in_([f"reminder.{kind}" for kind in reminder_rules.REMINDER_KINDS]),
         Notification.authorization_id.is_not(None),
         Notification.threshold.is_not(None),
     )
@@ -364,7 +367,7 @@ def resolve_cleared(org: Organization, *, authorization_ids=None, today: date | 
         fact = facts.get(row.authorization_id)
         if fact is None:
             continue
-        due = rules.still_due(
+        due = reminder_rules.still_due(
             row.kind.split(".", 1)[1],
             row.threshold,
             end=fact.end,
@@ -404,19 +407,27 @@ def organizations_to_run(organization_id: int | None) -> list[Organization]:
     return list(db.session.scalars(query))
 
 
+def run_job_id(organization_id: int | None) -> str:
+    """A readable, unique job id (RQ ids allow only letters, digits, _ and -)."""
+    scope = "all" if organization_id is None else f"org-{organization_id}"
+    return f"reminders-{scope}-{uuid.uuid4().hex[:12]}"
+
+
 def enqueue_run(organization_id: int | None = None) -> bool:
     """Queue a reminders run (after a setting changed); False when Redis is unreachable.
 
     The setting is saved either way: the hourly run catches up within the hour.
     """
-    from redis.exceptions import RedisError
+    return queue.enqueue("jobs.reminders.run", organization_id, job_id=run_job_id(organization_id))
 
-    from jobs import reminders as job
-    from webapp.services.queue import queue
 
-    try:
-        queue().enqueue(job.run, organization_id, job_id=job.run_job_id(organization_id))
-    except RedisError as error:
-        log.warning("could not enqueue the reminders run for org %s: %s", organization_id, error)
-        return False
-    return True
+def enqueue_digest(user_id: int) -> bool:
+    """Queue one user's reminder email digest, retried when the mail server fails.
+    False when Redis is unreachable: the reminders stay pending and the next hourly
+    run queues the digest again."""
+    return queue.enqueue(
+        "jobs.reminders.send_digest",
+        user_id,
+        job_id=f"reminder-digest-{user_id}-{uuid.uuid4().hex[:12]}",
+        retry="REMINDER_DIGEST_RETRY_INTERVALS",
+    )

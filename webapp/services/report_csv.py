@@ -4,7 +4,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from webapp.domain import report
+from webapp.domain import report_rules
 from webapp.domain.figures import percent_cell
 from webapp.services.reports import ReportQuery, ReportRow
 
@@ -33,7 +33,7 @@ CSV_COLUMNS = (
 CSV_FLUSH_ROWS = 200
 
 
-def forecast_label(outlook: report.Forecast) -> str:
+def forecast_label(outlook: report_rules.Forecast) -> str:
     """The Forecast column: the words the report's Forecast column shows."""
     return outlook.text
 
@@ -46,18 +46,18 @@ def csv_record(row: ReportRow) -> list:
     figures, outlook = row.figures, row.forecast
     over_by = figures.over_by
     return [
-        _safe_cell(row.client_name),
-        _safe_cell(row.payer),
-        _safe_cell(row.number),
+        safe_cell(row.client_name),
+        safe_cell(row.payer),
+        safe_cell(row.number),
         row.kind.title(),
         row.window.start.isoformat(),
         row.window.end.isoformat(),
-        report.as_decimal(figures.allowed),
+        report_rules.as_decimal(figures.allowed),
         "" if figures.whole_share else "yes",
         figures.kept,
         figures.upcoming,
-        report.as_decimal(figures.available),
-        report.as_decimal(over_by) if over_by else "",
+        report_rules.as_decimal(figures.available),
+        report_rules.as_decimal(over_by) if over_by else "",
         percent_cell(figures.kept, figures.allowed),
         percent_cell(figures.upcoming, figures.allowed),
         percent_cell(figures.booked, figures.allowed),
@@ -69,7 +69,7 @@ def csv_record(row: ReportRow) -> list:
     ]
 
 
-def _safe_cell(text: str) -> str:
+def safe_cell(text: str) -> str:
     """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading quote."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -89,5 +89,5 @@ def csv_chunks(rows: Iterable[ReportRow]) -> Iterator[str]:
 
 
 def csv_filename(query: ReportQuery) -> str:
-    by = "" if query.by == report.PERIOD else f"_by-{query.by}"
+    by = "" if query.by == report_rules.PERIOD else f"_by-{query.by}"
     return f"authorizations-report_{query.start.isoformat()}_to_{query.end.isoformat()}{by}.csv"

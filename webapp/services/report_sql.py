@@ -11,8 +11,7 @@ from datetime import date
 from sqlalchemy import Integer, and_, case, cast, extract, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.domain import authorizations as rules
-from webapp.domain import report
+from webapp.domain import authorization_rules, report_rules
 from webapp.extensions import db
 from webapp.models import Authorization, Encounter
 
@@ -41,7 +40,7 @@ def week_start_ordinal(column, week_start: int) -> ColumnElement[int]:
 
 
 def month_number(column) -> ColumnElement[int]:
-    """Months since year 0, as `report.month_number`."""
+    """Months since year 0, as `report_rules.month_number`."""
     if is_sqlite():
         year = cast(func.strftime("%Y", column), Integer)
         month = cast(func.strftime("%m", column), Integer)
@@ -57,13 +56,16 @@ def total_allowed(week_start: int) -> ColumnElement[int]:
     """`AuthorizationTerms.total` in SQL: allowed × the capped windows, or allowed."""
     a = Authorization
     start, end = a.start_date, a.end_date
-    units = a.kind == rules.UNITS
+    units = a.kind == authorization_rules.UNITS
     weeks = (week_start_ordinal(end, week_start) - week_start_ordinal(start, week_start)) // 7
     return case(
-        (and_(units, a.frequency == report.DAY), a.allowed * (ordinal(end) - ordinal(start) + 1)),
-        (and_(units, a.frequency == report.WEEK), a.allowed * (weeks + 1)),
         (
-            and_(units, a.frequency == report.MONTH),
+            and_(units, a.frequency == report_rules.DAY),
+            a.allowed * (ordinal(end) - ordinal(start) + 1),
+        ),
+        (and_(units, a.frequency == report_rules.WEEK), a.allowed * (weeks + 1)),
+        (
+            and_(units, a.frequency == report_rules.MONTH),
             a.allowed * (month_number(end) - month_number(start) + 1),
         ),
         else_=a.allowed,
@@ -73,14 +75,14 @@ def total_allowed(week_start: int) -> ColumnElement[int]:
 def bucket(by: str, week_start: int) -> ColumnElement[int]:
     """Encounter.service_date → a key of its calendar window (see `bucket_date`)."""
     day = Encounter.service_date
-    if by == report.WEEK:
+    if by == report_rules.WEEK:
         return week_start_ordinal(day, week_start)
-    if by == report.MONTH:
+    if by == report_rules.MONTH:
         return month_number(day)
     return ordinal(day)
 
 
 def bucket_date(key: int, by: str) -> date:
-    if by == report.MONTH:
+    if by == report_rules.MONTH:
         return date(key // 12, key % 12 + 1, 1)
     return date.fromordinal(key)

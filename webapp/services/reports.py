@@ -1,6 +1,6 @@
 """Authorizations Report for Sessions & Units: one SQL aggregate, streamed.
 
-How a report is read (see `webapp.domain.report` for the rules):
+How a report is read (see `webapp.domain.report_rules` for the authorization_rules):
 
 1. `_authorization_rows()` is one query: the organization's authorizations that
    touch the range, each joined to one GROUP BY over allocations ⋈ encounters
@@ -33,14 +33,13 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.domain import authorizations as rules
-from webapp.domain import report
+from webapp.domain import authorization_rules, report_rules
 from webapp.domain.windows import Window
 from webapp.extensions import db
 from webapp.models import Allocation, Authorization, Client, ClientInsurance, Encounter, Payer
 from webapp.models.authorizations import display_number
 from webapp.models.organization import Organization
-from webapp.services import report_sql as sql
+from webapp.services import report_sql
 from webapp.services.coverage import terms_of_columns
 
 PAGE_SIZE = 50
@@ -71,7 +70,7 @@ class ReportQuery:
 
     start: date
     end: date
-    by: str = report.PERIOD
+    by: str = report_rules.PERIOD
     status: str | None = None
     payer_id: int | None = None
     clinician_id: int | None = None
@@ -91,16 +90,16 @@ class ReportRow:
     number: str
     kind: str
     window: Window
-    figures: report.Figures
+    figures: report_rules.Figures
     status: str
-    forecast: report.Forecast
+    forecast: report_rules.Forecast
     first_of_authorization: bool = True
     cap: str | None = None  # "day", "week" or "month" for a capped Units authorization
     windows_over: int = 0  # its capped windows with more booked than the cap (all its dates)
 
     @property
     def status_label(self) -> str:
-        return rules.STATUS_LABELS[self.status]
+        return authorization_rules.STATUS_LABELS[self.status]
 
     @property
     def cap_over_text(self) -> str:
@@ -121,7 +120,7 @@ class ReportPage:
     rows: list[ReportRow]
     row_count: int  # rows over every page
     authorization_count: int
-    totals: dict[str, report.Figures] = field(default_factory=dict)  # by type, every page
+    totals: dict[str, report_rules.Figures] = field(default_factory=dict)  # by type, every page
     rows_by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -147,32 +146,16 @@ def _amount_when(condition) -> ColumnElement[int]:
 def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     """The report's one big query (step 1 of the module docstring), in the chosen order."""
     a = Authorization
-    kept = Encounter.status == rules.KEPT
-    upcoming = Encounter.status == rules.UPCOMING
-    sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
-    if query.by != report.PERIOD:  # the windows' span, for the totals row
-        in_span = Encounter.service_date.between(*_range_span(org, query))
-        sums += [
-            _amount_when(and_(kept, in_span)).label("kept_in_span"),
-            _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
-        ]
-    usage = (
-        select(Allocation.authorization_id.label("authorization_id"), *sums)
-        .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .join(a, a.id == Allocation.authorization_id)
-        .where(*_touches_range(org, query))
-        .group_by(Allocation.authorization_id)
-        .subquery("usage")
-    )
+    usage = _usage(org, query)
     kept_sum = func.coalesce(usage.c.kept, 0)
     upcoming_sum = func.coalesce(usage.c.upcoming, 0)
-    total = sql.total_allowed(org.week_start)
+    total = report_sql.total_allowed(org.week_start)
     counted = kept_sum + upcoming_sum if org.count_upcoming_for_exhaustion else kept_sum
     status = case(
-        (ClientInsurance.active.is_(False), rules.INACTIVE),
-        (a.end_date < today, rules.EXPIRED),
-        (total - counted <= 0, rules.EXHAUSTED),
-        else_=rules.ACTIVE,
+        (ClientInsurance.active.is_(False), authorization_rules.INACTIVE),
+        (a.end_date < today, authorization_rules.EXPIRED),
+        (total - counted <= 0, authorization_rules.EXHAUSTED),
+        else_=authorization_rules.ACTIVE,
     )
     statement = (
         select(
@@ -206,11 +189,39 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
     )
     if query.status:
         statement = statement.where(status == query.status)
-    percent_of = {
-        "kept_percent": kept_sum,
-        "upcoming_percent": upcoming_sum,
-    }
-    sort_keys = {
+    sort_keys = _sort_keys(query.sort, total, kept_sum, upcoming_sum, status)
+    order = [key.desc() if query.descending else key.asc() for key in sort_keys]
+    tie = a.id.desc() if query.descending else a.id.asc()
+    return statement.order_by(*order, tie)
+
+
+def _usage(org: Organization, query: ReportQuery):
+    """Kept and Upcoming amounts per authorization (and within the breakdown's span,
+    for the totals row), as a subquery named `usage`."""
+    kept = Encounter.status == authorization_rules.KEPT
+    upcoming = Encounter.status == authorization_rules.UPCOMING
+    sums = [_amount_when(kept).label("kept"), _amount_when(upcoming).label("upcoming")]
+    if query.by != report_rules.PERIOD:  # the windows' span, for the totals row
+        in_span = Encounter.service_date.between(*_range_span(org, query))
+        sums += [
+            _amount_when(and_(kept, in_span)).label("kept_in_span"),
+            _amount_when(and_(upcoming, in_span)).label("upcoming_in_span"),
+        ]
+    return (
+        select(Allocation.authorization_id.label("authorization_id"), *sums)
+        .join(Encounter, Encounter.id == Allocation.encounter_id)
+        .join(Authorization, Authorization.id == Allocation.authorization_id)
+        .where(*_touches_range(org, query))
+        .group_by(Allocation.authorization_id)
+        .subquery("usage")
+    )
+
+
+def _sort_keys(sort: str, total, kept_sum, upcoming_sum, status) -> tuple:
+    """The columns a report sorted by `sort` orders by (before the id that breaks ties)."""
+    a = Authorization
+    percent_of = {"kept_percent": kept_sum, "upcoming_percent": upcoming_sum}
+    return {
         "client": (func.lower(Client.last_name), func.lower(Client.first_name)),
         "payer": (func.lower(Payer.name),),
         "number": (func.coalesce(a.number, ""),),
@@ -226,10 +237,7 @@ def _authorization_rows(org: Organization, query: ReportQuery, today: date):
             name: (case((total > 0, part * 100 // total), else_=-1),)
             for name, part in percent_of.items()
         },
-    }[query.sort]
-    order = [key.desc() if query.descending else key.asc() for key in sort_keys]
-    tie = a.id.desc() if query.descending else a.id.asc()
-    return statement.order_by(*order, tie)
+    }[sort]
 
 
 def _touches_range(org: Organization, query: ReportQuery) -> list:
@@ -265,8 +273,8 @@ def _range_span(org: Organization, query: ReportQuery) -> tuple[date, date]:
 
 
 def _span(row, bounds: tuple[date, date], by: str) -> Window:
-    """`report.breakdown_span` with the range's window bounds worked out once per query."""
-    if by == report.PERIOD:
+    """`report_rules.breakdown_span` with the range's window bounds worked out once per query."""
+    if by == report_rules.PERIOD:
         return Window(row.start_date, row.end_date)
     return Window(max(row.start_date, bounds[0]), min(row.end_date, bounds[1]))
 
@@ -281,30 +289,32 @@ class _Totals:
 
     def add(self, row, span: Window, org: Organization, query: ReportQuery) -> None:
         """Add an authorization's rows: the whole period, or its windows' span."""
-        if query.by == report.PERIOD:
+        if query.by == report_rules.PERIOD:
             self.rows += 1
             self.whole += row.total
             self.kept, self.upcoming = self.kept + row.kept, self.upcoming + row.upcoming
             return
-        self.rows += report.count_windows(span.start, span.end, query.by, org.week_start)
+        self.rows += report_rules.count_windows(span.start, span.end, query.by, org.week_start)
         self.kept += row.kept_in_span
         self.upcoming += row.upcoming_in_span
         if (span.start, span.end) == (row.start_date, row.end_date):
             self.whole += row.total
             return
         terms = terms_of_columns(row, org)
-        allowed = report.allowance_between(terms, span.start, span.end)
-        self.whole_share = self.whole_share and report.is_whole_share(terms, span.start, span.end)
+        allowed = report_rules.allowance_between(terms, span.start, span.end)
+        self.whole_share = self.whole_share and report_rules.is_whole_share(
+            terms, span.start, span.end
+        )
         if isinstance(allowed, int):
             self.whole += allowed
         else:
             self.shares[allowed.denominator] += allowed.numerator
 
-    def figures(self) -> report.Figures:
+    def figures(self) -> report_rules.Figures:
         shares = sum((Fraction(n, d) for d, n in self.shares.items()), Fraction(0))
         allowed = self.whole + shares
         allowed = int(allowed) if allowed.denominator == 1 else allowed
-        return report.Figures(allowed, self.kept, self.upcoming, self.whole_share)
+        return report_rules.Figures(allowed, self.kept, self.upcoming, self.whole_share)
 
 
 # --- Pages and the CSV stream ------------------------------------------------------------------
@@ -341,7 +351,7 @@ def report_page(org: Organization, query: ReportQuery, *, today: date) -> Report
     ]
     first = picked[0][0] if picked else 0
     rows = rows[offset - first : stop - first]
-    kinds = [kind for kind in rules.KINDS if kind in totals]
+    kinds = [kind for kind in authorization_rules.KINDS if kind in totals]
     return ReportPage(
         query,
         rows,
@@ -359,8 +369,8 @@ def iter_rows(org: Organization, query: ReportQuery, *, today: date) -> Iterator
     1,096 windows each), so memory stays bounded whatever the range.
     """
     batch = BATCH_SIZE
-    if query.by != report.PERIOD:
-        windows = report.count_windows(*_range_span(org, query), query.by, org.week_start)
+    if query.by != report_rules.PERIOD:
+        windows = report_rules.count_windows(*_range_span(org, query), query.by, org.week_start)
         batch = max(1, min(BATCH_SIZE, BATCH_ROWS // windows))
     result = db.session.connection().execute(
         _authorization_rows(org, query, today), execution_options={"yield_per": batch}
@@ -377,11 +387,11 @@ def _expand(
     ids = [row.id for row in rows]
     bounds = _range_span(org, query)
     booked, recent_kept = _forecast_inputs(ids, today)
-    buckets = _buckets(org, query, ids) if query.by != report.PERIOD else {}
+    buckets = _buckets(org, query, ids) if query.by != report_rules.PERIOD else {}
     over_caps = _windows_over(org, rows)
     for row in rows:
         terms = terms_of_columns(row, org)
-        outlook = report.forecast(
+        outlook = report_rules.forecast(
             terms,
             status=row.status,
             today=today,
@@ -401,8 +411,8 @@ def _expand(
             cap=terms.cap_frequency,
             windows_over=over_caps.get(row.id, 0),
         )
-        if query.by == report.PERIOD:
-            figures = report.Figures(row.total, row.kept, row.upcoming)
+        if query.by == report_rules.PERIOD:
+            figures = report_rules.Figures(row.total, row.kept, row.upcoming)
             yield (
                 row.id,
                 [ReportRow(window=_span(row, bounds, query.by), figures=figures, **common)],
@@ -410,13 +420,13 @@ def _expand(
             continue
         chunk = []
         for index, window in enumerate(
-            report.breakdown_windows(_span(row, bounds, query.by), query.by, org.week_start)
+            report_rules.breakdown_windows(_span(row, bounds, query.by), query.by, org.week_start)
         ):
-            key = report.bucket_start(window.start, query.by, org.week_start)
+            key = report_rules.bucket_start(window.start, query.by, org.week_start)
             kept, upcoming = buckets.get((row.id, key), (0, 0))
-            allowed = report.allowance_between(terms, window.start, window.end)
-            whole = report.is_whole_share(terms, window.start, window.end)
-            figures = report.Figures(allowed, kept, upcoming, whole)
+            allowed = report_rules.allowance_between(terms, window.start, window.end)
+            whole = report_rules.is_whole_share(terms, window.start, window.end)
+            figures = report_rules.Figures(allowed, kept, upcoming, whole)
             chunk.append(
                 ReportRow(
                     window=window, figures=figures, first_of_authorization=index == 0, **common
@@ -435,9 +445,9 @@ def _windows_over(org: Organization, rows: Sequence) -> dict[int, int]:
         if terms.cap_frequency is not None:
             capped[terms.cap_frequency][row.id] = row.allowed
     found: dict[int, int] = defaultdict(int)
-    booked = Encounter.status.in_((rules.KEPT, rules.UPCOMING))
+    booked = Encounter.status.in_((authorization_rules.KEPT, authorization_rules.UPCOMING))
     for frequency, allowed in capped.items():
-        bucket = sql.bucket(frequency, org.week_start).label("bucket")
+        bucket = report_sql.bucket(frequency, org.week_start).label("bucket")
         sums = db.session.execute(
             select(Allocation.authorization_id, bucket, _amount_when(booked))
             .join(Encounter, Encounter.id == Allocation.encounter_id)
@@ -458,9 +468,10 @@ def _forecast_inputs(
     recent_kept: dict[int, int] = defaultdict(int)
     if not authorization_ids:
         return booked, recent_kept
-    pace = report.pace_window(today)
+    pace = report_rules.pace_window(today)
     recent = and_(
-        Encounter.status == rules.KEPT, Encounter.service_date.between(pace.start, pace.end)
+        Encounter.status == authorization_rules.KEPT,
+        Encounter.service_date.between(pace.start, pace.end),
     )
     rows = db.session.execute(
         select(
@@ -472,12 +483,12 @@ def _forecast_inputs(
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
             Allocation.authorization_id.in_(authorization_ids),
-            or_(Encounter.status == rules.UPCOMING, recent),
+            or_(Encounter.status == authorization_rules.UPCOMING, recent),
         )
         .group_by(Allocation.authorization_id, Encounter.service_date, Encounter.status)
     )
     for auth_id, day, status, amount in rows:
-        if status == rules.UPCOMING:
+        if status == authorization_rules.UPCOMING:
             booked[auth_id].append((day, int(amount)))
         else:
             recent_kept[auth_id] += int(amount)
@@ -491,26 +502,26 @@ def _buckets(
     if not authorization_ids:
         return {}
     span_start, span_end = _range_span(org, query)
-    bucket = sql.bucket(query.by, org.week_start).label("bucket")
+    bucket = report_sql.bucket(query.by, org.week_start).label("bucket")
     rows = db.session.execute(
         select(
             Allocation.authorization_id,
             bucket,
-            _amount_when(Encounter.status == rules.KEPT),
-            _amount_when(Encounter.status == rules.UPCOMING),
+            _amount_when(Encounter.status == authorization_rules.KEPT),
+            _amount_when(Encounter.status == authorization_rules.UPCOMING),
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(
             Allocation.authorization_id.in_(authorization_ids),
             # Compared as ordinals, not as dates: with hundreds of ids SQLite would
             # otherwise walk the service_date index over half a year of encounters.
-            sql.ordinal(Encounter.service_date).between(
+            report_sql.ordinal(Encounter.service_date).between(
                 span_start.toordinal(), span_end.toordinal()
             ),
         )
         .group_by(Allocation.authorization_id, bucket)
     )
     return {
-        (auth_id, sql.bucket_date(key, query.by)): (int(kept), int(upcoming))
+        (auth_id, report_sql.bucket_date(key, query.by)): (int(kept), int(upcoming))
         for auth_id, key, kept, upcoming in rows
     }

@@ -1,6 +1,6 @@
 """Sign-in sessions: start one, load its user, end them all, the idle timeout.
 
-The rules are in `webapp.domain.sessions`; this module applies them to the
+The rules are in `webapp.domain.session_rules`; this module applies them to the
 request's Flask session, Flask-Login and the `users` row:
 
 - `start(user, remember)`: a fresh session (new CSRF token, nothing carried over
@@ -28,7 +28,7 @@ from flask import current_app, flash, g, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import or_, update
 
-from webapp.domain.sessions import SessionToken, idle_too_long, parse_token, token_problem
+from webapp.domain.session_rules import SessionToken, idle_too_long, parse_token, token_refusal
 from webapp.extensions import db, htmx
 from webapp.models import User
 from webapp.models.base import utcnow
@@ -79,7 +79,7 @@ def user_for_token(text: str) -> User | None:
     user = db.session.get(User, token.user_id)
     if user is None:
         return None
-    problem = token_problem(
+    problem = token_refusal(
         token,
         version=user.session_version,
         active=user.is_active_user,

@@ -3,6 +3,7 @@
 from webapp.extensions import db
 from webapp.models import Organization, User
 from webapp.services import audit
+from webapp.services.reminders import enqueue_run
 
 TOGGLES = {
     "count_upcoming_for_exhaustion": "Use Kept and Upcoming appointments to calculate exhaustion",
@@ -11,7 +12,11 @@ TOGGLES = {
 
 
 def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -> bool:
-    """Save a checkbox setting with an audit record; returns whether it changed."""
+    """Save a checkbox setting with an audit record; returns whether it changed.
+
+    Raises:
+        ValueError: `setting` is not one of TOGGLES.
+    """
     if setting not in TOGGLES:
         raise ValueError(f"Unknown setting {setting!r}")
     before = getattr(org, setting)
@@ -28,8 +33,6 @@ def set_toggle(org: Organization, setting: str, enabled: bool, *, actor: User) -
     )
     db.session.commit()
     if setting == "count_upcoming_for_exhaustion":  # statuses change: remind right away
-        from webapp.services.reminders import enqueue_run
-
         enqueue_run(org.id)
     return True
 

@@ -14,26 +14,19 @@ crash or a timeout left pending (see `services.charges` for the claim).
   ignores idempotency keys (localstripe).
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
-from webapp.domain import billing
-from webapp.domain import holds as hold_rules
-from webapp.domain import preauth as preauth_rules
+from webapp.domain import billing_rules, hold_rules, preauth_rules
 from webapp.domain.money import format_cents
 from webapp.extensions import db
 from webapp.models import Encounter, Payment, PaymentCard, PreAuthorization
 from webapp.models.base import utcnow
+from webapp.payments import current_gateway
 from webapp.payments.gateway import PermanentGatewayError, TransientGatewayError
-from webapp.services import audit, invoices
-from webapp.services import preauth_state as preauth_service
-from webapp.services.preauth_state import SETTLE_RETRY_INTERVALS, settle_job_id
-
-log = logging.getLogger(__name__)
+from webapp.services import audit, invoices, preauth_state
 
 STALE_AFTER = timedelta(minutes=2)  # well past a gateway call's timeout (20 s, 2 retries)
 
@@ -53,25 +46,19 @@ class Outcome:
     pending: bool = False  # left for the settle job (the gateway did not answer)
 
 
-def _gateway():
-    from webapp.payments import gateway
-
-    return gateway()
-
-
 def card_for(encounter: Encounter, row: PreAuthorization | None) -> PaymentCard | None:
     """The hold's card if it is still on file, else the client's default card."""
     if row is not None and row.card is not None:
         return row.card
-    return preauth_service.default_card(encounter.client_id)
+    return preauth_state.default_card(encounter.client_id)
 
 
 def card_to_charge(encounter: Encounter, payment_kind: str) -> PaymentCard | None:
     """The card a charge goes to: a balance payment to the client's default card (the
     one a person chose after a decline); any other to the hold's card, as above."""
-    if payment_kind == billing.BALANCE_PAYMENT:
-        return preauth_service.default_card(encounter.client_id)
-    return card_for(encounter, preauth_service.for_encounter(encounter.id))
+    if payment_kind == billing_rules.BALANCE_PAYMENT:
+        return preauth_state.default_card(encounter.client_id)
+    return card_for(encounter, preauth_state.for_encounter(encounter.id))
 
 
 def _pending(encounter_id: int) -> list[Payment]:
@@ -127,9 +114,9 @@ def _invoice_id(payments) -> int | None:
 
 
 def _perform(encounter: Encounter, payment: Payment, now: datetime, replay: bool) -> None:
-    if payment.kind == billing.REFUND:
+    if payment.kind == billing_rules.REFUND:
         _refund(payment, now, replay)
-    elif payment.from_hold and payment.kind in billing.COLLECTING_KINDS:
+    elif payment.from_hold and payment.kind in billing_rules.COLLECTING_KINDS:
         _capture(payment, now, replay)
     elif payment.from_hold:
         _release(payment, now, replay)
@@ -149,7 +136,7 @@ def _hold_reference(payment: Payment, row: PreAuthorization) -> str:
 
 def _gateway_hold_status(reference: str) -> str | None:
     """The hold's status at the gateway, read by its id (`pi_…`): None if unknown."""
-    found = _gateway().get_hold(reference)
+    found = current_gateway().get_hold(reference)
     return found.status if found else None
 
 
@@ -200,13 +187,13 @@ def _capture(payment: Payment, now: datetime, replay: bool) -> None:
     else:
         reference, fee = _capture_call(row, payment, reference)
     _succeed(payment, reference, now, fee)
-    for sibling in _siblings(payment, billing.HOLD_RELEASE):
+    for sibling in _siblings(payment, billing_rules.HOLD_RELEASE):
         _succeed(sibling, reference, now)
 
 
 def _capture_call(row: PreAuthorization, payment: Payment, reference: str):
     try:
-        result = _gateway().capture(
+        result = current_gateway().capture(
             hold_reference=reference,
             amount_cents=payment.amount_cents,
             idempotency_key=payment.idempotency_key,
@@ -226,7 +213,9 @@ def _release(payment: Payment, now: datetime, replay: bool) -> None:
     error_message = "The gateway says this hold was captured, not released."
     if status == "requires_capture":
         try:
-            _gateway().release(hold_reference=reference, idempotency_key=payment.idempotency_key)
+            current_gateway().release(
+                hold_reference=reference, idempotency_key=payment.idempotency_key
+            )
             status = "canceled"
         except PermanentGatewayError as error:
             error_message = hold_rules.staff_message(error.code, error.message)
@@ -245,7 +234,7 @@ def _charge_card(encounter: Encounter, payment: Payment, now: datetime, replay: 
     if card is None or not customer:
         _fail(payment, "No card on file for the client.", now)
         return
-    gateway = _gateway()
+    gateway = current_gateway()
     if replay:
         # If a gateway that ignores keys already took it, do not ask it again.
         found = gateway.find_hold(payment.idempotency_key)
@@ -272,7 +261,7 @@ def _refund(payment: Payment, now: datetime, replay: bool) -> None:
     """Give back (part of) a payment: by the refunded payment's reference, with the
     refund's own key; on a replay, a refund the gateway already made is recorded."""
     original = db.session.get(Payment, payment.refund_of_id)
-    gateway = _gateway()
+    gateway = current_gateway()
     if replay:
         found = gateway.find_refund(
             charge_reference=original.gateway_reference, reference=payment.idempotency_key
@@ -350,11 +339,11 @@ def _summary(payments: list[Payment]) -> str:
         amount = format_cents(p.amount_cents)
         if p.status == invoices.FAILED:
             reason = (p.failure_reason or "").rstrip(".")
-            parts.append(f"the {amount} {billing.PAYMENT_KIND_LABELS[p.kind].lower()} "
+            parts.append(f"the {amount} {billing_rules.PAYMENT_KIND_LABELS[p.kind].lower()} "
                          f"failed ({reason})")  # fmt: skip
-        elif p.kind == billing.HOLD_RELEASE:
+        elif p.kind == billing_rules.HOLD_RELEASE:
             parts.append(f"released {amount}")
-        elif p.kind == billing.REFUND:
+        elif p.kind == billing_rules.REFUND:
             parts.append(f"refunded {amount} to the card")
         elif p.from_hold:
             parts.append(f"captured {amount} from the hold")
@@ -387,9 +376,12 @@ def settle_encounter(
 ) -> Outcome | None:
     """Finish the encounter's pending payments that nobody is working on.
 
-    None when nothing is pending. Raises InProgress when every pending row was
-    touched less than STALE_AFTER ago (its owner may still be at the gateway),
-    unless `owner` is the job that wrote them: its retry takes them at once.
+    None when nothing is pending.
+
+    Raises:
+        InProgress: every pending row was touched less than STALE_AFTER ago (its
+            owner may still be at the gateway), unless `owner` is the job that wrote
+            them: its retry takes them at once.
     """
     now = now or utcnow()
     pending = _pending(encounter_id)
@@ -440,21 +432,6 @@ def stale_encounter_ids(now: datetime | None = None, limit: int = 500) -> list[i
 
 
 def _enqueue_settle(encounter_id: int) -> None:
-    """The settle job, with backoff; the every-minute sweep is the safety net."""
-    from rq import Retry
-
-    from jobs import charges as job
-    from webapp.services.queue import queue
-
-    intervals = list(SETTLE_RETRY_INTERVALS)
-    try:
-        queue().enqueue_in(
-            STALE_AFTER + timedelta(seconds=5),
-            job.settle,
-            encounter_id,
-            job_id=settle_job_id(encounter_id),
-            retry=Retry(max=len(intervals), interval=intervals),
-            description=f"Finish the pending payments of encounter {encounter_id}",
-        )
-    except RedisError:
-        log.exception("could not enqueue the settle job of encounter %s", encounter_id)
+    """The settle job, once the payments are stale; the every-minute sweep is the
+    safety net (also when Redis is unreachable now)."""
+    preauth_state.enqueue_settle(encounter_id, at=utcnow() + STALE_AFTER + timedelta(seconds=5))

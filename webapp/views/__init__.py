@@ -16,31 +16,32 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db, htmx, login_manager
 from webapp.services import sessions
+from webapp.services.errors import Refused
+from webapp.views import (
+    admin,
+    auth,
+    authorizations,
+    automations,
+    billing,
+    cards,
+    clients,
+    encounters,
+    imports,
+    main,
+    notifications,
+    outbox,
+    passwords,
+    payments_settings,
+    preauth,
+    profile,
+    reports,
+    settings,
+    webhooks,
+)
+from webapp.views.rendering import refused_page
 
 
 def init_app(app: Flask) -> None:
-    from webapp.views import (
-        admin,
-        auth,
-        authorizations,
-        automations,
-        billing,
-        cards,
-        clients,
-        encounters,
-        imports,
-        main,
-        notifications,
-        outbox,
-        passwords,
-        payments_settings,
-        preauth,
-        profile,
-        reports,
-        settings,
-        webhooks,
-    )
-
     for module in (
         auth,
         passwords,  # one-time links to choose a password
@@ -90,6 +91,7 @@ def init_app(app: Flask) -> None:
         (413, "What you sent is too large (uploads: at most 5 MB). Nothing was saved."),
     ):
         app.register_error_handler(code, _error_page(code, message))
+    app.register_error_handler(Refused, refused_page)
     app.register_error_handler(500, _server_error)
     _track_commits()
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.domain.sessions import safe_next
+from webapp.domain.session_rules import safe_next
 from webapp.forms.auth import LoginForm
 from webapp.services import sessions, sign_in
 

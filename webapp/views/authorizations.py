@@ -15,8 +15,7 @@ from webapp.domain.units import describe_day, describe_line
 from webapp.domain.windows import FREQUENCY_LABELS
 from webapp.forms.authorizations import AuthorizationForm
 from webapp.forms.fields import choices
-from webapp.services import allocation
-from webapp.services import authorizations as service
+from webapp.services import allocation, authorizations
 from webapp.services.coverage import load_coverage, organization_today, reasons_by_encounter
 from webapp.views.rendering import render_page
 
@@ -88,14 +87,16 @@ def _add_or_edit(client, auth):
     moves = []
     if form.validate_on_submit():
         exclude_id = auth.id if auth else None
-        if service.number_taken(form.client_insurance_id.data, form.number.data, exclude_id):
+        if authorizations.number_taken(form.client_insurance_id.data, form.number.data, exclude_id):
             form.number.errors.append("This insurance already has an authorization with this #.")
         else:
             org = current_user.organization
             values, services = form.values(), form.service_type_ids.data
-            moves = service.kept_moves(org, client, auth, values, services)
+            moves = authorizations.kept_moves(org, client, auth, values, services)
             if not moves or form.confirm_moves.data:
-                service.save_authorization(auth, client, values, services, actor=current_user)
+                authorizations.save_authorization(
+                    auth, client, values, services, actor=current_user
+                )
                 return _saved(client, "Authorization saved." if auth else "Authorization added.")
             return _dialog(form, client, auth, 409, moves)
     return _dialog(form, client, auth, 422 if form.errors else 200)
@@ -106,7 +107,7 @@ def _add_or_edit(client, auth):
 def delete(auth_id: int):
     auth = get_authorization_or_404(auth_id)
     client = auth.client_insurance.client
-    service.remove_authorization(auth, actor=current_user)
+    authorizations.remove_authorization(auth, actor=current_user)
     return _saved(client, "Authorization removed. The audit log keeps a record of it.")
 
 

@@ -8,24 +8,24 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import get_automation_or_404, role_required
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.forms.billing import AutomationForm
 from webapp.models.organization import ADMIN
-from webapp.services import automations as service
-from webapp.views.rendering import render_page
+from webapp.services import automations
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("automations", __name__, url_prefix="/admin/automations")
 
 
 def _page(form: AutomationForm | None = None, *, status: int = 200, saved: str | None = None):
-    rows = service.organization_rules(current_user.organization_id)
+    rows = automations.organization_rules(current_user.organization_id)
     return render_page(
         "automations/index.html",
         "automations",
         http_status=status,
         rows=rows,
-        shadowed=billing.shadowing([service.as_rule(r) for r in rows]),
-        labels=billing,
+        shadowed=billing_rules.shadowing([automations.as_rule(r) for r in rows]),
+        labels=billing_rules,
         form=form or AutomationForm(formdata=None),
         saved=saved,
     )
@@ -43,15 +43,16 @@ def add():
     form = AutomationForm()
     if form.validate_on_submit():
         try:
-            service.add_rule(
+            automations.add_rule(
                 current_user.organization,
                 form.event.data,
                 form.action.data,
                 form.disposition.data,
                 actor=current_user,
             )
-        except service.RuleRefused as refused:
-            getattr(form, refused.field).errors.append(refused.message)
+        except automations.RuleRefused as refused:
+            message, _status = answer_refused(refused)
+            getattr(form, refused.field or "action").errors.append(message)
         else:
             return _page(saved="Rule added at the end of the list.")
     return _page(form, status=422)
@@ -64,7 +65,7 @@ def move(automation_id: int):
     direction = request.form.get("direction", "")
     if direction not in ("up", "down"):
         return _page(status=422)
-    service.move_rule(rule, direction, actor=current_user)
+    automations.move_rule(rule, direction, actor=current_user)
     return _page()
 
 
@@ -72,12 +73,12 @@ def move(automation_id: int):
 @role_required(ADMIN)
 def toggle(automation_id: int):
     rule = get_automation_or_404(automation_id)
-    service.set_active(rule, not rule.active, actor=current_user)
+    automations.set_active(rule, not rule.active, actor=current_user)
     return _page(saved=f"Rule {'enabled' if rule.active else 'disabled'}.")
 
 
 @bp.post("/<int:automation_id>/delete")
 @role_required(ADMIN)
 def delete(automation_id: int):
-    service.delete_rule(get_automation_or_404(automation_id), actor=current_user)
+    automations.delete_rule(get_automation_or_404(automation_id), actor=current_user)
     return _page(saved="Rule deleted. The audit log keeps a record of it.")

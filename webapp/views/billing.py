@@ -19,7 +19,7 @@ from webapp.access import (
     get_payment_or_404,
     role_required,
 )
-from webapp.domain import billing
+from webapp.domain import billing_rules
 from webapp.extensions import htmx
 from webapp.forms.billing import CancelForm, RefundForm, VoidForm
 from webapp.models.base import utcnow
@@ -32,7 +32,7 @@ from webapp.services import (
     refunds,
 )
 from webapp.services.billing_panel import panel
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("billing", __name__)
 
@@ -78,7 +78,7 @@ def _money(encounter_id: int, action: str):
         try:
             outcome = MONEY_ACTIONS[action](encounter, actor=current_user)
         except charges.ChargeRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             if outcome.invoice_id and action != charges.RELEASE:
@@ -123,7 +123,7 @@ def create_invoice(encounter_id: int):
         try:
             invoice = invoices.create_manual(encounter, actor=current_user)
         except invoices.InvoiceRefused as refused:
-            refusal, status = refused.message, 409
+            refusal, status = answer_refused(refused)
         else:
             flash(f"Invoice {invoice.number} created.", "success")
             return _go(url_for("billing.invoice", invoice_id=invoice.id))
@@ -142,7 +142,7 @@ def create_invoice(encounter_id: int):
 @role_required(*ALL_ROLES)
 def finalize(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
-    return _close(encounter, billing.ENCOUNTER_FINALIZED, None)
+    return _close(encounter, billing_rules.ENCOUNTER_FINALIZED, None)
 
 
 @bp.route("/encounters/<int:encounter_id>/cancel", methods=["GET", "POST"])
@@ -151,8 +151,8 @@ def cancel(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = CancelForm(formdata=request.form if request.method == "POST" else request.args)
     if request.method == "GET" and not request.args.get("disposition"):
-        form.disposition.data = billing.suggested_disposition(encounter.starts_at, utcnow())
-    return _close(encounter, billing.ENCOUNTER_CANCELLED, form)
+        form.disposition.data = billing_rules.suggested_disposition(encounter.starts_at, utcnow())
+    return _close(encounter, billing_rules.ENCOUNTER_CANCELLED, form)
 
 
 def _close(encounter, event: str, form: CancelForm | None):
@@ -168,7 +168,7 @@ def _close(encounter, event: str, form: CancelForm | None):
             else:
                 run = encounter_events.cancel(encounter, form.disposition.data, actor=current_user)
         except encounter_events.EventRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             verb = "finalized" if form is None else "cancelled"
             flash(f"Appointment {verb}. {run.explanation}", "success")
@@ -187,7 +187,7 @@ def _close(encounter, event: str, form: CancelForm | None):
         match=effect.match,
         effect=effect,
         message=message,
-        refusal=billing.event_refusal(event, encounter.status),
+        refusal=billing_rules.event_refusal(event, encounter.status),
         early=encounter_events.early_keep(current_user.organization, encounter)
         if form is None
         else None,
@@ -205,8 +205,8 @@ def client_billing(client_id: int):
         tab="billing",
         summaries=invoices.client_invoices(client.id),
         releases=invoices.client_releases(client.id),
-        kind_labels=billing.PAYMENT_KIND_LABELS,
-        status_labels=billing.INVOICE_STATUS_LABELS,
+        kind_labels=billing_rules.PAYMENT_KIND_LABELS,
+        status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )
 
 
@@ -232,7 +232,7 @@ def charge_balance(invoice_id: int):
         try:
             outcome = charges.charge_balance(found, actor=current_user)
         except charges.ChargeRefused as refused:
-            message, status = refused.message, 409
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=found.id))
@@ -261,8 +261,8 @@ def refund(payment_id: int):
         try:
             outcome = refunds.refund(payment, data["amount"], data["reason"], data["note"],
                                      data["token"], actor=current_user)  # fmt: skip
-        except refunds.Refused as refused:
-            message, status = refused.message, 409
+        except refunds.RefundRefused as refused:
+            message, status = answer_refused(refused)
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=payment.invoice_id))
@@ -270,7 +270,7 @@ def refund(payment_id: int):
         status = 422
     return render_page("billing/_refund_dialog.html", "dialog", http_status=status,
                        form=form, preview=refunds.preview(payment), message=message,
-                       kind_labels=billing.PAYMENT_KIND_LABELS)  # fmt: skip
+                       kind_labels=billing_rules.PAYMENT_KIND_LABELS)  # fmt: skip
 
 
 @bp.route("/invoices/<int:invoice_id>/void", methods=["GET", "POST"])
@@ -283,8 +283,8 @@ def void(invoice_id: int):
     if form.validate_on_submit():
         try:
             refunds.void(found, form.reason.data, actor=current_user)
-        except refunds.Refused as refused:
-            message, status = refused.message, 409
+        except refunds.RefundRefused as refused:
+            message, status = answer_refused(refused)
         else:
             flash(f"Invoice {found.number} is void.", "success")
             return _go(url_for("billing.invoice", invoice_id=found.id))
@@ -305,6 +305,6 @@ def invoice(invoice_id: int):
         summary=invoices.summarize(found),
         hold=invoices.hold_money(found),
         refundable={p.id for p in found.payments if refunds.preview(p).refusal is None},
-        kind_labels=billing.PAYMENT_KIND_LABELS,
-        status_labels=billing.INVOICE_STATUS_LABELS,
+        kind_labels=billing_rules.PAYMENT_KIND_LABELS,
+        status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )

@@ -11,13 +11,13 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.access import BILLING_ROLES, get_card_or_404, get_client_or_404, role_required
-from webapp.domain.cards import brand_label, card_expired
+from webapp.domain.card_rules import brand_label, card_expired
 from webapp.extensions import htmx
-from webapp.payments import gateway
+from webapp.payments import current_gateway
 from webapp.payments.gateway import GatewayError
-from webapp.services import cards as service
+from webapp.services import cards
 from webapp.services.coverage import organization_today
-from webapp.views.rendering import render_page
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("cards", __name__)
 
@@ -27,12 +27,11 @@ SETUP_INTENT_ID = re.compile(r"^seti_[A-Za-z0-9_]{1,90}$")
 def cards_panel(client) -> dict:
     """What the "Cards on file" panel shows (also used by the insurance tab's include)."""
     today = organization_today(current_user.organization)
-    cards = service.client_cards(client.id)
+    on_file = cards.client_cards(client.id)
     return {
         "client": client,
-        "cards": cards,
-        "expired_ids": {c.id for c in cards if card_expired(c.exp_month, c.exp_year, today)},
-        "can_manage": current_user.has_role(*BILLING_ROLES),
+        "cards": on_file,
+        "expired_ids": {c.id for c in on_file if card_expired(c.exp_month, c.exp_year, today)},
     }
 
 
@@ -67,7 +66,7 @@ def _dialog(client, setup=None, *, error=None, status=200):
         client=client,
         setup=setup,
         error=error,
-        gateway=gateway(),
+        gateway=current_gateway(),
     )
 
 
@@ -77,7 +76,7 @@ def setup(client_id: int):
     """Open the Add card dialog on a fresh SetupIntent (creates the gateway customer once)."""
     client = get_client_or_404(client_id)
     try:
-        intent = service.start_card_setup(client)
+        intent = cards.start_card_setup(client)
     except GatewayError as error:
         return _dialog(client, error=error.message, status=422)
     return _dialog(client, intent)
@@ -92,10 +91,10 @@ def create(client_id: int):
     if not SETUP_INTENT_ID.match(setup_intent_id):
         return _card_error(client, "Enter the card details and press Save card.")
     try:
-        card = service.save_card(client, setup_intent_id, actor=current_user)
-    except (GatewayError, service.CardProblem) as error:
+        card = cards.save_card(client, setup_intent_id, actor=current_user)
+    except (GatewayError, cards.CardRefused) as error:
         return _card_error(client, error.message)
-    message = f"{service.card_label(card)} saved."
+    message = f"{cards.card_label(card)} saved."
     if card.is_default:
         message += " It is the default card."
     return _panel(client, message=message, close_dialog=True)
@@ -121,23 +120,24 @@ def make_default(card_id: int):
     client = card.client
     today = organization_today(current_user.organization)
     try:
-        service.set_default(card, today=today, actor=current_user)
-    except service.CardProblem as error:
-        return _panel(client, error=error.message, status=422)
-    return _panel(client, message=f"{service.card_label(card)} is now the default card.")
+        cards.set_default(card, today=today, actor=current_user)
+    except cards.CardRefused as refused:
+        error, status = answer_refused(refused)
+        return _panel(client, error=error, status=status)
+    return _panel(client, message=f"{cards.card_label(card)} is now the default card.")
 
 
 @bp.post("/cards/<int:card_id>/delete")
 @role_required(*BILLING_ROLES)
 def delete(card_id: int):
     card = get_card_or_404(card_id)
-    client, label = card.client, service.card_label(card)
+    client, label = card.client, cards.card_label(card)
     today = organization_today(current_user.organization)
     try:
-        new_default = service.remove_card(card, today=today, actor=current_user)
+        new_default = cards.remove_card(card, today=today, actor=current_user)
     except GatewayError as error:
         return _panel(client, error=f"{label} was not removed: {error.message}", status=422)
     message = f"{label} removed."
     if new_default is not None:
-        message += f" {service.card_label(new_default)} is now the default card."
+        message += f" {cards.card_label(new_default)} is now the default card."
     return _panel(client, message=message)

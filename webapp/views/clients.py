@@ -12,13 +12,12 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
-from webapp.domain.authorizations import STATUSES
+from webapp.domain.authorization_rules import STATUSES
 from webapp.domain.limits import MAX_SEARCH_LENGTH
 from webapp.extensions import db
 from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
 from webapp.models import Client
-from webapp.models.organization import CLINICIAN
 from webapp.services import records
 from webapp.services.coverage import load_coverage
 from webapp.views.rendering import render_page
@@ -46,7 +45,7 @@ def index():
 def new():
     form = ClientForm()
     form.primary_clinician_id.choices = _clinician_choices()
-    if request.method == "GET" and current_user.role == CLINICIAN:
+    if request.method == "GET" and current_user.is_clinician:
         form.primary_clinician_id.data = current_user.id
     if form.validate_on_submit():
         values = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}

@@ -1,11 +1,11 @@
 """Encounters: booking (with live authorization warnings), the encounter page, the schedule."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from webapp.access import (
     ALL_ROLES,
@@ -16,17 +16,16 @@ from webapp.access import (
     role_required,
     visible_clients,
 )
-from webapp.domain import schedule as schedule_rules
-from webapp.domain.authorizations import ENCOUNTER_STATUS_LABELS
-from webapp.domain.billing import correction_refusal
-from webapp.domain.limits import date_problem
+from webapp.domain import schedule_rules
+from webapp.domain.authorization_rules import ENCOUNTER_STATUS_LABELS
+from webapp.domain.billing_rules import correction_refusal
+from webapp.domain.limits import date_refusal
 from webapp.domain.windows import to_local
 from webapp.extensions import db
 from webapp.forms.encounters import BookingForm, EncounterEditForm, StatusForm
 from webapp.forms.fields import choices
 from webapp.forms.urls import arg_date, arg_row_id
-from webapp.models import Client, ClientInsurance, Encounter, EncounterService
-from webapp.models.organization import CLINICIAN
+from webapp.models import Client, Encounter, EncounterService
 from webapp.services import (
     allocation,
     billing_panel,
@@ -38,7 +37,8 @@ from webapp.services import (
     pricing,
 )
 from webapp.services.coverage import load_coverage, organization_today, uses_of, visit_warnings
-from webapp.views.rendering import render_page
+from webapp.services.schedule import load_schedule
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("encounters", __name__)
 
@@ -78,6 +78,7 @@ def new(client_id: int):
     client = get_client_or_404(client_id)
     form = _booking_form(client)
     check = refused = None
+    status = 200
     if form.validate_on_submit():
         book_request = _request_from(form)
         try:
@@ -89,12 +90,13 @@ def new(client_id: int):
                 override_reason=(form.override_reason.data or "").strip() or None,
             )
         except booking.BookingRefused as error:
-            check, refused = error.check, True
+            check, (refused, status) = error.check, answer_refused(error)
         else:
             count = len(encounters)
             flash(f"Booked {count} appointment{'s' if count > 1 else ''}.", "success")
             return redirect(url_for("encounters.show", encounter_id=encounters[0].id))
-    status = 409 if refused else (422 if form.errors else 200)
+    if form.errors:
+        status = 422
     return render_page(
         "encounters/new.html",
         "content",
@@ -167,7 +169,8 @@ def change_status(encounter_id: int):
                 confirm_early=request.form.get("confirm_early"),
             )
         except booking.StatusRefused as refused:
-            flash(str(refused), "danger")
+            message, _status = answer_refused(refused)
+            flash(message, "danger")
         else:
             label = ENCOUNTER_STATUS_LABELS[form.status.data]
             flash(f"Status corrected to {label}.", "success")
@@ -216,6 +219,7 @@ def edit(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = _edit_form(encounter)
     check = refused = None
+    status = 200
     if form.validate_on_submit():
         change = _edit_request(form, encounter)
         reason = (form.override_reason.data or "").strip() or None
@@ -228,14 +232,14 @@ def edit(encounter_id: int):
                 override_reason=reason,
             )
         except booking.BookingRefused as error:
-            check, refused = error.check, True
+            check, (refused, status) = error.check, answer_refused(error)
         else:
             flash("Appointment changed.", "success")
             return redirect(url_for("encounters.show", encounter_id=encounter.id))
     return render_page(
         "encounters/edit.html",
         "content",
-        http_status=409 if refused else (422 if form.errors else 200),
+        http_status=422 if form.errors else status,
         encounter=encounter,
         form=form,
         check=check,
@@ -289,84 +293,34 @@ def client_appointments(client_id: int):
 def schedule():
     """Encounters by day or week, filterable by clinician, each with its warning badge."""
     org = current_user.organization
-    view = request.args.get("view", "week")
-    view = view if view in ("day", "week") else "week"
+    view = request.args.get("view", schedule_rules.WEEK_VIEW)
+    view = view if view in schedule_rules.SCHEDULE_VIEWS else schedule_rules.WEEK_VIEW
     anchor, date_error = arg_date("date")
     anchor = anchor or organization_today(org)
     clinician_id = arg_row_id("clinician")
-    if current_user.role == CLINICIAN:
+    if current_user.is_clinician:
         clinician_id = current_user.id
-    if view == "week":
-        start = anchor - timedelta(days=(anchor.weekday() - org.week_start) % 7)
-        days = [start + timedelta(days=i) for i in range(7)]
-    else:
-        days = [anchor]
-    query = (
-        select(Encounter)
-        .where(
-            Encounter.organization_id == org.id,
-            Encounter.service_date >= days[0],
-            Encounter.service_date <= days[-1],
-        )
-        .options(
-            joinedload(Encounter.client),
-            joinedload(Encounter.clinician),
-            joinedload(Encounter.client_insurance).joinedload(ClientInsurance.payer),
-            selectinload(Encounter.lines).joinedload(EncounterService.service_type),
-        )
-        .order_by(Encounter.starts_at)
+    found = load_schedule(
+        org,
+        schedule_rules.schedule_days(view, anchor, org.week_start),
+        clinician_id=clinician_id,
+        client_ids=visible_clients().with_only_columns(Client.id),
     )
-    if clinician_id:
-        query = query.where(Encounter.clinician_id == clinician_id)
-    visible_ids = visible_clients().with_only_columns(Client.id)
-    encounters = db.session.scalars(query.where(Encounter.client_id.in_(visible_ids))).all()
-    coverage = load_coverage(org, sorted({e.client_id for e in encounters}))
-    warnings = {
-        e.id: visit_warnings(coverage, e)
-        for e in encounters
-        if e.client_insurance and e.client_insurance.payer.messaging_enabled
-    }
-    double = schedule_rules.double_booked(_slots(org, days, {e.clinician_id for e in encounters}))
-    clinicians = organization_clinicians()
-    step = timedelta(days=7 if view == "week" else 1)
+    step = schedule_rules.schedule_step(view)
     return render_page(
         "encounters/schedule.html",
         "schedule_body",
         http_status=422 if date_error else 200,
         view=view,
-        days=days,
+        days=found.days,
         anchor=anchor,
         date_error=date_error,
-        previous=anchor - step if date_problem(anchor - step) is None else None,
-        following=anchor + step if date_problem(anchor + step) is None else None,
-        encounters=encounters,
-        warnings=warnings,
-        double_booked=double,
-        clinicians=clinicians,
+        previous=anchor - step if date_refusal(anchor - step) is None else None,
+        following=anchor + step if date_refusal(anchor + step) is None else None,
+        encounters=found.encounters,
+        warnings=found.warnings,
+        double_booked=found.double_booked,
+        clinicians=organization_clinicians(),
         clinician_id=clinician_id,
         status_labels=ENCOUNTER_STATUS_LABELS,
     )
-
-
-def _slots(org, days: list[date], clinician_ids: set[int]) -> list[schedule_rules.Slot]:
-    """Every appointment of these clinicians that can overlap the shown days (any client,
-    so a clinician sees a clash with a client they do not follow too). A day either
-    side: an appointment lasts at most 10 hours, so it can cross midnight."""
-    if not clinician_ids:
-        return []
-    rows = db.session.execute(
-        select(
-            Encounter.id,
-            Encounter.clinician_id,
-            Encounter.starts_at,
-            Encounter.duration_minutes,
-            Encounter.status,
-        ).where(
-            Encounter.organization_id == org.id,
-            Encounter.clinician_id.in_(clinician_ids),
-            Encounter.service_date >= days[0] - timedelta(days=1),
-            Encounter.service_date <= days[-1] + timedelta(days=1),
-            Encounter.status.in_(schedule_rules.TAKES_TIME),
-        )
-    )
-    return [schedule_rules.Slot(*row) for row in rows]

@@ -14,7 +14,7 @@ from webapp.domain.conversion import add_months
 from webapp.extensions import db
 from webapp.models import LegacyImport, User
 from webapp.models.organization import ADMIN
-from webapp.services import legacy_import as service
+from webapp.services import legacy_import
 from webapp.services.queue import redis_connection
 from webapp.views.rendering import render_page
 
@@ -67,8 +67,8 @@ def _upload_page(form: LegacyImportForm, http_status: int = 200):
         imports=recent,
         release=release,
         default_end=add_months(release, 12) if release else None,
-        not_ready=service.readiness_problem(org),
-        example=service.EXAMPLE_CSV,
+        not_ready=legacy_import.readiness_refusal(org),
+        example=legacy_import.EXAMPLE_CSV,
         status_badge=status_badge,
     )
 
@@ -89,7 +89,7 @@ def upload():
             )
         else:
             try:
-                started = service.start_upload(
+                started = legacy_import.start_upload(
                     current_user.organization, current_user, storage.filename, text
                 )
             except ValueError as error:  # bad headers, no rows, organization not ready
@@ -105,7 +105,7 @@ def _job_progress(upload: LegacyImport) -> dict:
     if upload.status not in ("queued", "running"):
         return progress
     try:
-        job = Job.fetch(service.job_id(upload.id), connection=redis_connection())
+        job = Job.fetch(legacy_import.job_id(upload.id), connection=redis_connection())
     except (NoSuchJobError, RedisError):
         return progress
     progress["done"] = job.meta.get("done")

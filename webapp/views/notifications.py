@@ -6,7 +6,7 @@ from flask_login import current_user
 from webapp.access import ALL_ROLES, role_required
 from webapp.extensions import htmx
 from webapp.forms.urls import arg_page, row_id
-from webapp.services import notifications as service
+from webapp.services import notifications
 from webapp.views.rendering import render_page
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -20,15 +20,15 @@ def bell_count():
     def unread_notification_count() -> int:
         if not current_user or not current_user.is_authenticated:
             return 0
-        return service.unread_count(current_user)
+        return notifications.unread_count(current_user)
 
     return {"unread_notification_count": unread_notification_count}
 
 
 def _list(http_status: int = 200, error: str | None = None, *, changed: bool = False):
     page = arg_page()
-    total = service.count(current_user)
-    rows = service.recent(current_user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    total = notifications.count(current_user)
+    rows = notifications.recent(current_user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     response = render_page(
         "notifications/index.html",
         "notification_list",
@@ -36,7 +36,7 @@ def _list(http_status: int = 200, error: str | None = None, *, changed: bool = F
         notifications=rows,
         page=page,
         has_more=page * PAGE_SIZE < total,
-        unread=service.unread_count(current_user),
+        unread=notifications.unread_count(current_user),
         error=error,
     )
     if changed:  # the bell in the header refreshes itself on this event
@@ -63,12 +63,12 @@ def mark_read():
     ids = [i for i in map(row_id, request.form.getlist("id")) if i is not None]
     if not ids:
         return _list(422, "Choose a notification to mark as read.")
-    service.mark_read(current_user, ids)
+    notifications.mark_read(current_user, ids)
     return _list(changed=True) if htmx else redirect(url_for("notifications.index"))
 
 
 @bp.post("/read-all")
 @role_required(*ALL_ROLES)
 def mark_all_read():
-    service.mark_read(current_user, "all")
+    notifications.mark_read(current_user, "all")
     return _list(changed=True) if htmx else redirect(url_for("notifications.index"))

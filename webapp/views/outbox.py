@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.access import get_outbox_message_or_404, role_required
 from webapp.models.organization import ADMIN
+from webapp.security import mail_preview_headers
 from webapp.services import mail
 from webapp.views.rendering import render_page
 
@@ -42,3 +43,15 @@ def raw(name: str):
         mimetype="message/rfc822",
         headers={"Content-Disposition": f'attachment; filename="{message.name}"'},
     )
+
+
+@bp.get("/<name>/html")
+@role_required(ADMIN)
+def html(name: str):
+    """The HTML version alone, for the sandboxed frame of the message page.
+
+    Mail styles itself inline, which the pages' policy refuses; this answer carries its
+    own (webapp.security.MAIL_PREVIEW_POLICY): inline styles, no script, framed only here.
+    """
+    message = get_outbox_message_or_404(name)
+    return Response(message.html or "", mimetype="text/html", headers=mail_preview_headers())

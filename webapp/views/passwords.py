@@ -6,6 +6,7 @@ from flask_login import current_user, logout_user
 from webapp.forms.passwords import SetPasswordForm
 from webapp.models.base import utcnow
 from webapp.services import password_links
+from webapp.views.rendering import answer_refused
 
 bp = Blueprint("passwords", __name__)
 
@@ -38,8 +39,9 @@ def set_password(token: str):
 
 
 def _refused(refused: password_links.LinkRefused):
-    page = render_template("errors/error.html", code=refused.status, message=refused.message)
-    return _private(page, refused.status)
+    message, status = answer_refused(refused)
+    page = render_template("errors/error.html", code=status, message=message)
+    return _private(page, status)
 
 
 def _private(body: str, status: int):

@@ -4,11 +4,11 @@ from flask import Blueprint, flash, make_response, request, url_for
 from flask_login import current_user
 
 from webapp.access import role_required
-from webapp.domain import preauth as rules
+from webapp.domain import preauth_rules
 from webapp.domain.units import ROUNDING_PROFILE_LABELS
 from webapp.forms.preauth import PaymentsSettingsForm
 from webapp.models.organization import ADMIN
-from webapp.services import payments_settings as service
+from webapp.services import payments_settings
 from webapp.views.rendering import render_page
 
 bp = Blueprint("payments_settings", __name__, url_prefix="/admin/payments")
@@ -22,8 +22,8 @@ def show():
         "settings/payments.html",
         "content",
         org=org,
-        warning=rules.hours_warning(org.preauth_hours_before),
-        counts=service.counts(org),
+        warning=preauth_rules.hours_warning(org.preauth_hours_before),
+        counts=payments_settings.counts(org),
         rounding_label=ROUNDING_PROFILE_LABELS[org.self_pay_rounding_profile],
     )
 
@@ -44,7 +44,7 @@ def edit():
             "hours_before": form.hours_before.data,
             "self_pay_rounding": form.self_pay_rounding.data,
         }
-        changed = service.save(org, **values, actor=current_user)
+        changed = payments_settings.save(org, **values, actor=current_user)
         flash("Payments settings saved." if changed else "Nothing changed.", "success")
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url_for("payments_settings.show")
@@ -54,7 +54,7 @@ def edit():
         "dialog",
         http_status=422 if form.errors else 200,
         form=form,
-        warning=rules.hours_warning(form.hours_before.data),
+        warning=preauth_rules.hours_warning(form.hours_before.data),
     )
 
 
@@ -68,5 +68,5 @@ def check():
         "settings/_payments_dialog.html",
         "hours_feedback",
         form=form,
-        warning=rules.hours_warning(form.hours_before.data),
+        warning=preauth_rules.hours_warning(form.hours_before.data),
     )

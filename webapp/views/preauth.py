@@ -9,12 +9,11 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import ALL_ROLES, BILLING_ROLES, get_encounter_or_404, role_required
-from webapp.domain import preauth as rules
+from webapp.domain import preauth_rules
 from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
-from webapp.services import hold_renewal, preauth_notice
-from webapp.services import preauth as service
-from webapp.views.rendering import render_page
+from webapp.services import hold_renewal, preauth, preauth_notice
+from webapp.views.rendering import answer_refused, render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
 
@@ -56,9 +55,10 @@ def show(encounter_id: int):
 def cancel(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     try:
-        service.cancel(encounter, actor=current_user)
-    except service.ActionRefused as refused:
-        return _notice(encounter, status=409, message=refused.message)
+        preauth.cancel(encounter, actor=current_user)
+    except preauth.ActionRefused as refused:
+        message, status = answer_refused(refused)
+        return _notice(encounter, status=status, message=message)
     return _notice(encounter, saved="Pre-authorization cancelled.")
 
 
@@ -67,9 +67,10 @@ def cancel(encounter_id: int):
 def retry(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     try:
-        found = service.retry(encounter, actor=current_user)
-    except service.ActionRefused as refused:
-        return _notice(encounter, status=409, message=refused.message)
+        found = preauth.retry(encounter, actor=current_user)
+    except preauth.ActionRefused as refused:
+        message, status = answer_refused(refused)
+        return _notice(encounter, status=status, message=message)
     return _notice(encounter, saved=found.message if found.adopted else "Retrying now.")
 
 
@@ -79,13 +80,13 @@ def renew(encounter_id: int):
     """Renew now (a placed hold whose renewal failed, once the card is fixed): the
     dialog says what happens; POST places the new hold, then releases the old one."""
     encounter = get_encounter_or_404(encounter_id)
-    row = service.for_encounter(encounter.id)
+    row = preauth.for_encounter(encounter.id)
     refusal, status = hold_renewal.renew_refusal(row), 200
     if request.method == "POST" and refusal is None:
         try:
             outcome = hold_renewal.renew_now(encounter, actor=current_user)
-        except service.ActionRefused as refused:
-            refusal, status = refused.message, 409
+        except preauth.ActionRefused as refused:
+            refusal, status = answer_refused(refused)
         else:
             saved = hold_renewal.OUTCOME_MESSAGES[outcome]
             return _notice(encounter, saved=saved, block="preauth", oob=True)
@@ -107,11 +108,11 @@ def _dialog(encounter, form, *, status=200, run_at=None, error=None, block="dial
         http_status=status,
         encounter=encounter,
         form=form,
-        row=service.for_encounter(encounter.id),
+        row=preauth.for_encounter(encounter.id),
         run_at=run_at,
         error=error,
         now=utcnow(),
-        warning=rules.hours_warning(form.hours_before.data),
+        warning=preauth_rules.hours_warning(form.hours_before.data),
     )
 
 
@@ -122,18 +123,19 @@ def reschedule(encounter_id: int):
     encounter = get_encounter_or_404(encounter_id)
     form = RescheduleForm()
     if not form.is_submitted():
-        row = service.for_encounter(encounter.id)
+        row = preauth.for_encounter(encounter.id)
         org = current_user.organization
         form.hours_before.data = row.hours_before if row else org.preauth_hours_before
-        run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+        run_at, _ = preauth.preview_run_at(encounter, str(form.hours_before.data))
         return _dialog(encounter, form, run_at=run_at)
     if not form.validate():
         return _dialog(encounter, form, status=422)
-    run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+    run_at, _ = preauth.preview_run_at(encounter, str(form.hours_before.data))
     try:
-        service.reschedule(encounter, str(form.hours_before.data), actor=current_user)
-    except service.ActionRefused as refused:
-        return _dialog(encounter, form, status=409, error=refused.message, run_at=run_at)
+        preauth.reschedule(encounter, str(form.hours_before.data), actor=current_user)
+    except preauth.ActionRefused as refused:
+        error, status = answer_refused(refused)
+        return _dialog(encounter, form, status=status, error=error, run_at=run_at)
     # The dialog's slot is emptied (it closes) and the notification swapped out of band.
     return _notice(encounter, saved="Pre-authorization rescheduled.", block="preauth", oob=True)
 
@@ -147,5 +149,5 @@ def preview(encounter_id: int):
     form.validate()
     run_at = None
     if not form.hours_before.errors:
-        run_at, _ = service.preview_run_at(encounter, str(form.hours_before.data))
+        run_at, _ = preauth.preview_run_at(encounter, str(form.hours_before.data))
     return _dialog(encounter, form, run_at=run_at, block="preview")

@@ -1,9 +1,11 @@
-"""Whole page on a normal request, only the swapped block on an HTMX request."""
+"""Whole page on a normal request, only the swapped block on an HTMX request; and how a
+view answers a refusal (`answer_refused`)."""
 
 from flask import make_response, render_template
 from jinja2_fragments.flask import render_block
 
 from webapp.extensions import htmx
+from webapp.services.errors import Refused
 
 
 def render_page(
@@ -26,3 +28,15 @@ def render_page(
     response = make_response(body, http_status)
     response.vary.add("HX-Request")
     return response
+
+
+def answer_refused(refused: Refused) -> tuple[str, int]:
+    """How every view answers a use case's refusal: (the message, shown next to the
+    action or field it is about; the HTTP status of its kind, 409 unless it says)."""
+    return refused.message, refused.status
+
+
+def refused_page(refused: Refused):
+    """A refusal no view caught: the error page with its message and status, never a 500."""
+    message, status = answer_refused(refused)
+    return render_template("errors/error.html", code=status, message=message), status

@@ -9,7 +9,7 @@ from webapp.access import (
     organization_payers,
     role_required,
 )
-from webapp.domain import report
+from webapp.domain import report_rules
 from webapp.extensions import htmx
 from webapp.forms.reports import ReportFilterForm
 from webapp.forms.urls import arg_page
@@ -25,7 +25,7 @@ TEXT_SORTS = ("client", "payer", "number", "type", "status")  # first click: A �
 @bp.app_template_filter("report_amount")
 def report_amount(value) -> str:
     """12 → '12'; 1234 → '1,234'; a pro-rated 9/14 → '0.6'."""
-    return f"{report.as_decimal(value):,}"
+    return f"{report_rules.as_decimal(value):,}"
 
 
 def _filter_form() -> ReportFilterForm:
@@ -34,7 +34,7 @@ def _filter_form() -> ReportFilterForm:
         request.args,
         payers=organization_payers(),
         clinicians=organization_clinicians(),
-        default_range=report.month_range(organization_today(org)),
+        default_range=report_rules.month_range(organization_today(org)),
     )
 
 
@@ -58,7 +58,7 @@ def query_args(query: reports.ReportQuery, **changes) -> dict:
     args = {
         "start": query.start.isoformat(),
         "end": query.end.isoformat(),
-        "by": query.by if query.by != report.PERIOD else None,
+        "by": query.by if query.by != report_rules.PERIOD else None,
         "status": query.status,
         "payer": query.payer_id,
         "clinician": query.clinician_id,

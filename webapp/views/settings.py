@@ -6,9 +6,9 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.access import role_required
-from webapp.domain.limits import date_problem
+from webapp.domain.limits import date_refusal
 from webapp.models.organization import ADMIN
-from webapp.services import settings as service
+from webapp.services import settings
 from webapp.views.rendering import render_page
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/organization")
@@ -32,9 +32,9 @@ def release_date():
         value = date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
         value = None
-    error = "Enter a date such as 2026-01-01." if value is None else date_problem(value)
+    error = "Enter a date such as 2026-01-01." if value is None else date_refusal(value)
     if error is None:
-        service.set_release_date(org, value, actor=current_user)
+        settings.set_release_date(org, value, actor=current_user)
     return render_page(
         "settings/organization.html",
         "setting_release_date",
@@ -49,11 +49,11 @@ def release_date():
 @role_required(ADMIN)
 def toggle(setting: str):
     """Save one checkbox; answers with the setting's row, showing that it was saved."""
-    if setting not in service.TOGGLES:
+    if setting not in settings.TOGGLES:
         return render_page("errors/error.html", "content", http_status=404, code=404,
                            message="There is no such setting.")  # fmt: skip
     enabled = request.form.get("enabled") == "on"
-    service.set_toggle(current_user.organization, setting, enabled, actor=current_user)
+    settings.set_toggle(current_user.organization, setting, enabled, actor=current_user)
     return render_page(
         "settings/organization.html",
         f"setting_{setting}",

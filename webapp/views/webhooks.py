@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from webapp.extensions import csrf
 from webapp.services import preauth_runs
+from webapp.views.rendering import answer_refused
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -32,9 +33,10 @@ def stripe():
         return jsonify(error="invalid signature or payload"), 400
     try:
         outcome = preauth_runs.handle_gateway_event(event)
-    except preauth_runs.EventRefused as refused:
-        log.warning("refused a Stripe webhook: %s", refused.message)
-        return jsonify(error=refused.message), 400
+    except preauth_runs.WebhookRefused as refused:
+        message, status = answer_refused(refused)
+        log.warning("refused a Stripe webhook: %s", message)
+        return jsonify(error=message), status
     except preauth_runs.GatewayUnavailable:
         return jsonify(error="the payment service could not be reached"), 503, {"Retry-After": "60"}
     return jsonify(received=True, outcome=outcome), 200

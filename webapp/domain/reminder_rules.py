@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ENCOUNTER_STATUSES,
     SESSIONS,
     counts_toward,

@@ -120,7 +120,7 @@ def refusal(action: str, state: str | None) -> str | None:
     return f"Not possible while the pre-authorization is {label}."
 
 
-def invoice_block_reason(state: str | None, amount_cents: int | None = None) -> str | None:
+def invoice_refusal(state: str | None, amount_cents: int | None = None) -> str | None:
     """Why manual invoice creation is refused for an encounter, or None if it is allowed.
 
     `amount_cents` is what a scheduled hold would hold now: a $0 amount places no
@@ -199,7 +199,7 @@ def card_expired(exp_month: int, exp_year: int, today: date) -> bool:
     return (exp_year, exp_month) < (today.year, today.month)
 
 
-def retry_blocker(
+def retry_refusal(
     failure_code: str | None,
     failed_card_id: int | None,
     default_card_id: int | None,

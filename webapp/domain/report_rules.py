@@ -30,8 +30,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from webapp.domain import figures
-from webapp.domain.authorizations import EXPIRED, INACTIVE, AuthorizationTerms
-from webapp.domain.windows import ONE_DAY, Window, format_day, last_of_month, shift
+from webapp.domain.authorization_rules import EXPIRED, INACTIVE, AuthorizationTerms
+from webapp.domain.windows import (
+    ONE_DAY,
+    Window,
+    days_into_week,
+    format_day,
+    last_of_month,
+    shift,
+    week_start_of,
+)
 
 PERIOD, MONTH, WEEK, DAY = "period", "month", "week", "day"
 BREAKDOWNS = (PERIOD, MONTH, WEEK, DAY)
@@ -63,7 +71,7 @@ def add_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
-def range_problem(start: date, end: date) -> str | None:
+def range_refusal(start: date, end: date) -> str | None:
     """Why a report range is refused, or None. At most 3 years: end before start + 3 years."""
     if end < start:
         return "The end date is before the start date."
@@ -75,10 +83,6 @@ def range_problem(start: date, end: date) -> str | None:
 # --- Windows ----------------------------------------------------------------------------------
 
 
-def week_start_of(day: date, week_start: int) -> date:
-    return shift(day, -((day.weekday() - week_start) % 7))
-
-
 def calendar_window(day: date, frequency: str, week_start: int) -> Window:
     """The whole calendar day, week or month containing `day` (not clipped).
 
@@ -86,7 +90,7 @@ def calendar_window(day: date, frequency: str, week_start: int) -> Window:
     for hundreds of thousands of them.
     """
     if frequency == WEEK:
-        offset = (day.weekday() - week_start) % 7
+        offset = days_into_week(day, week_start)
         return Window(shift(day, -offset), shift(day, 6 - offset))
     if frequency == MONTH:
         return Window(day.replace(day=1), last_of_month(day))
@@ -116,8 +120,8 @@ def count_windows(start: date, end: date, frequency: str | None, week_start: int
     if frequency == DAY:
         return (end - start).days + 1
     if frequency == WEEK:  # day numbers, not dates: a week may begin before date.min
-        first = start.toordinal() - (start.weekday() - week_start) % 7
-        last = end.toordinal() - (end.weekday() - week_start) % 7
+        first = start.toordinal() - days_into_week(start, week_start)
+        last = end.toordinal() - days_into_week(end, week_start)
         return (last - first) // 7 + 1
     if frequency == MONTH:
         return month_number(end) - month_number(start) + 1

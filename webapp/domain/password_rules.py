@@ -1,4 +1,4 @@
-"""The password policy: one function, `password_problem`, that every form and service asks.
+"""The password policy: one function, `password_refusal`, that every form and service asks.
 
 For now a length rule only (NIST SP 800-63B: at least 8 characters, accept at least
 64; we ask for 12 and accept up to 256, which bounds the hashing work a request can
@@ -10,7 +10,7 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 
-def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+def password_refusal(password: str, *, email: str = "", name: str = "") -> str | None:
     """What is wrong with `password` as a new password, as a sentence; None when it is fine.
 
     `email` and `name` are the account's, for policies that refuse passwords made

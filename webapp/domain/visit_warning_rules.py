@@ -1,6 +1,6 @@
 """What a visit's authorization use says on screen: its warnings and why it went where it did.
 
-Both are read from the allocation (`webapp.domain.allocation`), so the booking
+Both are read from the allocation (`webapp.domain.allocation_rules`), so the booking
 form, the saved appointment, the schedule and the ledger say the same thing:
 
 - A visit that never counts (cancelled, late-cancelled, no-show) has no warning.
@@ -16,7 +16,7 @@ form, the saved appointment, the schedule and the ledger say the same thing:
 
 from collections.abc import Mapping, Sequence
 
-from webapp.domain.allocation import (
+from webapp.domain.allocation_rules import (
     CAN_COUNT,
     ENDS_FIRST,
     FULL_WINDOW,
@@ -26,7 +26,7 @@ from webapp.domain.allocation import (
     NOT_COUNTED,
     Placement,
 )
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     ENCOUNTER_STATUS_LABELS,
     EXCEEDS_TOTAL,
     EXCEEDS_WINDOW,

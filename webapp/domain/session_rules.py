@@ -48,7 +48,7 @@ def parse_token(text: str) -> SessionToken | None:
     return SessionToken(int(parts[0]), int(parts[1]), signed_in_at, parts[3])
 
 
-def token_problem(
+def token_refusal(
     token: SessionToken, *, version: int, active: bool, now: datetime, lifetime: timedelta
 ) -> str | None:
     """Why a token no longer signs its user in, or None when it does.

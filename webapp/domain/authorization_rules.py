@@ -1,7 +1,7 @@
 """Authorization rules: terms, status, the ledger, why nothing covers a service.
 
-Which authorization each visit uses is `webapp.domain.allocation`; what its
-warnings say is `webapp.domain.visit_warnings`. `build_ledger()` turns one
+Which authorization each visit uses is `webapp.domain.allocation_rules`; what its
+warnings say is `webapp.domain.visit_warning_rules`. `build_ledger()` turns one
 authorization's allocations into totals, per-window usage and chronological rows
 with running remainders.
 """
@@ -9,9 +9,9 @@ with running remainders.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from webapp.domain import figures
+from webapp.domain.placements import Placement
 from webapp.domain.windows import (
     DEFAULT_WEEK_START,
     FREQUENCIES,
@@ -21,9 +21,6 @@ from webapp.domain.windows import (
     window_containing,
     windows_for,
 )
-
-if TYPE_CHECKING:
-    from webapp.domain.allocation import Placement
 
 ACTIVE, INACTIVE, EXPIRED, EXHAUSTED = "active", "inactive", "expired", "exhausted"
 STATUSES = (ACTIVE, INACTIVE, EXPIRED, EXHAUSTED)
@@ -136,7 +133,7 @@ class AuthorizationTerms:
 class Usage:
     """One encounter's allocation to an authorization.
 
-    `placement` is the allocation's record of it (`webapp.domain.allocation.Placement`:
+    `placement` is the allocation's record of it (`webapp.domain.placements.Placement`:
     why it went there, the room before it), when the caller has one.
     """
 
@@ -146,7 +143,7 @@ class Usage:
     amount: int
     starts_at: datetime
     label: str = ""
-    placement: "Placement | None" = None
+    placement: Placement | None = None
 
 
 @dataclass

@@ -44,24 +44,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from webapp.domain.authorizations import (
+from webapp.domain.authorization_rules import (
     KEPT,
     SESSIONS,
     UPCOMING,
     AuthorizationTerms,
 )
+from webapp.domain.placements import (
+    ENDS_FIRST,
+    FULL_TOTAL,
+    FULL_WINDOW,
+    KEPT_HERE,
+    NEXT_WITH_ROOM,
+    NO_ROOM,
+    NOT_COUNTED,
+    PassedOver,
+    Placement,
+)
 from webapp.domain.units import DayUnits, LineUnits, TimedLine, units_for_lines
 from webapp.domain.windows import Window
 
-KEPT_HERE = "kept_here"
-ENDS_FIRST = "ends_first"
-NEXT_WITH_ROOM = "next_with_room"
-NO_ROOM = "no_room"
-NOT_COUNTED = "not_counted"
-REASONS = (KEPT_HERE, ENDS_FIRST, NEXT_WITH_ROOM, NO_ROOM, NOT_COUNTED)
 _SEVERITY = {KEPT_HERE: 0, ENDS_FIRST: 1, NEXT_WITH_ROOM: 2, NO_ROOM: 3, NOT_COUNTED: 0}
 
-FULL_TOTAL, FULL_WINDOW = "total", "window"
 CAN_COUNT = (KEPT, UPCOMING)
 
 
@@ -110,48 +114,6 @@ class Visit:
     @property
     def order(self) -> tuple[datetime, int]:
         return (self.starts_at, self.encounter_id)
-
-
-@dataclass(frozen=True)
-class PassedOver:
-    """An authorization that ends sooner but had no room: `why` is "total" or "window"."""
-
-    authorization_id: int
-    why: str
-
-
-@dataclass
-class Placement:
-    """One visit's use of one authorization: one row of the allocation ledger.
-
-    `room_before` is what was left of the total before this visit (Kept and
-    Upcoming placed before it), `window_room_before` the same for its window
-    (None without a cap). A placement is over when its amount does not fit.
-    """
-
-    authorization_id: int
-    encounter_id: int
-    day: date | None = None
-    amount: int = 0
-    reason: str = ENDS_FIRST
-    room_before: int = 0
-    window_room_before: int | None = None
-    passed_over: list[PassedOver] = field(default_factory=list)
-    line_indexes: list[int] = field(default_factory=list)
-    counted: bool = True
-
-    @property
-    def over_total(self) -> bool:
-        return self.counted and self.amount > self.room_before
-
-    @property
-    def over_window(self) -> bool:
-        room = self.window_room_before
-        return self.counted and room is not None and self.amount > room
-
-    @property
-    def over(self) -> bool:
-        return self.over_total or self.over_window
 
 
 @dataclass

@@ -7,18 +7,35 @@
 - A visit **in the future** (its start after now) cannot be marked Kept — by
   Finalize or by a status correction — without a confirmation that names its
   date; confirmed, it counts as Kept like any other.
+- The schedule page shows a **day** or a **week** (from the organization's week
+  start) around an anchor date, and steps by one of them.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from webapp.domain.authorizations import KEPT, UPCOMING
-from webapp.domain.windows import format_day
+from webapp.domain.authorization_rules import KEPT, UPCOMING
+from webapp.domain.windows import format_day, week_start_of
 
 TAKES_TIME = (UPCOMING, KEPT)
 DOUBLE_BOOKED = "double_booked"
+DAY_VIEW, WEEK_VIEW = "day", "week"
+SCHEDULE_VIEWS = (DAY_VIEW, WEEK_VIEW)
+
+
+def schedule_days(view: str, anchor: date, week_start: int) -> list[date]:
+    """The days a schedule view shows: `anchor` alone, or the 7 days of its week."""
+    if view != WEEK_VIEW:
+        return [anchor]
+    first = week_start_of(anchor, week_start)
+    return [first + timedelta(days=i) for i in range(7)]
+
+
+def schedule_step(view: str) -> timedelta:
+    """How far Previous and Next move the schedule: a week or a day."""
+    return timedelta(days=7 if view == WEEK_VIEW else 1)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from webapp.domain.authorizations import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
+from webapp.domain.authorization_rules import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
 from webapp.domain.ledger import (  # noqa: F401 (the ledger's names, kept for callers)
     ADDITIONAL_CHARGE,
     BALANCE_PAYMENT,
@@ -41,8 +41,8 @@ from webapp.domain.ledger import (  # noqa: F401 (the ledger's names, kept for c
     balance_refusal,
     collected,
     gross_paid,
-    hold_problem,
-    invoice_problem,
+    hold_mismatch,
+    invoice_mismatch,
     invoice_status,
     refund_refusal,
     refunded,
@@ -329,7 +329,7 @@ class Rule:
     active: bool = True
 
 
-def rule_problem(event: str, action: str, disposition: str | None) -> str | None:
+def rule_refusal(event: str, action: str, disposition: str | None) -> str | None:
     """Why a rule cannot be saved, or None."""
     if event not in EVENTS:
         return "Choose an event from the list."
