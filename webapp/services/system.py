@@ -53,6 +53,7 @@ class OverdueHolds:
     count: int
     oldest_run_at: datetime | None  # naive UTC
     oldest_encounter_id: int | None
+    oldest_seconds: int | None = None  # how long past its run_at the oldest is
 
 
 @dataclass
@@ -154,4 +155,5 @@ def overdue_holds(organization_id: int, now: datetime) -> OverdueHolds:
         count=count or 0,
         oldest_run_at=oldest.run_at if oldest else None,
         oldest_encounter_id=oldest.encounter_id if oldest else None,
+        oldest_seconds=int((now - oldest.run_at).total_seconds()) if oldest else None,
     )
