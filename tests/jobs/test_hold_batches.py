@@ -24,6 +24,7 @@ from webapp.models import PreAuthorization
 from webapp.models.base import utcnow
 from webapp.services import hold_batches, preauth_runs, preauth_state
 from webapp.services.hold_batches import place_due_holds
+from webapp.services.queue import queue
 
 DUE = 12
 
@@ -225,3 +226,20 @@ def test_the_hold_job_answers_for_its_own_row(world, p, gateway):
     assert job.run(row_id, attempt) == "held"
     assert job.run(row_id, attempt) == "not scheduled"
     _assert_each_held_once(gateway, p, rows)
+
+
+def test_the_jobs_of_the_holds_a_run_placed_are_deleted_while_they_wait(world, strict_gateway, app):
+    p = practice(world, hours=24, copay=2500)
+    add_card(strict_gateway, p.client)
+    encounters = [
+        book(p, world.biller, starts_in=timedelta(hours=2 + n), billing_type="self_pay")
+        for n in range(4)
+    ]
+    rows = [preauth_of(e) for e in encounters]
+    assert sorted(queue().job_ids) == sorted(r.job_id for r in rows)  # due: queued at once
+
+    _, run = place_due_holds()
+
+    assert len(run.outcomes) == 4
+    assert queue().job_ids == []  # nothing left for a worker to fork for
+    assert {preauth_of(e).state for e in encounters} == {"held"}

@@ -119,6 +119,31 @@ def drop(job_id: str) -> bool:
     return True
 
 
+def drop_waiting(job_ids: list[str]) -> int:
+    """Delete those of `job_ids` still waiting in a queue or in the scheduled registry
+    (a job already running is left alone); how many were deleted. Their work was done
+    by another job, which says so by calling this. 0 when Redis could not be reached
+    (logged): a job left behind finds nothing to claim when it runs.
+    """
+    if not job_ids:
+        return 0
+    try:
+        connection = redis_connection()
+        waiting = [
+            job
+            for job in Job.fetch_many(job_ids, connection)
+            if job is not None and job.get_status(refresh=False) in ("queued", "scheduled")
+        ]
+        with connection.pipeline() as pipeline:
+            for job in waiting:
+                job.delete(pipeline=pipeline)
+            pipeline.execute()
+    except RedisError:
+        log.exception("could not drop %d finished jobs: Redis is unreachable", len(job_ids))
+        return 0
+    return len(waiting)
+
+
 def job_will_run(job: Job | None, now: datetime) -> bool:
     """Whether an RQ job is still on its way to running (a sweeper leaves it alone).
 
