@@ -176,6 +176,11 @@ class Run:
             self.pg_server = PostgresServer(bin_dir)
         return self.pg_server.create_database(name)
 
+    def hold_env(self) -> dict[str, str]:
+        """The app processes' environment for the hold parts: the app places holds up to
+        the bench's `--lead` early (PREAUTH_LEAD_SECONDS) unless `--app-env` says else."""
+        return {"PREAUTH_LEAD_SECONDS": f"{self.args.lead:.0f}", **self.extra_env}
+
     def stop(self) -> None:
         if self.pg_server is not None:
             self.pg_server.stop()
@@ -286,7 +291,7 @@ def holds_part(run: Run) -> None:
             lead=args.lead,
             due_in=due_in,
             timeout=args.hold_timeout,
-            extra_env=run.extra_env,
+            extra_env=run.hold_env(),
         )
         for line in printing.holds_section(phase, goal_p99=GOAL_HOLD_P99):
             print(line, flush=True)
@@ -316,7 +321,7 @@ def scale_part(run: Run) -> None:
             lead=args.lead,
             due_in=due_in,
             timeout=args.hold_timeout,
-            extra_env=run.extra_env,
+            extra_env=run.hold_env(),
             tcp_redis=True,
         )
         phases.append(phase)
@@ -346,7 +351,7 @@ def failover_part(run: Run) -> None:
         gap=args.gap,
         redis_down=args.redis_down,
         timeout=args.gap_timeout,
-        extra_env=run.extra_env,
+        extra_env=run.hold_env(),
     )
     for line in printing.failover_section(scenarios, GOAL_FAILOVER):
         print(line)

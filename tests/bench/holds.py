@@ -401,12 +401,18 @@ def run_phase(
     extra_env: dict[str, str],
     tcp_redis: bool = False,
     floor: bool = True,
+    clients: int = 100,
     log=print,
 ) -> Phase:
     """Book `holds` appointments whose holds fall due `due_in` seconds after booking
     starts, with `workers` workers and cron running; wait; measure."""
     world = open_world(
-        folder, database_url, delay=delay, error_rate=error_rate, tcp_redis=tcp_redis
+        folder,
+        database_url,
+        delay=delay,
+        error_rate=error_rate,
+        tcp_redis=tcp_redis,
+        clients=min(clients, holds),
     )
     world.topology.extra_env = extra_env
     try:

@@ -121,3 +121,33 @@ def test_it_reads_the_marked_facts_of_a_page():
     assert marks["scheduler"]["text"] == "Scheduler down since 9:02"
     assert marks["scheduler"]["attributes"]["data-ok"] == "false"
     assert marks["oldest-overdue-hold"]["text"] == "3 min"
+
+
+def test_the_holds_part_runs_end_to_end_on_a_tiny_size(tmp_path):
+    """Three holds through the whole plumbing of `make bench`'s holds part: localstripe,
+    the proxy, a worker and cron as deployed, the booking path, the outcome read at the
+    gateway, the printed section. Only what happened is checked, never how fast."""
+    from tests.bench import holds, printing
+
+    phase = holds.run_phase(
+        tmp_path / "holds",
+        f"sqlite:///{tmp_path / 'holds.sqlite3'}",
+        label="tiny",
+        holds=3,
+        workers=1,
+        delay=0.0,
+        error_rate=0.0,
+        lead=120.0,
+        due_in=2.0,
+        timeout=180.0,
+        extra_env={},
+        floor=False,
+        log=lambda *_args: None,
+    )
+    result = phase.outcome
+    assert dict(result.states) == {"held": 3}
+    assert (result.created_twice, result.live_twice) == (0, 0)
+    assert (result.rows_not_live, result.live_untracked) == (0, 0)
+    assert len(result.lateness()) == 3
+    text = "\n".join(printing.holds_section(phase, goal_p99=10.0))
+    assert "3 of 3" in text
