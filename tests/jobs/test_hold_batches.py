@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import select, update
 
 from jobs import preauth as job
+from tests.bench.topology import GatewayProxyProcess, Topology
 from tests.jobs.test_preauth_localstripe import VISA, _card_on_file
 from tests.preauth_support import add_card, book, practice, preauth_of, work
+from tests.servers import wait_until
 from webapp.config import PREAUTH_STUCK_MINUTES
 from webapp.extensions import db
 from webapp.models import PreAuthorization
@@ -243,3 +245,47 @@ def test_the_jobs_of_the_holds_a_run_placed_are_deleted_while_they_wait(world, s
     assert len(run.outcomes) == 4
     assert queue().job_ids == []  # nothing left for a worker to fork for
     assert {preauth_of(e).state for e in encounters} == {"held"}
+
+
+def test_a_worker_process_killed_in_the_middle_of_a_batch_leaves_one_hold_each(
+    world, app, database_url, app_stripe_gateway, localstripe_server, tmp_path
+):
+    """A real `python -m jobs.worker` places a batch through a slow gateway (the bench's
+    proxy, 0.5 s a call) and is killed outright (SIGKILL, its whole process group) once
+    a few holds are written: then the sweeper and a worker finish, one hold each."""
+    p = practice(world, hours=24, copay=2500)
+    _card_on_file(app_stripe_gateway, p.client, VISA)
+    rows = _book_due(p, world, count=16)
+    proxy = GatewayProxyProcess(localstripe_server.url, delay=0.5, error_rate=0.0, errors=("503",))
+    topology = Topology(
+        tmp_path / "processes",
+        database_url,
+        app.config["REDIS_URL"],
+        proxy.url,
+        localstripe_server.js_url,
+        extra_env={"COVERED_ENV": "test", "PREAUTH_GATEWAY_THREADS": "4"},
+    )
+    try:
+        topology.start_workers(1)
+        wait_until(lambda: _held(rows) >= 2, 120, "the first holds of the batch")
+        topology.kill("worker-1")
+        topology.stop()
+    finally:
+        topology.stop()
+        proxy.stop()
+    assert _held(rows) < len(rows)  # killed in the middle: some rows never finished
+
+    later = utcnow() + timedelta(minutes=PREAUTH_STUCK_MINUTES + 1)
+    preauth_runs.sweep(now=later)  # settles what the dead batch had claimed
+    work()
+    _assert_each_held_once(app_stripe_gateway, p, rows)
+
+
+def _held(rows) -> int:
+    db.session.expire_all()
+    ids = [row_id for row_id, _ in rows]
+    states = db.session.scalars(
+        select(PreAuthorization.state).where(PreAuthorization.id.in_(ids))
+    ).all()
+    db.session.commit()
+    return states.count("held")
