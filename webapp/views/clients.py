@@ -19,7 +19,7 @@ from webapp.forms.clients import ClientForm, InsuranceForm
 from webapp.forms.fields import choices
 from webapp.models import Client
 from webapp.services import records
-from webapp.services.coverage import load_coverage
+from webapp.services.authorization_totals import load_totals
 from webapp.views.rendering import render_page
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
@@ -70,7 +70,7 @@ def insurance(client_id: int):
     status = request.args.get("status", "all")
     if status not in ("all", *STATUSES):
         status = "all"
-    coverage = load_coverage(current_user.organization, [client.id])
+    coverage = load_totals(current_user.organization, [client.id])  # sums only: no rows
     summaries = coverage.for_client(client.id)
     shown = [s for s in summaries if status in ("all", s.status)]
     return render_page(
