@@ -8,7 +8,7 @@ with the Flask test client and times the partial and `/` (a signed-in redirect).
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import event, func, insert, select
@@ -61,6 +61,11 @@ class Timing:
     queries: int  # SQL statements of the last timed request
     size: int  # bytes of the last response body
     status: int
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the request's thread
+
+    @property
+    def cpu_median_ms(self) -> float:
+        return statistics.median(self.cpu) * 1000 if self.cpu else float("nan")
 
     @property
     def median_ms(self) -> float:
@@ -268,13 +273,15 @@ class Route:
     headers: dict[str, str]
 
 
-def _timed_get(http, route: Route, counter: QueryCounter) -> tuple[float, int, int, int]:
-    """(seconds, SQL statements, body bytes, HTTP status) of one GET through the WSGI stack."""
+def _timed_get(http, route: Route, counter: QueryCounter) -> tuple[float, float, int, int, int]:
+    """(seconds, CPU seconds of this thread, SQL statements, body bytes, HTTP status) of
+    one GET through the WSGI stack. The CPU time leaves out waiting for the cores other
+    processes hold (and, on PostgreSQL, the server's own work)."""
     counter.reset()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     response = http.get(route.path, headers=route.headers)
-    elapsed = time.perf_counter() - started
-    return elapsed, counter.count, len(response.data), response.status_code
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    return elapsed, cpu, counter.count, len(response.data), response.status_code
 
 
 def measure(
@@ -305,7 +312,7 @@ def measure(
         for _ in range(warmups):
             for route in routes:
                 http.get(route.path, headers=route.headers)
-        results: list[list[tuple[float, int, int, int]]] = [[] for _ in routes]
+        results: list[list[tuple[float, float, int, int, int]]] = [[] for _ in routes]
         while len(results[0]) < runs:
             size = min(block, runs - len(results[0]))
             for route, samples in zip(routes, results, strict=True):
@@ -314,7 +321,7 @@ def measure(
     finally:
         counter.close()
     partial, bare = (
-        Timing(route.label, [s[0] for s in samples], *samples[-1][1:])
+        Timing(route.label, [s[0] for s in samples], *samples[-1][2:], [s[1] for s in samples])
         for route, samples in zip(routes, results, strict=True)
     )
     if partial.status != 200:
