@@ -26,7 +26,12 @@ def _figures(summary) -> dict:
         "over_by": ledger.over_by,
         "bar": ledger.bar,
         "percents": (ledger.kept_percent, ledger.upcoming_percent, ledger.booked_percent),
-        "windows": [(w.window, w.kept, w.upcoming, w.remaining) for w in ledger.windows],
+        # Windows with something in them (the table's sums leave out empty ones).
+        "windows": [
+            (w.window, w.kept, w.upcoming, w.remaining)
+            for w in ledger.windows
+            if w.kept or w.upcoming or w.remaining != w.allowed
+        ],
         "windows_over": [w.window for w in ledger.windows_over],
         "status": summary.status,
     }

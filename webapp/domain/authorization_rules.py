@@ -300,6 +300,45 @@ def build_ledger(
     return Ledger(terms, kept, upcoming, counted_sum, total, total - counted_sum, rows, windows)
 
 
+def windows_with_usage(
+    terms: AuthorizationTerms, usages: Iterable[Usage], *, count_upcoming: bool
+) -> list[WindowUsage]:
+    """The capped windows that have usages, in order, with the figures `build_ledger`
+    gives them (windows without usage are left out: nothing to show, nothing over).
+    Empty without a cap. For tables, where listing every day of a daily cap costs more
+    than the visits do."""
+    if terms.cap_frequency is None:
+        return []
+    kept: dict[Window, int] = {}
+    upcoming: dict[Window, int] = {}
+    counted: dict[Window, int] = {}
+    window_of_day: dict[date, Window | None] = {}
+    for usage in usages:
+        if usage.day not in window_of_day:
+            window_of_day[usage.day] = terms.window_for(usage.day)
+        window = window_of_day[usage.day]
+        if window is None:
+            continue
+        kept.setdefault(window, 0)
+        upcoming.setdefault(window, 0)
+        if usage.status == KEPT:
+            kept[window] += usage.amount
+        elif usage.status == UPCOMING:
+            upcoming[window] += usage.amount
+        if counts_toward(usage.status, count_upcoming):
+            counted[window] = counted.get(window, 0) + usage.amount
+    return [
+        WindowUsage(
+            window=window,
+            allowed=terms.allowed,
+            kept=kept[window],
+            upcoming=upcoming[window],
+            remaining=terms.allowed - counted.get(window, 0),
+        )
+        for window in sorted(kept, key=lambda w: w.start)
+    ]
+
+
 @dataclass(frozen=True)
 class CoverageWarning:
     code: str  # one of WARNING_CODES

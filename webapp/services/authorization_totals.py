@@ -17,15 +17,15 @@ so the table and the ledger page agree by construction. Pages that show ledger r
 (an authorization's ledger, an encounter's uses and warnings) still load them
 (`coverage.load_coverage`).
 
-Four queries whatever the number of authorizations or visits: the authorizations
-(with their policy and payer), their service types, and the two sums.
+Three queries whatever the number of authorizations or visits: the authorizations
+(with their policy and payer), their service types, and the sums.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from webapp.domain import authorization_rules
 from webapp.domain.authorization_rules import KEPT
@@ -50,7 +50,7 @@ class AuthorizationTotals(AuthorizationSummary):
 
 def load_totals(org: Organization, client_ids: list[int], *, today: date | None = None) -> Coverage:
     """Summaries (`AuthorizationTotals`) of the clients' authorizations, newest end
-    first, their figures summed in SQL (4 queries); `today` is the organization's
+    first, their figures summed in SQL (3 queries); `today` is the organization's
     date (its clock when None)."""
     today = today or organization_today(org)
     if not client_ids:
@@ -59,18 +59,28 @@ def load_totals(org: Organization, client_ids: list[int], *, today: date | None 
     ids = [a.id for a in authorizations]
     terms = {a.id: terms_of(a, org) for a in authorizations}
     capped = [i for i in ids if terms[i].cap_frequency is not None]
-    usages, kept_visits = _sums_by_status(ids, capped)
-    by_window: defaultdict[tuple[int, date, str], int] = defaultdict(int)
-    window_of = {i: terms[i].window_lookup(terms[i].windows()) for i in capped}
-    for auth_id, day, status, amount in _sums_by_day(capped):
-        window = window_of[auth_id](day)
-        by_window[auth_id, window.start if window else day, status] += int(amount)
-    for (auth_id, day, status), amount in by_window.items():
-        usages[auth_id].append(_usage(day, status, amount))
+    usages, by_day, kept_visits = _sums(ids, capped)
+    count_upcoming = org.count_upcoming_for_exhaustion
     summaries = []
     for auth in authorizations:
-        ledger = authorization_rules.build_ledger(
-            terms[auth.id], usages[auth.id], count_upcoming=org.count_upcoming_for_exhaustion
+        auth_terms = terms[auth.id]
+        # The figures of the whole authorization from its sums by status (no windows:
+        # the cap is set aside, and the total put back), then the capped windows that
+        # have visits from the sums by day.
+        uncapped = replace(auth_terms, frequency=None)
+        whole = authorization_rules.build_ledger(
+            uncapped, usages[auth.id], count_upcoming=count_upcoming
+        )
+        total = auth_terms.total
+        ledger = replace(
+            whole,
+            terms=auth_terms,
+            total=total,
+            remaining=total - whole.counted,
+            rows=[],
+            windows=authorization_rules.windows_with_usage(
+                auth_terms, by_day[auth.id], count_upcoming=count_upcoming
+            ),
         )
         status = authorization_rules.authorization_status(
             insurance_active=auth.client_insurance.active,
@@ -80,67 +90,50 @@ def load_totals(org: Organization, client_ids: list[int], *, today: date | None 
         )
         summaries.append(
             AuthorizationTotals(
-                auth,
-                terms[auth.id],
-                replace(ledger, rows=[]),
-                status,
-                kept_visits=kept_visits.get(auth.id, 0),
+                auth, auth_terms, ledger, status, kept_visits=kept_visits.get(auth.id, 0)
             )
         )
     return Coverage(org, summaries)
 
 
 def _usage(day: date, status: str, amount: int) -> authorization_rules.Usage:
-    """A sum standing for the visits of one status in one capped window (dated its first
-    day) or in the whole authorization: the ledger's figures add amounts, so a sum
-    counts as its visits do."""
+    """A sum standing for the visits of one status on one day (or in the whole
+    authorization): the ledger's figures add amounts, so a sum counts as its visits do."""
     return authorization_rules.Usage(0, day, status, int(amount), datetime.combine(day, time.min))
 
 
-def _sums_by_status(
-    ids: list[int], capped: list[int]
-) -> tuple[defaultdict[int, list[authorization_rules.Usage]], dict[int, int]]:
-    """Usages of the uncapped authorizations (one per status) and every authorization's
-    kept visits, from one query grouped by authorization and status."""
+def _sums(ids: list[int], capped: list[int]) -> tuple[dict, dict, dict[int, int]]:
+    """From one query grouped by authorization, visit status and (for the capped
+    authorizations only) day: every authorization's usages by status, the capped ones'
+    usages by day, and how many kept visits count against each."""
     usages: defaultdict[int, list[authorization_rules.Usage]] = defaultdict(list)
+    by_day: defaultdict[int, list[authorization_rules.Usage]] = defaultdict(list)
     kept_visits: dict[int, int] = {}
     if not ids:
-        return usages, kept_visits
+        return usages, by_day, kept_visits
+    day = case((Allocation.authorization_id.in_(capped), Encounter.service_date), else_=None)
     rows = db.session.execute(
         select(
             Allocation.authorization_id,
             Encounter.status,
+            day.label("day"),
             func.sum(Allocation.amount).label("amount"),
             func.count(Allocation.id).label("rows"),
-            func.min(Encounter.service_date).label("day"),
+            func.min(Encounter.service_date).label("first_day"),
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(Allocation.authorization_id.in_(ids))
-        .group_by(Allocation.authorization_id, Encounter.status)
+        .group_by(Allocation.authorization_id, Encounter.status, day)
     )
-    capped_ids = set(capped)
+    by_status: defaultdict[tuple[int, str], list] = defaultdict(lambda: [0, None])
     for row in rows:
         if row.status == KEPT:
-            kept_visits[row.authorization_id] = row.rows
-        if row.authorization_id not in capped_ids:
-            usages[row.authorization_id].append(_usage(row.day, row.status, row.amount))
-    return usages, kept_visits
-
-
-def _sums_by_day(capped: list[int]) -> list[tuple[int, date, str, int]]:
-    """(authorization id, day, status, amount) of the capped authorizations (the query
-    runs even for none, so the count of queries never depends on the data)."""
-    return [
-        (row.authorization_id, row.service_date, row.status, row.amount)
-        for row in db.session.execute(
-            select(
-                Allocation.authorization_id,
-                Encounter.service_date,
-                Encounter.status,
-                func.sum(Allocation.amount).label("amount"),
-            )
-            .join(Encounter, Encounter.id == Allocation.encounter_id)
-            .where(Allocation.authorization_id.in_(capped))
-            .group_by(Allocation.authorization_id, Encounter.service_date, Encounter.status)
-        )
-    ]
+            kept_visits[row.authorization_id] = kept_visits.get(row.authorization_id, 0) + row.rows
+        if row.day is not None:
+            by_day[row.authorization_id].append(_usage(row.day, row.status, row.amount))
+        total = by_status[row.authorization_id, row.status]
+        total[0] += int(row.amount)
+        total[1] = row.first_day if total[1] is None else min(total[1], row.first_day)
+    for (auth_id, status), (amount, first_day) in by_status.items():
+        usages[auth_id].append(_usage(first_day, status, amount))
+    return usages, by_day, kept_visits
