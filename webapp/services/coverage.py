@@ -6,7 +6,7 @@ rules in `webapp.domain.authorization_rules` do the arithmetic.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
@@ -71,11 +71,32 @@ class Coverage:
 
     org: Organization
     summaries: list[AuthorizationSummary]
+    # Built on first use (a schedule asks for hundreds of visits): client id → summaries,
+    # encounter id → (terms, placement) of its stored ledger rows.
+    _by_client: dict | None = field(default=None, init=False, repr=False, compare=False)
+    _by_encounter: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def for_client(self, client_id: int) -> list[AuthorizationSummary]:
-        return [
-            s for s in self.summaries if s.authorization.client_insurance.client_id == client_id
-        ]
+        if self._by_client is None:
+            self._by_client = defaultdict(list)
+            for s in self.summaries:
+                self._by_client[s.authorization.client_insurance.client_id].append(s)
+        return list(self._by_client.get(client_id, []))
+
+    def placements_of(
+        self, encounter_id: int
+    ) -> list[tuple[authorization_rules.AuthorizationTerms, allocation_rules.Placement]]:
+        """(terms, placement) of every stored ledger row of the encounter, in summary
+        order."""
+        if self._by_encounter is None:
+            self._by_encounter = defaultdict(list)
+            for summary in self.summaries:
+                for row in summary.ledger.rows:
+                    if row.usage.placement is not None:
+                        self._by_encounter[row.usage.encounter_id].append(
+                            (summary.terms, row.usage.placement)
+                        )
+        return list(self._by_encounter.get(encounter_id, []))
 
     def terms_for_client(self, client_id: int) -> list[authorization_rules.AuthorizationTerms]:
         return [s.terms for s in self.for_client(client_id)]
@@ -190,12 +211,7 @@ def _usages_by_authorization(
 
 def saved_placements(coverage: Coverage, encounter_id: int) -> list[allocation_rules.Placement]:
     """The stored ledger rows of one encounter, as Placements (ends-first order)."""
-    found = [
-        (summary.terms, row.usage.placement)
-        for summary in coverage.summaries
-        for row in summary.ledger.rows
-        if row.usage.encounter_id == encounter_id and row.usage.placement is not None
-    ]
+    found = coverage.placements_of(encounter_id)
     found.sort(key=lambda pair: (pair[0].end, pair[0].start, pair[0].id))
     return [placement for _terms, placement in found]
 
