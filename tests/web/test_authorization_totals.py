@@ -6,13 +6,14 @@ tests/web/test_figures_agree.py.)"""
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from tests import factories
 from tests.web.test_figures_agree import TODAY, _build
 from webapp.extensions import db
-from webapp.services.authorization_totals import load_totals
-from webapp.services.coverage import load_coverage
+from webapp.models import Encounter
+from webapp.services.authorization_totals import load_for_visits, load_totals
+from webapp.services.coverage import load_coverage, visit_warnings
 
 
 def _figures(summary) -> dict:
@@ -101,3 +102,19 @@ def test_the_table_takes_the_same_queries_for_one_authorization_as_for_many(clie
     assert counts[one.id] == counts[many.id]
     page = client.get(f"/clients/{many.id}/insurance", headers={"HX-Request": "true"}).data
     assert page.decode().count("data-auth-id=") == 12
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_page_of_visits_gets_the_warnings_the_full_ledgers_give(world, seed):
+    """The schedule loads sums and only its visits' ledger rows (`load_for_visits`): every
+    visit's warnings are those of the full ledgers."""
+    authorizations = _build(seed, world)
+    client_ids = sorted({a.client_insurance.client_id for a in authorizations})
+    encounters = db.session.scalars(
+        select(Encounter).where(Encounter.client_id.in_(client_ids)).order_by(Encounter.id)
+    ).all()
+    shown = encounters[::2]  # a page shows some of the visits
+    full = load_coverage(world.org, client_ids, today=TODAY)
+    page = load_for_visits(world.org, client_ids, [e.id for e in shown], today=TODAY)
+    for encounter in shown:
+        assert visit_warnings(page, encounter) == visit_warnings(full, encounter), encounter.id

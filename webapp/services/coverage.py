@@ -83,6 +83,16 @@ class Coverage:
                 self._by_client[s.authorization.client_insurance.client_id].append(s)
         return list(self._by_client.get(client_id, []))
 
+    def keep_placements(
+        self,
+        pairs: list[tuple[int, authorization_rules.AuthorizationTerms, allocation_rules.Placement]],
+    ) -> None:
+        """Use these (encounter id, terms, placement) as the stored ledger rows of their
+        visits (a page that loaded only the rows it shows: authorization_totals)."""
+        self._by_encounter = defaultdict(list)
+        for encounter_id, terms, placement in pairs:
+            self._by_encounter[encounter_id].append((terms, placement))
+
     def placements_of(
         self, encounter_id: int
     ) -> list[tuple[authorization_rules.AuthorizationTerms, allocation_rules.Placement]]:
