@@ -62,8 +62,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
-	$(BIN)/python -m tests.bench
+## bench: issue 14's figures beside their floors and goals (README, Benchmarks); about 1.5 h.
+## BENCH_ARGS selects parts and knobs, e.g. BENCH_ARGS="--only holds --holds 200"
+bench: install system-deps
+	$(BIN)/python -m tests.bench --postgres $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

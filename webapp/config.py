@@ -151,6 +151,19 @@ MAX_RETRY_SECONDS = 86_400
 # leave it that long, and the workers' stop timeout (deploy/systemd) outlasts it.
 PREAUTH_JOB_TIMEOUT_SECONDS = 120
 PREAUTH_STUCK_MINUTES = 10  # the setting's default
+# Placing holds (services/hold_batches): a hold may be placed up to PREAUTH_LEAD_SECONDS
+# before its run_at, so holds due at one instant (visits on the hour) are placed by
+# their due time; each run takes due rows PREAUTH_BATCH_SIZE at a time and calls the
+# gateway from PREAUTH_GATEWAY_THREADS threads (fewer than the database pool's 15).
+PREAUTH_LEAD_SECONDS = 120
+PREAUTH_BATCH_SIZE = 100
+PREAUTH_GATEWAY_THREADS = 8
+# A job still in RQ's scheduled registry this long after its time: no scheduler is
+# moving jobs (its process died, Redis restarted), so the sweepers send it themselves.
+SCHEDULER_GRACE_SECONDS = 30
+# How often each worker runs RQ's maintenance, which starts a scheduler when the one
+# holding the lock is gone (RQ's default: 10 minutes).
+WORKER_MAINTENANCE_SECONDS = 60
 
 
 def env_intervals(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -181,13 +194,28 @@ def env_intervals(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 def job_settings() -> dict:
     """Retry intervals of every kind of job (RETRY_SETTINGS, each overridable by the
-    variable of the same name) and PREAUTH_STUCK_MINUTES (default 10, 3 to 1440): how
+    variable of the same name); PREAUTH_STUCK_MINUTES (default 10, 3 to 1440): how
     long a hold may sit in processing before the sweeper asks the gateway about it,
-    longer than the hold job's timeout."""
+    longer than the hold job's timeout; PREAUTH_LEAD_SECONDS (default 120, 0 to 600):
+    how early a hold may be placed; PREAUTH_BATCH_SIZE (default 100, 1 to 1000) and
+    PREAUTH_GATEWAY_THREADS (default 8, 1 to 12): how a run places due holds.
+
+    Raises:
+        ConfigError: a value out of its range.
+    """
     settings = {name: env_intervals(name, default) for name, default in RETRY_SETTINGS.items()}
     shortest = PREAUTH_JOB_TIMEOUT_SECONDS // 60 + 1
     settings["PREAUTH_STUCK_MINUTES"] = env_int(
         "PREAUTH_STUCK_MINUTES", PREAUTH_STUCK_MINUTES, minimum=shortest, maximum=1440
+    )
+    settings["PREAUTH_LEAD_SECONDS"] = env_int(
+        "PREAUTH_LEAD_SECONDS", PREAUTH_LEAD_SECONDS, minimum=0, maximum=600
+    )
+    settings["PREAUTH_BATCH_SIZE"] = env_int(
+        "PREAUTH_BATCH_SIZE", PREAUTH_BATCH_SIZE, minimum=1, maximum=1000
+    )
+    settings["PREAUTH_GATEWAY_THREADS"] = env_int(
+        "PREAUTH_GATEWAY_THREADS", PREAUTH_GATEWAY_THREADS, minimum=1, maximum=12
     )
     return settings
 

@@ -8,7 +8,7 @@ with the Flask test client and times the partial and `/` (a signed-in redirect).
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import event, func, insert, select
@@ -32,6 +32,7 @@ from webapp.models import (
 from webapp.services.allocation import reallocate_client
 
 AUTHORIZATIONS = 50
+SMALL_AUTHORIZATIONS = 5  # a second client, to see whether queries grow with authorizations
 ENCOUNTERS = 5_000
 TIMEZONE = "America/New_York"
 FIRST_DAY, LAST_DAY = date(2025, 1, 1), date(2026, 12, 31)
@@ -46,6 +47,7 @@ UNIT_ALLOWED = {"day": (8, 16), "week": (20, 40), "month": (80, 160), "period": 
 @dataclass
 class Built:
     client_id: int
+    small_client_id: int  # SMALL_AUTHORIZATIONS authorizations, as many encounters
     authorizations: int
     encounters: int
     lines: int
@@ -60,6 +62,11 @@ class Timing:
     queries: int  # SQL statements of the last timed request
     size: int  # bytes of the last response body
     status: int
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the request's thread
+
+    @property
+    def cpu_median_ms(self) -> float:
+        return statistics.median(self.cpu) * 1000 if self.cpu else float("nan")
 
     @property
     def median_ms(self) -> float:
@@ -77,7 +84,8 @@ class Timing:
 
 
 def build_organization(seed: int = 2025) -> Built:
-    """One organization, one client, 50 authorizations, 5,000 encounters; committed."""
+    """One organization; a client with 50 authorizations and 5,000 encounters, and one
+    with 5 authorizations and 5,000 encounters; committed."""
     started = time.perf_counter()
     rng = random.Random(seed)
     org = Organization(name="Benchmark Behavioral Health", timezone=TIMEZONE, week_start=6)
@@ -114,29 +122,16 @@ def build_organization(seed: int = 2025) -> Built:
     )
     db.session.add_all([admin, clinician, payer, therapy, aba])
     db.session.flush()
-    client = Client(
-        organization_id=org.id,
-        first_name="Bench",
-        last_name="Client",
-        primary_clinician_id=clinician.id,
-    )
-    db.session.add(client)
-    db.session.flush()
-    policy = ClientInsurance(
-        organization_id=org.id, client_id=client.id, payer_id=payer.id, member_id="BH100001"
-    )
-    db.session.add(policy)
-    db.session.flush()
-
-    db.session.add_all(_authorizations(rng, org, policy, therapy, aba))
-    db.session.flush()
-    lines = _encounters(rng, org, client, clinician, policy, therapy, aba)
-
-    reallocate_client(org, client.id)
+    client, lines = _client(rng, org, clinician, payer, therapy, aba, "Client", AUTHORIZATIONS)
+    small, _ = _client(rng, org, clinician, payer, therapy, aba, "Small", SMALL_AUTHORIZATIONS)
     db.session.commit()
-    allocations = db.session.scalar(select(func.count()).select_from(Allocation))
+    allocations = db.session.scalar(
+        select(func.count()).select_from(Allocation).join(Authorization).join(ClientInsurance)
+        .where(ClientInsurance.client_id == client.id)
+    )  # fmt: skip
     built = Built(
         client_id=client.id,
+        small_client_id=small.id,
         authorizations=AUTHORIZATIONS,
         encounters=ENCOUNTERS,
         lines=lines,
@@ -147,11 +142,37 @@ def build_organization(seed: int = 2025) -> Built:
     return built
 
 
-def _authorizations(rng, org, policy, therapy, aba) -> list[Authorization]:
-    """Staggered, overlapping windows over 2025–2026: 20 Sessions, 30 Units."""
+def _client(rng, org, clinician, payer, therapy, aba, last_name: str, authorizations: int):
+    """A client with one policy, `authorizations` authorizations and ENCOUNTERS encounters,
+    allocated by the real rules; returns (client, service lines)."""
+    client = Client(
+        organization_id=org.id,
+        first_name="Bench",
+        last_name=last_name,
+        primary_clinician_id=clinician.id,
+    )
+    db.session.add(client)
+    db.session.flush()
+    policy = ClientInsurance(
+        organization_id=org.id,
+        client_id=client.id,
+        payer_id=payer.id,
+        member_id=f"BH{100000 + client.id}",
+    )
+    db.session.add(policy)
+    db.session.flush()
+    db.session.add_all(_authorizations(rng, org, policy, therapy, aba, authorizations))
+    db.session.flush()
+    lines = _encounters(rng, org, client, clinician, policy, therapy, aba)
+    reallocate_client(org, client.id)
+    return client, lines
+
+
+def _authorizations(rng, org, policy, therapy, aba, count: int) -> list[Authorization]:
+    """Staggered, overlapping windows over 2025–2026 (for 50: 20 Sessions, 30 Units)."""
     rows = []
-    for i in range(AUTHORIZATIONS):
-        start = FIRST_DAY + timedelta(days=13 * i)
+    for i in range(count):
+        start = FIRST_DAY + timedelta(days=13 * i * AUTHORIZATIONS // count)
         end = min(start + timedelta(days=rng.randrange(90, 366)), LAST_DAY)
         if i % 5 in (0, 1):
             kind, frequency = "sessions", None
@@ -165,7 +186,7 @@ def _authorizations(rng, org, policy, therapy, aba) -> list[Authorization]:
             Authorization(
                 organization_id=org.id,
                 client_insurance_id=policy.id,
-                number=f"PA-{start:%y%m}-{i + 1:03d}",
+                number=f"PA-{policy.id}-{start:%y%m}-{i + 1:03d}",
                 start_date=start,
                 end_date=end,
                 lines=[
@@ -258,13 +279,15 @@ class Route:
     headers: dict[str, str]
 
 
-def _timed_get(http, route: Route, counter: QueryCounter) -> tuple[float, int, int, int]:
-    """(seconds, SQL statements, body bytes, HTTP status) of one GET through the WSGI stack."""
+def _timed_get(http, route: Route, counter: QueryCounter) -> tuple[float, float, int, int, int]:
+    """(seconds, CPU seconds of this thread, SQL statements, body bytes, HTTP status) of
+    one GET through the WSGI stack. The CPU time leaves out waiting for the cores other
+    processes hold (and, on PostgreSQL, the server's own work)."""
     counter.reset()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     response = http.get(route.path, headers=route.headers)
-    elapsed = time.perf_counter() - started
-    return elapsed, counter.count, len(response.data), response.status_code
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    return elapsed, cpu, counter.count, len(response.data), response.status_code
 
 
 def measure(
@@ -295,7 +318,7 @@ def measure(
         for _ in range(warmups):
             for route in routes:
                 http.get(route.path, headers=route.headers)
-        results: list[list[tuple[float, int, int, int]]] = [[] for _ in routes]
+        results: list[list[tuple[float, float, int, int, int]]] = [[] for _ in routes]
         while len(results[0]) < runs:
             size = min(block, runs - len(results[0]))
             for route, samples in zip(routes, results, strict=True):
@@ -304,7 +327,7 @@ def measure(
     finally:
         counter.close()
     partial, bare = (
-        Timing(route.label, [s[0] for s in samples], *samples[-1][1:])
+        Timing(route.label, [s[0] for s in samples], *samples[-1][2:], [s[1] for s in samples])
         for route, samples in zip(routes, results, strict=True)
     )
     if partial.status != 200:
@@ -341,3 +364,22 @@ def profile_partial(app, client_id: int, *, runs: int = 5, top: int = 20) -> str
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def queries_per_request(app, client_id: int) -> int:
+    """SQL statements of one partial request (after one untimed request)."""
+    with app.app_context():
+        engine = db.engine
+    counter = QueryCounter(engine)
+    try:
+        http = app.test_client()
+        sign_in(http)
+        path = f"/clients/{client_id}/insurance"
+        http.get(path, headers={"HX-Request": "true"})
+        counter.reset()
+        response = http.get(path, headers={"HX-Request": "true"})
+        if response.status_code != 200:
+            raise RuntimeError(f"the partial answered HTTP {response.status_code}")
+        return counter.count
+    finally:
+        counter.close()

@@ -55,7 +55,10 @@ EXPORTS = (
 )
 ADMIN_EMAIL = "report-bench-admin@example.com"
 FREQUENCIES = (("day", 4, 9), ("week", 10, 30), ("month", 40, 120), ("period", 100, 400))
-LABEL_WIDTH = 64
+# Goals (issue 14): keep the report within 2× one SQL aggregate, and the CSV export's
+# memory flat (peak traced memory of the largest export at most 1.5× the smallest's).
+REPORT_GOAL_RATIO = 2.0
+CSV_GOAL_GROWTH = 1.5
 
 
 @dataclass
@@ -67,15 +70,25 @@ class Built:
     seconds: float
 
 
-def build_organization(seed: int = 2026) -> Built:
+def build_organization(
+    seed: int = 2026,
+    *,
+    clients: int = CLIENTS,
+    encounters_per_client: int = ENCOUNTERS_PER_CLIENT,
+    name: str = "Report Bench Practice",
+    admin_email: str = ADMIN_EMAIL,
+) -> Built:
+    """One practice: `clients` clients with 4 authorizations and `encounters_per_client`
+    encounters each, 20 clinicians, 5 payers; committed and analyzed."""
     started = time.perf_counter()
     rng = random.Random(seed)
-    org = Organization(name="Report Bench Practice", timezone=TIMEZONE, week_start=6)
+    tag = "report" if admin_email == ADMIN_EMAIL else admin_email.split("@")[0]
+    org = Organization(name=name, timezone=TIMEZONE, week_start=6)
     db.session.add(org)
     db.session.flush()
     admin = User(
         organization_id=org.id,
-        email=ADMIN_EMAIL,
+        email=admin_email,
         name="Report Admin",
         role="admin",
         password_hash=factories.PASSWORD_HASH,
@@ -83,7 +96,7 @@ def build_organization(seed: int = 2026) -> Built:
     clinicians = [
         User(
             organization_id=org.id,
-            email=f"report-clinician-{n}@example.com",
+            email=f"{tag}-clinician-{n}@example.com",
             name=f"Clinician {n:02d}",
             role="clinician",
             password_hash=factories.PASSWORD_HASH,
@@ -108,7 +121,7 @@ def build_organization(seed: int = 2026) -> Built:
                 "primary_clinician_id": clinicians[n % len(clinicians)].id,
                 "booking_version": 0,
             }
-            for n in range(CLIENTS)
+            for n in range(clients)
         ],
     )
     policy_ids = _insert_returning_ids(
@@ -127,7 +140,15 @@ def build_organization(seed: int = 2026) -> Built:
     )
     terms_by_client = _authorizations(rng, org, policy_ids, therapy.id, aba.id)
     encounters, allocations = _encounters(
-        rng, org, client_ids, policy_ids, clinicians, terms_by_client, therapy, aba
+        rng,
+        org,
+        client_ids,
+        policy_ids,
+        clinicians,
+        terms_by_client,
+        therapy,
+        aba,
+        encounters_per_client,
     )
     _bulk(Encounter.__table__, encounters)
     _bulk(Allocation.__table__, allocations)
@@ -216,8 +237,11 @@ def _authorizations(rng, org, policy_ids, therapy_id, aba_id) -> dict[int, list]
     return terms_by_policy
 
 
-def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, therapy, aba):
-    """200 encounters per client with explicit ids, and their allocations by the real rules."""
+def _encounters(
+    rng, org, client_ids, policy_ids, clinicians, terms_by_policy, therapy, aba, per_client
+):
+    """`per_client` encounters per client with explicit ids, and their allocations by the
+    real rules."""
     span = (LAST_DAY - FIRST_DAY).days + 1
     next_id = (db.session.scalar(select(func.max(Encounter.id))) or 0) + 1
     next_allocation = (db.session.scalar(select(func.max(Allocation.id))) or 0) + 1
@@ -228,7 +252,7 @@ def _encounters(rng, org, client_ids, policy_ids, clinicians, terms_by_policy, t
         parents = {t.id: t.parent_id for t in candidates}
         clinician_id = clinicians[client_id % len(clinicians)].id
         visits = []
-        for _ in range(ENCOUNTERS_PER_CLIENT):
+        for _ in range(per_client):
             day = FIRST_DAY + timedelta(days=rng.randrange(span))
             service, minutes = (
                 (therapy, 60) if rng.random() < 0.45 else (aba, rng.choice((60, 120, 180)))
@@ -354,8 +378,10 @@ def _time_report(http, path: str) -> float:
     return elapsed
 
 
-def measure(app, org_id: int, *, runs: int, warmups: int = 2, block: int = 5) -> dict:
-    """Medians (seconds) of the floor and of the report per breakdown, in alternating blocks."""
+def measure(
+    app, org_id: int, *, runs: int, warmups: int = 2, block: int = 5
+) -> dict[str, list[float]]:
+    """Samples (seconds) of the floor and of the report per breakdown, in alternating blocks."""
     http = app.test_client()
     sign_in_as(http)
     timers = {
@@ -372,7 +398,7 @@ def measure(app, org_id: int, *, runs: int, warmups: int = 2, block: int = 5) ->
         size = min(block, runs - len(samples["floor"]))
         for name, timer in timers.items():
             samples[name].extend(timer() for _ in range(size))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
 
 
 def sign_in_as(http) -> None:
@@ -405,32 +431,49 @@ def export_memory(app, by: str, days: tuple[date, date]) -> tuple[int, int, int,
     return lines - 1, size, peak, elapsed
 
 
-def run(app, *, runs: int) -> None:
-    """Build, then print the report's figures under the backend's heading."""
+def run(app, *, runs: int) -> list[str]:
+    """Build, then the report's lines (printing.row) for the backend's heading."""
+    from tests.bench.printing import milliseconds, row, three
+
     with app.app_context():
         built = build_organization()
-    print(
+    lines = [
         f"  report build: {built.authorizations:,} authorizations, {built.encounters:,} "
         f"encounters, {built.allocations:,} allocations in {built.seconds:.1f} s"
-    )
+    ]
     _, floor_rows = _time_floor(app, built.org_id)
-    medians = measure(app, built.org_id, runs=runs)
-    floor = medians["floor"]
+    samples = measure(app, built.org_id, runs=runs)
+    floor = statistics.median(samples["floor"])
     start, end = RANGE
-    name = f"floor: one SQL aggregate over {floor_rows:,} authorizations:"
-    print(f"  {name:<{LABEL_WIDTH}} median {floor * 1000:7.1f} ms")
-    for by, label in (("period", "entire period"), ("month", "by month"), ("week", "by week")):
-        name = f"report {start}..{end}, {label}, page 1:"
-        print(
-            f"  {name:<{LABEL_WIDTH}} median {medians[by] * 1000:7.1f} ms"
-            f"  {medians[by] / floor:4.2f}x floor"
+    lines.append(
+        row(
+            f"floor: SQL aggregate, {floor_rows:,} auths",
+            three(samples["floor"], milliseconds),
         )
+    )
+    for by, label in (("period", "entire period"), ("month", "by month"), ("week", "by week")):
+        ratio = statistics.median(samples[by]) / floor
+        lines.append(
+            row(
+                f"report {start.year}, {label}, page 1",
+                three(samples[by], milliseconds),
+                f"{floor * 1000:.1f} ms ({ratio:.2f}×)",
+                f"≤ {REPORT_GOAL_RATIO:.0f}× floor",
+                ratio <= REPORT_GOAL_RATIO,
+            )
+        )
+    peaks = []
     for by, days in EXPORTS:
         rows, size, peak, seconds = export_memory(app, by, days)
-        name = (
-            f"CSV export {days[0]}..{days[1]}, {'entire period' if by == 'period' else 'by ' + by}:"
+        peaks.append(peak)
+        name = f"CSV {days[0]}..{days[1]}, {'whole' if by == 'period' else 'by ' + by}"
+        lines.append(
+            row(
+                name,
+                f"peak {peak / 1_048_576:.2f} MB, {rows:,} rows",
+                goal=f"flat (≤ {CSV_GOAL_GROWTH}× smallest)",
+                met=peak <= CSV_GOAL_GROWTH * min(peaks),
+            )
+            + f"  ({size / 1_048_576:.1f} MB in {seconds:.1f} s)"
         )
-        print(
-            f"  {name:<{LABEL_WIDTH}} {rows:>9,} rows  {size / 1_048_576:6.1f} MB"
-            f"  peak {peak / 1_048_576:5.2f} MB traced  {seconds:5.1f} s"
-        )
+    return lines

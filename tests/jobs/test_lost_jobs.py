@@ -13,6 +13,7 @@ import pytest
 from rq.job import Job
 
 from tests.preauth_support import add_card, book, practice, preauth_of, work
+from webapp.config import SCHEDULER_GRACE_SECONDS
 from webapp.models.base import utcnow
 from webapp.services import preauth_runs
 from webapp.services.queue import TAKEN_BUT_NOT_STARTED_GRACE, job_will_run, queue
@@ -44,7 +45,6 @@ def _job(status: str) -> Job:
         ("queued", False, True, True),  # a backlog: still in its queue
         ("queued", True, False, True),  # just taken: its worker is starting it
         ("queued", True, True, False),  # taken a minute ago and never started: lost
-        ("scheduled", False, True, True),
         ("started", False, True, True),
         ("deferred", False, True, True),
         ("finished", False, False, False),
@@ -63,6 +63,32 @@ def test_a_job_will_run_unless_it_ended_or_no_queue_holds_it_for_a_minute(
     enqueued_at = fetched.enqueued_at.astimezone(UTC).replace(tzinfo=None)
     now = enqueued_at + (LATER if later else timedelta(seconds=1))
     assert job_will_run(fetched, now) is will_run
+
+
+@pytest.mark.parametrize(
+    ("seconds_past_its_time", "will_run"),
+    [
+        (-3600, True),
+        (0, True),
+        (SCHEDULER_GRACE_SECONDS, True),
+        (SCHEDULER_GRACE_SECONDS + 1, False),
+    ],
+)
+def test_a_scheduled_job_will_run_unless_no_scheduler_moved_it_in_time(
+    app, seconds_past_its_time, will_run
+):
+    """A job still in the scheduled registry past its time plus the grace: RQ's scheduler
+    is not running (its worker died, Redis restarted), so a sweeper sends it itself."""
+    at = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    job = queue().enqueue_at(at.replace(tzinfo=UTC), _noop)
+    fetched = Job.fetch(job.id, connection=queue().connection)
+    assert fetched.get_status() == "scheduled"
+    assert job_will_run(fetched, at + timedelta(seconds=seconds_past_its_time)) is will_run
+
+
+def test_a_job_that_says_scheduled_in_no_scheduled_registry_will_not_run(app):
+    job = _job("scheduled")
+    assert job_will_run(Job.fetch(job.id, connection=queue().connection), utcnow()) is False
 
 
 def test_a_missing_job_will_not_run(app):

@@ -20,6 +20,7 @@ from tests.preauth_support import (
 from webapp.config import PREAUTH_STUCK_MINUTES
 from webapp.models.base import utcnow
 from webapp.services import preauth_runs
+from webapp.services.preauth_state import starts_at
 from webapp.services.queue import queue, redis_connection
 
 SOON = timedelta(hours=3)
@@ -146,7 +147,7 @@ def test_flushing_redis_loses_no_scheduled_pre_authorization(world, p, strict_ga
     assert sorted(scheduled_job_ids()) == expected
     for e in later:
         row = preauth_of(e)
-        assert scheduled_at(row.job_id) == row.run_at
+        assert scheduled_at(row.job_id) == starts_at(row.run_at)
     assert queue().job_ids == [rows[due.id].job_id]
 
     assert preauth_runs.sweep().enqueued == []  # a second sweep finds every job in place

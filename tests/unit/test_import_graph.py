@@ -124,7 +124,7 @@ GRAPH, UNEXPLAINED = read_graph()
 
 def test_it_reads_every_module_and_the_imports_between_them():
     assert "webapp.services.queue" in MODULES and "jobs.preauth" in MODULES
-    assert GRAPH["jobs.preauth"] == {"jobs", "webapp.services.preauth_runs"}
+    assert GRAPH["jobs.preauth"] == {"jobs", "webapp.services.hold_batches"}
     assert "webapp.extensions" in GRAPH["webapp.services.preauth_state"]
 
 

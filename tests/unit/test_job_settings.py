@@ -12,11 +12,14 @@ from webapp.config import (
 
 
 def test_without_variables_every_job_gets_its_declared_intervals(monkeypatch):
-    for name in [*RETRY_SETTINGS, "PREAUTH_STUCK_MINUTES"]:
+    knobs = ["PREAUTH_STUCK_MINUTES", "PREAUTH_LEAD_SECONDS", "PREAUTH_BATCH_SIZE"]
+    for name in [*RETRY_SETTINGS, *knobs, "PREAUTH_GATEWAY_THREADS"]:
         monkeypatch.delenv(name, raising=False)
     settings = job_settings()
     assert {name: settings[name] for name in RETRY_SETTINGS} == RETRY_SETTINGS
     assert settings["PREAUTH_STUCK_MINUTES"] == PREAUTH_STUCK_MINUTES == 10
+    assert (settings["PREAUTH_LEAD_SECONDS"], settings["PREAUTH_BATCH_SIZE"]) == (120, 100)
+    assert settings["PREAUTH_GATEWAY_THREADS"] == 8
 
 
 @pytest.mark.parametrize(
@@ -30,6 +33,10 @@ def test_without_variables_every_job_gets_its_declared_intervals(monkeypatch):
         ("DEMO_PAYMENTS_RETRY_INTERVALS", "86400", (86400,)),
         ("PREAUTH_STUCK_MINUTES", "3", 3),
         ("PREAUTH_STUCK_MINUTES", "1440", 1440),
+        ("PREAUTH_LEAD_SECONDS", "0", 0),
+        ("PREAUTH_LEAD_SECONDS", "600", 600),
+        ("PREAUTH_BATCH_SIZE", "1", 1),
+        ("PREAUTH_GATEWAY_THREADS", "12", 12),
     ],
 )
 def test_a_variable_sets_its_knob(monkeypatch, name, raw, expected):
@@ -47,6 +54,9 @@ def test_a_variable_sets_its_knob(monkeypatch, name, raw, expected):
         ("REMINDER_DIGEST_RETRY_INTERVALS", ",".join(["1"] * 11), "takes at most 10 retries"),
         ("PREAUTH_STUCK_MINUTES", "2", "PREAUTH_STUCK_MINUTES must be between 3 and 1440"),
         ("PREAUTH_STUCK_MINUTES", "ten", "PREAUTH_STUCK_MINUTES must be a whole number"),
+        ("PREAUTH_LEAD_SECONDS", "601", "PREAUTH_LEAD_SECONDS must be between 0 and 600"),
+        ("PREAUTH_BATCH_SIZE", "0", "PREAUTH_BATCH_SIZE must be between 1 and 1000"),
+        ("PREAUTH_GATEWAY_THREADS", "13", "PREAUTH_GATEWAY_THREADS must be between 1 and 12"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(monkeypatch, name, raw, message):

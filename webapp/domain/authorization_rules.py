@@ -6,7 +6,8 @@ authorization's allocations into totals, per-window usage and chronological rows
 with running remainders.
 """
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -221,6 +222,18 @@ class AuthorizationTerms:
             day, self.cap_frequency, start=self.start, end=self.end, week_start=self.week_start
         )
 
+    def window_lookup(self, windows: list[Window]) -> Callable[[date], Window | None]:
+        """`window_for` over many days: `windows` are `self.windows()` (in order, end to
+        end over the dates), found by bisection instead of worked out day by day."""
+        starts = [window.start for window in windows]
+
+        def window_of(day: date) -> Window | None:
+            if self.cap_frequency is None or not self.start <= day <= self.end:
+                return None
+            return windows[bisect_right(starts, day) - 1]
+
+        return window_of
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -335,6 +348,8 @@ def build_ledger(
     """
     ordered = sorted(usages, key=lambda u: (u.starts_at, u.encounter_id))
     total = terms.total
+    capped_windows = terms.windows() if terms.cap_frequency is not None else []
+    window_for = terms.window_lookup(capped_windows)
     window_counted: dict[Window, int] = {}
     window_kept: dict[Window, int] = {}
     window_upcoming: dict[Window, int] = {}
@@ -342,7 +357,7 @@ def build_ledger(
     kept = upcoming = counted_sum = 0
     for usage in ordered:
         counted = counts_toward(usage.status, count_upcoming)
-        window = terms.window_for(usage.day)
+        window = window_for(usage.day)
         if usage.status == KEPT:
             kept += usage.amount
             if window is not None:
@@ -373,9 +388,48 @@ def build_ledger(
                 upcoming=window_upcoming.get(window, 0),
                 remaining=terms.allowed - window_counted.get(window, 0),
             )
-            for window in terms.windows()
+            for window in capped_windows
         ]
     return Ledger(terms, kept, upcoming, counted_sum, total, total - counted_sum, rows, windows)
+
+
+def windows_with_usage(
+    terms: AuthorizationTerms, usages: Iterable[Usage], *, count_upcoming: bool
+) -> list[WindowUsage]:
+    """The capped windows that have usages, in order, with the figures `build_ledger`
+    gives them (windows without usage are left out: nothing to show, nothing over).
+    Empty without a cap. For tables, where listing every day of a daily cap costs more
+    than the visits do."""
+    if terms.cap_frequency is None:
+        return []
+    kept: dict[Window, int] = {}
+    upcoming: dict[Window, int] = {}
+    counted: dict[Window, int] = {}
+    window_of_day: dict[date, Window | None] = {}
+    for usage in usages:
+        if usage.day not in window_of_day:
+            window_of_day[usage.day] = terms.window_for(usage.day)
+        window = window_of_day[usage.day]
+        if window is None:
+            continue
+        kept.setdefault(window, 0)
+        upcoming.setdefault(window, 0)
+        if usage.status == KEPT:
+            kept[window] += usage.amount
+        elif usage.status == UPCOMING:
+            upcoming[window] += usage.amount
+        if counts_toward(usage.status, count_upcoming):
+            counted[window] = counted.get(window, 0) + usage.amount
+    return [
+        WindowUsage(
+            window=window,
+            allowed=terms.allowed,
+            kept=kept[window],
+            upcoming=upcoming[window],
+            remaining=terms.allowed - counted.get(window, 0),
+        )
+        for window in sorted(kept, key=lambda w: w.start)
+    ]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Every state change is a compare-and-set on (id, state, attempt), so two people (
 a person and a job) acting at once get one winner and one clear message.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import event, select, update
@@ -128,15 +128,28 @@ def _forget_pending_jobs(session) -> None:
     session.info.pop(_PENDING, None)
 
 
+def starts_at(run_at: datetime) -> datetime:
+    """When a hold due at `run_at` may be placed: PREAUTH_LEAD_SECONDS earlier (naive
+    UTC), so holds due at one instant are all placed by then (services/hold_batches)."""
+    return run_at - timedelta(seconds=current_app.config["PREAUTH_LEAD_SECONDS"])
+
+
 def enqueue(preauth_id: int, attempt: int, run_at: datetime, now: datetime | None = None) -> bool:
-    """Send the hold's job: now if due, else at `run_at` (naive UTC) via RQ's scheduler.
-    False when Redis is unreachable: the row stays scheduled for the sweeper."""
+    """Send the hold's job: now if it may be placed (`starts_at(run_at)` has come), else
+    then, via RQ's scheduler. `run_at` is naive UTC. False when Redis is unreachable:
+    the row stays scheduled for the sweeper."""
+    return send_job(preauth_id, attempt, starts_at(run_at), now)
+
+
+def send_job(preauth_id: int, attempt: int, at: datetime, now: datetime | None = None) -> bool:
+    """The attempt's hold job, now if `at` (naive UTC) has come, else at `at`. False when
+    Redis is unreachable."""
     return queue.enqueue(
         "jobs.preauth.run",
         preauth_id,
         attempt,
         job_id=job_id(preauth_id, attempt),
-        at=None if run_at <= (now or utcnow()) else run_at,
+        at=None if at <= (now or utcnow()) else at,
         retry="PREAUTH_RETRY_INTERVALS",
         timeout=PREAUTH_JOB_TIMEOUT_SECONDS,
         description=f"Place the hold of pre-authorization {preauth_id} (attempt {attempt})",

@@ -30,6 +30,9 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from webapp.config import SCHEDULER_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -116,19 +119,69 @@ def drop(job_id: str) -> bool:
     return True
 
 
+def drop_waiting(job_ids: list[str]) -> int:
+    """Delete those of `job_ids` still waiting in a queue or in the scheduled registry
+    (a job already running is left alone); how many were deleted. Their work was done
+    by another job, which says so by calling this. 0 when Redis could not be reached
+    (logged): a job left behind finds nothing to claim when it runs.
+    """
+    if not job_ids:
+        return 0
+    try:
+        connection = redis_connection()
+        waiting = [
+            job
+            for job in Job.fetch_many(job_ids, connection)
+            if job is not None and job.get_status(refresh=False) in ("queued", "scheduled")
+        ]
+        with connection.pipeline() as pipeline:
+            for job in waiting:
+                job.delete(pipeline=pipeline)
+            pipeline.execute()
+    except RedisError:
+        log.exception("could not drop %d finished jobs: Redis is unreachable", len(job_ids))
+        return 0
+    return len(waiting)
+
+
 def job_will_run(job: Job | None, now: datetime) -> bool:
     """Whether an RQ job is still on its way to running (a sweeper leaves it alone).
 
-    False for a missing, finished, failed, stopped or cancelled job, and for a
-    "queued" job that its queue no longer holds a minute after it was enqueued: a
-    worker took it and died before starting it (or a dead worker's wait was handed
-    it; see jobs/worker.py), so nothing will ever run it. `now` is naive UTC.
+    False for a missing, finished, failed, stopped or cancelled job; for a
+    "scheduled" job still in RQ's scheduled registry SCHEDULER_GRACE_SECONDS after
+    its time (or in none): no scheduler is moving jobs (its worker died, Redis
+    restarted, and RQ takes a dead scheduler's lock over only at a worker's
+    maintenance); and for a "queued" job that its queue no longer holds a minute
+    after it was enqueued: a worker took it and died before starting it (or a dead
+    worker's wait was handed it; see jobs/worker.py), so nothing will ever run it.
+    `now` is naive UTC.
     """
-    if job is None or job.get_status(refresh=False) not in ALIVE_JOB_STATUSES:
+    status = None if job is None else job.get_status(refresh=False)
+    if status not in ALIVE_JOB_STATUSES:
         return False
-    if job.get_status(refresh=False) != "queued" or job.enqueued_at is None:
+    if status == "scheduled":
+        return not scheduled_job_overdue(job, now)
+    if status != "queued" or job.enqueued_at is None:
         return True
     enqueued_at = job.enqueued_at.astimezone(UTC).replace(tzinfo=None)
     if enqueued_at > now - TAKEN_BUT_NOT_STARTED_GRACE:
         return True
     return Queue(job.origin, connection=job.connection).get_job_position(job.id) is not None
+
+
+def scheduler_grace() -> timedelta:
+    """How long past its time a scheduled job may wait for RQ's scheduler
+    (SCHEDULER_GRACE_SECONDS, webapp/config.py)."""
+    return timedelta(seconds=SCHEDULER_GRACE_SECONDS)
+
+
+def scheduled_job_overdue(job: Job, now: datetime) -> bool:
+    """Whether a "scheduled" job is past its time by more than the scheduler's grace,
+    or missing from its queue's scheduled registry (nothing will move it). `now` is
+    naive UTC."""
+    registry = ScheduledJobRegistry(job.origin, connection=job.connection)
+    try:
+        when = registry.get_scheduled_time(job.id).replace(tzinfo=None)
+    except NoSuchJobError:
+        return True
+    return when < now - scheduler_grace()

@@ -15,6 +15,7 @@ from webapp.domain.units import ROUNDING_PROFILE_DESCRIPTIONS, ROUNDING_PROFILE_
 from webapp.extensions import db
 from webapp.forms.admin import PayerForm, ServiceTypeForm
 from webapp.models import Payer, ServiceType
+from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN
 from webapp.services import hold_reconciliation, records, system
 from webapp.views.rendering import render_page
@@ -115,12 +116,13 @@ def edit_service_type(service_type_id: int | None = None):
 @bp.get("/system")
 @role_required(ADMIN)
 def system_status():
-    """Worker, queues, and the card holds at the gateway against the rows (this practice's
-    findings only)."""
+    """Worker, RQ's scheduler, queues, this practice's overdue holds, and the card holds
+    at the gateway against the rows (this practice's findings only)."""
     return render_page(
         "admin/system.html",
         "system_panel",
         status=system.current_status(),
+        overdue=system.overdue_holds(current_user.organization_id, utcnow()),
         reconciliation=hold_reconciliation.last_run(),
         findings=hold_reconciliation.findings(current_user.organization_id),
     )
