@@ -11,6 +11,7 @@ from webapp.access import (
     organization_service_types,
     role_required,
 )
+from webapp.domain import charts
 from webapp.domain.units import describe_day, describe_line
 from webapp.domain.windows import FREQUENCY_LABELS
 from webapp.forms.authorizations import AuthorizationForm
@@ -120,6 +121,7 @@ def ledger(auth_id: int):
     summary = coverage.by_id().get(auth.id) or abort(404)
     days = {row.usage.day for row in summary.ledger.rows}
     units = allocation.units_explained(client.id, days)
+    today = organization_today(current_user.organization)
     return render_page(
         "authorizations/ledger.html",
         "content",
@@ -129,5 +131,8 @@ def ledger(auth_id: int):
         service_codes={s.id: s.cpt_code for s in organization_service_types()},
         reasons=reasons_by_encounter(coverage, summary),
         frequency_labels=FREQUENCY_LABELS,
-        today=organization_today(current_user.organization),
+        today=today,
+        burn_down=charts.burn_down(summary.ledger, status=summary.status, today=today),
+        window_bars=charts.window_bars(summary.ledger, today),
+        shown_windows=charts.shown_windows(summary.ledger, today),
     )
