@@ -37,6 +37,7 @@ from webapp.views import (
     reports,
     settings,
     webhooks,
+    worklists,
 )
 from webapp.views.rendering import refused_page
 
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
         webhooks,
         billing,
         automations,
+        worklists,
     ):
         app.register_blueprint(module.bp)
 
