@@ -59,6 +59,7 @@ ROUTES = {
     "imports.show": ("GET", "/admin/imports/{legacy_import}", ADMIN),
     "reports.authorizations": ("GET", "/reports/authorizations", BILLING),
     "reports.authorizations_csv": ("GET", "/reports/authorizations.csv", BILLING),
+    "reports.utilization_chart": ("GET", "/reports/authorizations/chart", BILLING),
     "profile.preferences": ("GET", "/profile/preferences", ALL),
     "notifications.index": ("GET", "/notifications", ALL),
     "notifications.bell": ("GET", "/notifications/bell", ALL),

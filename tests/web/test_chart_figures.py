@@ -2,12 +2,14 @@
 ledger's own sentences and the report's forecast, for random practices (both databases)."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from html import unescape
 
 import pytest
 import time_machine
 
 from tests.web.test_figures_agree import TODAY, YEAR, Figures, _build, _row
+from webapp.domain import report_rules
 from webapp.domain.windows import format_day
 
 
@@ -25,7 +27,10 @@ def _chart_rows(html: str, table: str) -> list[list[str]]:
     body = re.search(rf'data-chart-table="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
     assert body, f"no {table} table"
     return [
-        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)
+        ]
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body[1], re.S)
         if "empty" not in row
     ]
@@ -76,3 +81,49 @@ def test_the_burn_down_and_bars_state_the_ledgers_figures(client, auth, world, s
             assert [tuple(b[:4]) for b in bars] == listed_windows
         else:
             assert 'data-chart-table="bars"' not in html
+
+
+@pytest.mark.parametrize("by", ["month", "week", "day"])
+@pytest.mark.parametrize("seed", range(2))
+def test_the_reports_chart_sums_the_reports_rows(client, auth, world, seed, by):
+    from webapp.services import reports
+
+    _build(seed, world)
+    auth.login(world.biller)
+    start, end = (date(2026, 2, 1), date(2026, 4, 30)) if by == "day" else YEAR
+    query = reports.ReportQuery(start=start, end=end, by=by)
+    series = reports.utilization_over_time(world.org, query, today=TODAY)
+    page = reports.report_page(world.org, query, today=TODAY)
+    assert set(series) == set(page.totals)
+    for kind, points in series.items():
+        summed = sum((p.figures for p in points), report_rules.NO_FIGURES)
+        totals = page.totals[kind]
+        assert (summed.allowed, summed.kept, summed.upcoming) == (
+            totals.allowed,
+            totals.kept,
+            totals.upcoming,
+        )
+    html = client.get(f"/reports/authorizations/chart?start={start}&end={end}&by={by}")
+    html = html.get_data(as_text=True)
+    for kind, points in series.items():
+        section = html.split(f'id="utilization-{kind}"')[1]
+        rows = _chart_rows(section, "bars")
+        assert rows == [
+            [
+                p.window.label,
+                p.allowed_text,
+                str(p.figures.kept),
+                str(p.figures.upcoming),
+                p.figures.booked_percent_text,
+            ]
+            for p in points
+        ]
+
+
+def test_a_chart_of_too_many_windows_says_so(client, auth, world):
+    _build(0, world)
+    auth.login(world.biller)
+    html = client.get("/reports/authorizations/chart?start=2026-01-01&end=2026-12-31&by=day")
+    assert "data-chart-refused" in html.get_data(as_text=True)
+    bad = client.get("/reports/authorizations/chart?start=2026-13-01&end=2026-12-31")
+    assert bad.status_code == 422
