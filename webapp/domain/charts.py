@@ -34,7 +34,9 @@ from webapp.domain.report_rules import Figures, Forecast, as_decimal, forecast, 
 from webapp.domain.windows import Window, format_day
 
 WIDTH, HEIGHT = 640, 260  # the view box of every chart
-LEFT, RIGHT, TOP, BOTTOM = 44, 132, 34, 30  # room for axis labels and direct labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 150, 34, 30  # room for axis labels and direct labels
+PLOT_RIGHT = WIDTH - RIGHT  # 490: where the burn-down's dates end and its end labels begin
+MAX_BAR_WIDTH = 56
 
 
 def _num(value: float | Fraction) -> str:
@@ -325,7 +327,7 @@ def _bars(items: Sequence[tuple[str, Fraction | int, int, int, str, bool]], titl
     scale = _Scale(date.min, date.min, 0, high)
     plot = WIDTH - LEFT - 24
     slot = Fraction(plot, max(len(items), 1))
-    width = slot * Fraction(3, 5)
+    width = min(slot * Fraction(3, 5), Fraction(MAX_BAR_WIDTH))
     bars = []
     for index, (label, allowed, kept, upcoming, caption, over) in enumerate(items):
         x = LEFT + slot * index + (slot - width) / 2
