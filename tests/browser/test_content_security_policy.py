@@ -23,7 +23,13 @@ from webapp.models.base import utcnow
 from webapp.security import MAIL_PREVIEW_POLICY
 
 # Downloads, not pages: the browser saves them instead of rendering them.
-DOWNLOADS = {"reports.authorizations_csv", "billing.client_billing_csv", "outbox.raw"}
+DOWNLOADS = {
+    "reports.authorizations_csv",
+    "billing.client_billing_csv",
+    "outbox.raw",
+    "worklists.holds_csv",
+    "worklists.invoices_csv",
+}
 # Recorded before any page script runs (Playwright injects it outside the page's CSP).
 WATCH_VIOLATIONS = """
 window.__violations = [];

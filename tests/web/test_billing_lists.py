@@ -248,3 +248,57 @@ def test_another_practice_sees_none_of_it(client, auth, world, books):
     assert 'data-total="count">0<' in client.get("/invoices").get_data(as_text=True)
     assert 'data-total="count">0<' in client.get("/holds").get_data(as_text=True)
     assert client.get("/invoices.csv").get_data(as_text=True).count("\n") == 1
+
+
+@pytest.mark.parametrize("path", ["/invoices", "/holds", "/invoices.csv", "/holds.csv"])
+def test_a_list_reads_a_fixed_number_of_queries(client, auth, world, path):
+    from sqlalchemy import event
+
+    therapy = factories.service_type(world.org, cpt_code="90837", price_cents=15000)
+    auth.login(world.biller)
+
+    def count(visits: int) -> int:
+        for n in range(visits):
+            person = factories.client(world.org, first_name=f"Q{visits}-{n}")
+            policy = factories.insurance(world.org, person, factories.payer(world.org))
+            day = date(2026, 3, 2) + timedelta(days=n)
+            visit = factories.encounter(
+                world.org, person, world.clinician, policy, [therapy], starts_at=_local(day, 10),
+                service_date=day,
+            )  # fmt: skip
+            invoice = Invoice(
+                organization_id=world.org.id, client_id=person.id, encounter_id=visit.id,
+                total_cents=2500,
+            )  # fmt: skip
+            db.session.add(invoice)
+            db.session.flush()
+            db.session.add(
+                Payment(
+                    organization_id=world.org.id, client_id=person.id, encounter_id=visit.id,
+                    invoice_id=invoice.id, kind="balance_payment", amount_cents=1000,
+                    status="succeeded", idempotency_key=f"count-{invoice.id}",
+                )
+            )  # fmt: skip
+            db.session.add(
+                PreAuthorization(
+                    organization_id=world.org.id, encounter_id=visit.id, hours_before=24,
+                    state="scheduled" if n % 2 else "held", run_at=visit.starts_at,
+                    amount_cents=None if n % 2 else 2500,
+                )
+            )  # fmt: skip
+        db.session.commit()
+        statements = []
+
+        def record(*_args):
+            statements.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = client.get(path)
+            response.get_data()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert response.status_code == 200
+        return len(statements)
+
+    assert count(2) == count(10)
