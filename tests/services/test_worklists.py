@@ -56,7 +56,7 @@ def _visit(world, p, day: date, status: str = "upcoming", services=None, clinici
 
 
 def _today(world, user=None):
-    return worklists.today_list(world.org, user or world.biller, now=NOW, today=TODAY)
+    return worklists.today_list(world.org, user or world.biller, today=TODAY)
 
 
 # --- holds -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ sections here (authorization lines and decision states add their own reasons).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -118,9 +118,9 @@ def _holds(encounter_ids: list[int]) -> dict[int, PreAuthorization]:
     return {row.encounter_id: row for row in rows}
 
 
-def today_list(org: Organization, user: User, *, now: datetime, today: date) -> Today:
-    """The four sections for `user` (see the module docstring). `now` is naive UTC,
-    `today` the practice's date."""
+def today_list(org: Organization, user: User, *, today: date) -> Today:
+    """The four sections for `user` (see the module docstring); `today` is the
+    practice's date. Times on the rows are naive UTC."""
     encounters = _encounters(org, user, today)
     holds = _holds([e.id for e in encounters])
     covering = coverage.load_coverage(org, sorted({e.client_id for e in encounters}), today=today)
