@@ -30,6 +30,8 @@ DOWNLOADS = {
     "outbox.raw",
     "decisions.source",
     "audit.export",
+    "worklists.holds_csv",
+    "worklists.invoices_csv",
 }
 # Recorded before any page script runs (Playwright injects it outside the page's CSP).
 WATCH_VIOLATIONS = """

@@ -29,7 +29,7 @@ def test_a_remembered_person_stays_signed_in_after_the_session_cookie_is_gone(
     page, live_server, live_world
 ):
     _sign_in(page, live_server, live_world.biller, remember=True)
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")  # Today, the home page
     remember = next(c for c in page.context.cookies() if c["name"] == REMEMBER)
     assert remember["httpOnly"] and remember["sameSite"] == "Lax"
 
@@ -57,7 +57,7 @@ def test_a_remembered_person_stays_signed_in_after_the_session_cookie_is_gone(
 
 def test_without_keep_me_signed_in_closing_the_browser_signs_out(page, live_server, live_world):
     _sign_in(page, live_server, live_world.clinician, remember=False)
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")  # Today, the home page
     page.context.clear_cookies(name="session")
     page.goto(f"{live_server.url}/schedule")
     expect(page).to_have_url(re.compile(r"/login\?next=/schedule"))

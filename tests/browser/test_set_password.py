@@ -41,7 +41,7 @@ def test_a_new_admin_chooses_a_password_through_the_link_and_signs_in(
     screenshot(page, "set-password-done")
 
     sign_in(page, live_server, newcomer, PASSWORD)
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")  # Today, the home page
 
     page.goto(link)
     expect(page.get_by_text("This link was already used")).to_be_visible()

@@ -20,6 +20,10 @@ def test_admin_signs_in_and_searches_clients(page, live_server, live_world):
     screenshot(page, "login")
 
     sign_in(page, live_server, live_world.admin)
+    expect(page).to_have_url(f"{live_server.url}/")  # Today, the home page
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Clients", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/clients")
     expect(page.get_by_role("heading", name="Clients", level=1)).to_be_visible()
     table = page.locator("#client-table")

@@ -13,12 +13,12 @@ def test_it_redirects_signed_out_visitors_to_login(client):
     assert "/login?next=" in response.headers["Location"]
 
 
-def test_it_signs_in_and_lands_on_the_client_list(client, world):
+def test_it_signs_in_and_lands_on_today(client, world):
     response = client.post(
         "/login", data={"email": world.admin.email, "password": PASSWORD}, follow_redirects=True
     )
     assert response.status_code == 200
-    assert b"<h1>Clients</h1>" in response.data
+    assert b"<h1>Today</h1>" in response.data  # the work list is the home page
     assert world.admin.name.encode() in response.data
 
 

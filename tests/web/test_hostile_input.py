@@ -51,7 +51,7 @@ HOSTILE_NAMES = ("..%2F..%2Fsecret_key", "x" * 300, "%00", "%FF%FE")
 # Query parameters the views read: request.args and the report's filter form.
 QUERY_NAMES = (
     "q", "status", "view", "date", "clinician", "page", "sort", "dir", "working", "start",
-    "end", "by", "payer", "type", "client", "disposition", "next",
+    "end", "by", "payer", "type", "client", "disposition", "next", "state",
     "person", "action", "record", "record_id", "from", "to",  # the audit trail's filters
 )  # fmt: skip
 # Form fields read with request.form (besides the FlaskForms' fields).
@@ -207,12 +207,13 @@ VALID_QUERY = {
     "date": "2026-03-02", "page": "1", "sort": "client", "dir": "asc", "type": "units",
     "q": "Number", "client": "Number", "next": "/schedule", "working": "1",
     "disposition": "late_cancellation", "from": "2026-03-01", "to": "2026-03-31",
-    "record_id": "1",
+    "record_id": "1", "state": "open",
 }  # fmt: skip
 QUERY_ROUTES = (
     "/reports/authorizations", "/reports/authorizations.csv", "/schedule", "/clients",
     "/notifications", "/login", "/encounters/{encounter}/cancel", "/encounters/{encounter}/billing",
     "/admin/audit", "/admin/audit/export.csv",
+    "/", "/holds", "/holds.csv", "/invoices", "/invoices.csv", "/reports/authorizations/chart",
 )  # fmt: skip
 
 

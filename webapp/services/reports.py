@@ -35,7 +35,7 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.domain import authorization_rules, report_rules
+from webapp.domain import authorization_rules, charts, report_rules
 from webapp.domain.windows import Window
 from webapp.extensions import db
 from webapp.models import (
@@ -574,4 +574,50 @@ def _buckets(
     return {
         (auth_id, report_sql.bucket_date(key, query.by)): (int(kept), int(upcoming))
         for auth_id, key, kept, upcoming in rows
+    }
+
+
+# --- The chart: utilization over time ---------------------------------------------------------
+
+CHART_MAX_POINTS = 120  # windows in one chart; more and the bars would be slivers
+
+
+def chart_breakdown(query: ReportQuery) -> str:
+    """The windows of the report's chart: the chosen breakdown, months for "Entire period"."""
+    return query.by if query.by != report_rules.PERIOD else report_rules.MONTH
+
+
+def utilization_over_time(
+    org: Organization, query: ReportQuery, *, today: date
+) -> dict[str, list[charts.UtilizationPoint]] | None:
+    """{type: one point per window of the range, oldest first} for the chart, or None
+    when the range has more than CHART_MAX_POINTS windows.
+
+    Each point is the sum (`report_rules.Figures.__add__`, as the totals row adds) of
+    the report's own rows in that window (`iter_rows` with the chart's breakdown and
+    the same filters), so the chart and the table cannot disagree.
+    """
+    by = chart_breakdown(query)
+    windows = report_rules.breakdown_windows(Window(query.start, query.end), by, org.week_start)
+    if len(windows) > CHART_MAX_POINTS:
+        return None
+    windows.reverse()
+    sums: dict[str, dict[date, report_rules.Figures]] = {}
+    for row in iter_rows(org, replace(query, by=by, page=1), today=today):
+        key = report_rules.bucket_start(row.window.start, by, org.week_start)
+        kind = sums.setdefault(row.kind, {})
+        kind[key] = kind.get(key, report_rules.NO_FIGURES) + row.figures
+    return {
+        kind: [
+            charts.UtilizationPoint(
+                window,
+                sums[kind].get(
+                    report_rules.bucket_start(window.start, by, org.week_start),
+                    report_rules.NO_FIGURES,
+                ),
+            )
+            for window in windows
+        ]
+        for kind in authorization_rules.KINDS
+        if kind in sums
     }

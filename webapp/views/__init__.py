@@ -42,6 +42,7 @@ from webapp.views import (
     settings,
     two_factor,
     webhooks,
+    worklists,
 )
 from webapp.views.rendering import refused_page
 
@@ -72,6 +73,7 @@ def init_app(app: Flask) -> None:
         automations,
         people,  # Admin › Users
         audit,  # the audit trail
+        worklists,
     ):
         app.register_blueprint(module.bp)
 

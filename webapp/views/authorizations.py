@@ -1,5 +1,8 @@
 """Authorizations: the Add/Edit dialog, removal, and the ledger page."""
 
+from dataclasses import dataclass
+from datetime import date
+
 from flask import Blueprint, abort, flash, make_response, request, url_for
 from flask_login import current_user
 
@@ -11,14 +14,20 @@ from webapp.access import (
     organization_service_types,
     role_required,
 )
-from webapp.domain.authorization_rules import SESSIONS
+from webapp.domain import charts
+from webapp.domain.authorization_rules import SESSIONS, WindowUsage
 from webapp.domain.decision_rules import APPROVED, DECISION_LABELS
 from webapp.domain.units import describe_day, describe_line
 from webapp.domain.windows import FREQUENCY_LABELS
 from webapp.forms.authorizations import MAX_LINES, AuthorizationForm
 from webapp.forms.fields import choices
 from webapp.services import allocation, authorizations
-from webapp.services.coverage import load_coverage, organization_today, reasons_by_encounter
+from webapp.services.coverage import (
+    LineSummary,
+    load_coverage,
+    organization_today,
+    reasons_by_encounter,
+)
 from webapp.views.rendering import render_page
 
 bp = Blueprint("authorizations", __name__)
@@ -173,6 +182,24 @@ def delete(auth_id: int):
     return _saved(client, "Authorization removed. The audit log keeps a record of it.")
 
 
+@dataclass(frozen=True)
+class LineCharts:
+    """What a ledger line's charts draw: the burn-down, the window bars and the windows shown."""
+
+    burn_down: charts.BurnDown
+    window_bars: charts.Bars | None
+    shown_windows: list[WindowUsage]
+
+
+def _line_charts(summary: LineSummary, today: date) -> LineCharts:
+    """The charts of one authorization line, from that line's own ledger."""
+    return LineCharts(
+        burn_down=charts.burn_down(summary.ledger, status=summary.status, today=today),
+        window_bars=charts.window_bars(summary.ledger, today),
+        shown_windows=charts.shown_windows(summary.ledger, today),
+    )
+
+
 @bp.get("/authorizations/<int:auth_id>")
 @role_required(*ALL_ROLES)
 def ledger(auth_id: int):
@@ -182,6 +209,7 @@ def ledger(auth_id: int):
     rollup = coverage.rollup_of(auth.id) or abort(404)
     days = {row.usage.day for line in rollup.lines for row in line.ledger.rows}
     units = allocation.units_explained(client.id, days)
+    today = organization_today(current_user.organization)
     return render_page(
         "authorizations/ledger.html",
         "content",
@@ -192,5 +220,6 @@ def ledger(auth_id: int):
         reasons_by_line={s.line.id: reasons_by_encounter(coverage, s) for s in rollup.lines},
         frequency_labels=FREQUENCY_LABELS,
         decision_labels=DECISION_LABELS,
-        today=organization_today(current_user.organization),
+        today=today,
+        charts_by_line={s.line.id: _line_charts(s, today) for s in rollup.lines},
     )

@@ -1,10 +1,20 @@
-from flask import Blueprint, redirect, url_for
-from flask_login import login_required
+"""The home page after sign-in: Today, the work list of the signed-in person."""
+
+from flask import Blueprint
+from flask_login import current_user
+
+from webapp.access import ALL_ROLES, role_required
+from webapp.domain import worklist_rules
+from webapp.services import worklists
+from webapp.services.coverage import organization_today
+from webapp.views.rendering import render_page
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
-@login_required
+@role_required(*ALL_ROLES)
 def home():
-    return redirect(url_for("clients.index"))
+    org = current_user.organization
+    today = worklists.today_list(org, current_user, today=organization_today(org))
+    return render_page("worklists/today.html", "content", today=today, rules=worklist_rules)

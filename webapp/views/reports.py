@@ -9,7 +9,7 @@ from webapp.access import (
     organization_payers,
     role_required,
 )
-from webapp.domain import report_rules
+from webapp.domain import charts, report_rules
 from webapp.extensions import htmx
 from webapp.forms.reports import ReportFilterForm
 from webapp.forms.urls import arg_page
@@ -129,4 +129,33 @@ def authorizations_csv():
         stream_with_context(report_csv.csv_chunks(rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{report_csv.csv_filename(query)}"'},
+    )
+
+
+@bp.get("/authorizations/chart")
+@role_required(*BILLING_ROLES)
+def utilization_chart():
+    """The report's chart (utilization over time), loaded after the table: it reads every
+    row of the filter, which the table's page does not."""
+    form = _filter_form()
+    if not form.validate():
+        return render_page("reports/_chart.html", "chart", http_status=422, points=None, query=None)
+    query = reports.ReportQuery(**form.values(), **_ordering())
+    org = current_user.organization
+    by = reports.chart_breakdown(query)
+    series = reports.utilization_over_time(org, query, today=organization_today(org))
+    words = report_rules.BREAKDOWN_LABELS[by].lower()
+    return render_page(
+        "reports/_chart.html",
+        "chart",
+        points=None
+        if series is None
+        else {
+            kind: charts.utilization(points, f"{kind.title()} booked against allowed, by {words}")
+            for kind, points in series.items()
+        },
+        query=query,
+        by=by,
+        labels=report_rules.BREAKDOWN_LABELS,
+        max_points=reports.CHART_MAX_POINTS,
     )
