@@ -56,7 +56,7 @@ def _visit(world, p, day: date, status: str = "upcoming", services=None, clinici
 
 
 def _today(world, user=None):
-    return worklists.today_list(world.org, user or world.biller, today=TODAY)
+    return worklists.today_list(world.org, user or world.biller, today=TODAY, now=NOW)
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -286,3 +286,31 @@ def test_today_reads_a_fixed_number_of_queries(client, auth, world, practice):
 
 def test_the_edges_are_the_rules_constants():
     assert worklist_rules.EXPIRING_WITHIN_DAYS == 30 and worklist_rules.FEW_LEFT == 2
+
+
+def test_requests_waiting_for_the_payer_are_listed_for_billers_with_their_clock(world, practice):
+    from webapp.domain import decision_rules
+    from webapp.services import authorizations
+
+    values = {
+        "client_insurance_id": practice["policy"].id, "number": "REQ-9",
+        "decision": decision_rules.PENDED, "urgency": decision_rules.STANDARD,
+        "start_date": TODAY, "end_date": TODAY + timedelta(days=90),
+    }  # fmt: skip
+    line = {"kind": "sessions", "allowed": 12, "frequency": None,
+            "service_type_ids": [practice["therapy"].id]}  # fmt: skip
+    auth = authorizations.save_authorization(
+        None, practice["client"], values, actor=world.biller, lines=[line]
+    )
+    auth.requested_at = NOW - timedelta(days=8)
+    _visit(world, practice, TODAY + timedelta(days=1))
+    db.session.commit()
+
+    biller = _today(world)
+    [waiting] = biller.pending
+    assert (waiting.authorization_id, waiting.number, waiting.overdue) == (auth.id, "REQ-9", True)
+    assert waiting.clock.text.endswith("overdue by 24 hours")
+    # Nothing counts against a request: it is not "running short", and the visit is uncovered.
+    assert [s.summary.authorization.id for s in biller.authorizations] == []
+    assert len(biller.uncovered) == 1
+    assert _today(world, world.clinician).pending == []

@@ -17,7 +17,7 @@ sections here (authorization lines and decision states add their own reasons).
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -34,7 +34,8 @@ from webapp.models import (
     PreAuthorization,
     User,
 )
-from webapp.services import coverage
+from webapp.services import authorizations, coverage
+from webapp.services.authorizations import PendingRequest
 
 
 @dataclass
@@ -79,6 +80,8 @@ class Today:
     holds: list[HoldTrouble] = field(default_factory=list)
     authorizations: list[ShortAuthorization] = field(default_factory=list)
     uncovered: list[UncoveredVisit] = field(default_factory=list)
+    # Requests waiting for the payer's decision (billers and admins), oldest due first.
+    pending: list[PendingRequest] = field(default_factory=list)
 
 
 def _encounters(org: Organization, user: User, today: date) -> list[Encounter]:
@@ -118,9 +121,10 @@ def _holds(encounter_ids: list[int]) -> dict[int, PreAuthorization]:
     return {row.encounter_id: row for row in rows}
 
 
-def today_list(org: Organization, user: User, *, today: date) -> Today:
-    """The four sections for `user` (see the module docstring); `today` is the
-    practice's date. Times on the rows are naive UTC."""
+def today_list(org: Organization, user: User, *, today: date, now: datetime) -> Today:
+    """The sections for `user` (see the module docstring); `today` is the practice's
+    date, `now` naive UTC (for the payer's decision clock of pending requests, which
+    billers and admins see). Times on the rows are naive UTC."""
     encounters = _encounters(org, user, today)
     holds = _holds([e.id for e in encounters])
     covering = coverage.load_coverage(org, sorted({e.client_id for e in encounters}), today=today)
@@ -129,7 +133,7 @@ def today_list(org: Organization, user: User, *, today: date) -> Today:
     counted_on: dict[int, list[int]] = {}
     for summary in covering.summaries:
         for row in summary.ledger.rows:
-            counted_on.setdefault(row.usage.encounter_id, []).append(summary.authorization.id)
+            counted_on.setdefault(row.usage.encounter_id, []).append(summary.line.id)
     waiting: dict[int, Encounter] = {}  # client insurance id: its first booked visit
     for encounter in encounters:
         booked = encounter.status == UPCOMING and encounter.service_date >= today
@@ -154,19 +158,21 @@ def today_list(org: Organization, user: User, *, today: date) -> Today:
             if missing:
                 codes = [encounter.lines[i].service_type.cpt_code for i in missing]
                 found.uncovered.append(UncoveredVisit(encounter, codes))
-    for summary in covering.summaries:
+    for summary in covering.summaries:  # per authorization line
+        if not summary.counts:  # pending, denied or cancelled: nothing counts against it
+            continue
         auth = summary.authorization
         next_visit = waiting.get(auth.client_insurance_id)
         problems = worklist_rules.authorization_problems(
             status=summary.status,
-            end=auth.end_date,
+            end=summary.terms.end,
             remaining=summary.ledger.remaining,
             today=today,
             booked=next_visit is not None,
         )
         if problems:
             found.authorizations.append(ShortAuthorization(summary, problems, next_visit))
-    found.authorizations.sort(
-        key=lambda s: (s.summary.authorization.end_date, s.summary.authorization.id)
-    )
+    found.authorizations.sort(key=lambda s: (s.summary.terms.end, s.summary.line.id))
+    if user.can_bill:
+        found.pending = authorizations.pending_requests(org, now)
     return found

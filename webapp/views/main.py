@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.access import ALL_ROLES, role_required
 from webapp.domain import worklist_rules
+from webapp.models.base import utcnow
 from webapp.services import worklists
 from webapp.services.coverage import organization_today
 from webapp.views.rendering import render_page
@@ -16,5 +17,5 @@ bp = Blueprint("main", __name__)
 @role_required(*ALL_ROLES)
 def home():
     org = current_user.organization
-    today = worklists.today_list(org, current_user, today=organization_today(org))
+    today = worklists.today_list(org, current_user, today=organization_today(org), now=utcnow())
     return render_page("worklists/today.html", "content", today=today, rules=worklist_rules)
