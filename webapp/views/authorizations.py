@@ -17,7 +17,7 @@ from webapp.forms.authorizations import AuthorizationForm
 from webapp.forms.fields import choices
 from webapp.services import allocation, authorizations
 from webapp.services.coverage import load_coverage, organization_today, reasons_by_encounter
-from webapp.views.rendering import render_page
+from webapp.views.rendering import render_dialog, render_page
 
 bp = Blueprint("authorizations", __name__)
 
@@ -46,9 +46,10 @@ def _form(client, auth=None) -> AuthorizationForm:
 
 
 def _dialog(form, client, auth, status=200, moves=()):
-    return render_page(
+    return render_dialog(
         "authorizations/_dialog.html",
-        "dialog",
+        behind=url_for("clients.insurance", client_id=client.id),
+        slot="dialog",
         http_status=status,
         form=form,
         client=client,

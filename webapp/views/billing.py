@@ -32,7 +32,7 @@ from webapp.services import (
     refunds,
 )
 from webapp.services.billing_panel import panel
-from webapp.views.rendering import answer_refused, render_page
+from webapp.views.rendering import answer_refused, render_dialog, render_page
 
 bp = Blueprint("billing", __name__)
 
@@ -54,6 +54,16 @@ def _go(url: str):
 
 def _encounter_url(encounter) -> str:
     return url_for("encounters.show", encounter_id=encounter.id)
+
+
+def _behind_encounter(encounter) -> dict:
+    """An encounter's money dialogs open over its page, in the Billing panel's slot."""
+    return {"behind": _encounter_url(encounter), "slot": "billing-dialog"}
+
+
+def _behind_invoice(invoice_id: int) -> dict:
+    """An invoice's dialogs (charge balance, void, refund) open over the invoice page."""
+    return {"behind": url_for("billing.invoice", invoice_id=invoice_id), "slot": "billing-dialog"}
 
 
 @bp.get("/encounters/<int:encounter_id>/billing")
@@ -85,9 +95,9 @@ def _money(encounter_id: int, action: str):
                 return _go(url_for("billing.invoice", invoice_id=outcome.invoice_id))
             return _go(_encounter_url(encounter))
     preview = charges.preview(encounter, action)
-    return render_page(
+    return render_dialog(
         "billing/_money_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         preview=preview,
@@ -127,9 +137,9 @@ def create_invoice(encounter_id: int):
         else:
             flash(f"Invoice {invoice.number} created.", "success")
             return _go(url_for("billing.invoice", invoice_id=invoice.id))
-    return render_page(
+    return render_dialog(
         "billing/_invoice_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         lines=invoices.cost_lines(encounter),
@@ -177,9 +187,9 @@ def _close(encounter, event: str, form: CancelForm | None):
         status = 422
     disposition = form.disposition.data if form else None
     effect = automations.preview_effect(encounter, event, disposition)
-    return render_page(
+    return render_dialog(
         "billing/_close_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         event=event,
@@ -236,9 +246,9 @@ def charge_balance(invoice_id: int):
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=found.id))
-    return render_page(
+    return render_dialog(
         "billing/_balance_dialog.html",
-        "dialog",
+        **_behind_invoice(found.id),
         http_status=status,
         invoice=found,
         preview=charges.balance_preview(found),
@@ -268,7 +278,10 @@ def refund(payment_id: int):
             return _go(url_for("billing.invoice", invoice_id=payment.invoice_id))
     else:
         status = 422
-    return render_page("billing/_refund_dialog.html", "dialog", http_status=status,
+    behind = (_behind_invoice(payment.invoice_id) if payment.invoice_id else
+              {"behind": url_for("billing.client_billing", client_id=payment.client_id),
+               "slot": "billing-dialog"})  # fmt: skip
+    return render_dialog("billing/_refund_dialog.html", **behind, http_status=status,
                        form=form, preview=refunds.preview(payment), message=message,
                        kind_labels=billing_rules.PAYMENT_KIND_LABELS)  # fmt: skip
 
@@ -291,7 +304,8 @@ def void(invoice_id: int):
     elif request.method == "POST":
         status = 422
     refusal = refunds.void_preview(found)
-    return render_page("billing/_void_dialog.html", "dialog", http_status=status, form=form,
+    return render_dialog("billing/_void_dialog.html", **_behind_invoice(found.id),
+                         http_status=status, form=form,
                        invoice=found, refusal=refusal, message=message)  # fmt: skip
 
 
