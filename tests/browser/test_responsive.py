@@ -33,7 +33,9 @@ MAIN_PAGES = {
     "invoice": "/invoices/{open_invoice}",
     "system": "/admin/system",
 }
-PRESSED = "button, [role=button], input:not([type=checkbox],[type=radio],[type=hidden]), select, summary"
+PRESSED = (
+    "button, [role=button], input:not([type=checkbox],[type=radio],[type=hidden]), select, summary"
+)
 
 # How wide the document is, beside the viewport (clientWidth: without a scrollbar).
 WIDER_THAN_VIEWPORT = """() => {
@@ -52,7 +54,8 @@ SMALL_TARGETS = """(selector) => [...document.querySelectorAll(selector)]
   .filter((e) => e.offsetParent !== null && !e.closest("template, .card-element"))
   .map((e) => [e, e.getBoundingClientRect()])
   .filter(([e, box]) => box.width > 0 && box.height < 43.5)
-  .map(([e, box]) => `${e.tagName}.${e.className} "${(e.textContent || e.name || "").trim().slice(0, 30)}" ${Math.round(box.height)}px`)"""
+  .map(([e, box]) => `${e.tagName}.${e.className} "${(e.textContent || e.name || "").trim()}"`
+    + ` ${Math.round(box.height)}px`)"""
 
 
 def _wait_for_page(page) -> None:

@@ -89,7 +89,14 @@ ROUTES = {
 }
 # webhooks.stripe: no session; Stripe's signature is the check (tests/web/test_stripe_webhook.py).
 # passwords.set_password: the signed one-time link is the check (tests/web/test_set_password.py).
-PUBLIC = {"static", "main.favicon", "auth.login", "auth.logout", "webhooks.stripe", "passwords.set_password"}
+PUBLIC = {
+    "static",
+    "main.favicon",
+    "auth.login",
+    "auth.logout",
+    "webhooks.stripe",
+    "passwords.set_password",
+}
 
 
 @pytest.fixture
