@@ -21,7 +21,7 @@ from webapp.access import (
 )
 from webapp.domain import billing_rules
 from webapp.extensions import htmx
-from webapp.forms.billing import CancelForm, RefundForm, VoidForm
+from webapp.forms.billing import CancelForm, ReceiptEmailForm, RefundForm, VoidForm
 from webapp.models.base import utcnow
 from webapp.services import (
     automations,
@@ -29,9 +29,11 @@ from webapp.services import (
     charges,
     encounter_events,
     invoices,
+    receipts,
     refunds,
 )
 from webapp.services.billing_panel import panel
+from webapp.templating import datetime_text
 from webapp.views.rendering import answer_refused, render_dialog, render_page
 
 bp = Blueprint("billing", __name__)
@@ -322,3 +324,48 @@ def invoice(invoice_id: int):
         kind_labels=billing_rules.PAYMENT_KIND_LABELS,
         status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )
+
+
+@bp.get("/invoices/<int:invoice_id>/receipt")
+@role_required(*BILLING_ROLES)
+def receipt(invoice_id: int):
+    """The invoice's receipt, to print (the print stylesheet leaves only the receipt)."""
+    found = get_invoice_or_404(invoice_id)
+    return render_page("billing/receipt.html", "content", receipt=receipts.receipt(found))
+
+
+@bp.get("/invoices/<int:invoice_id>/receipt.pdf")
+@role_required(*BILLING_ROLES)
+def receipt_pdf(invoice_id: int):
+    """The receipt as a PDF download (webapp/services/receipts.py)."""
+    found = receipts.receipt(get_invoice_or_404(invoice_id))
+    body = receipts.pdf(found, show_time=datetime_text)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>/email-receipt", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def email_receipt(invoice_id: int):
+    """Email the receipt to the client (the PDF attached): the dialog, then the send."""
+    found = get_invoice_or_404(invoice_id)
+    form = ReceiptEmailForm()
+    message, status = None, 200
+    if request.method == "GET":
+        form.email.data = found.client.email or ""
+    elif form.validate_on_submit():
+        try:
+            receipts.send(found, form.email.data, actor=current_user, show_time=datetime_text)
+        except receipts.ReceiptRefused as refused:
+            message, status = answer_refused(refused)
+        else:
+            flash(f"Receipt {found.number} sent to {form.email.data.strip()}.", "success")
+            return _go(url_for("billing.invoice", invoice_id=found.id))
+    else:
+        status = 422
+    return render_dialog("billing/_receipt_dialog.html", **_behind_invoice(found.id),
+                         http_status=status, form=form, invoice=found, message=message,
+                         due_cents=invoices.summarize(found).due_cents)  # fmt: skip
