@@ -13,6 +13,12 @@
  *   [hx-confirm]                 asks in the app's own dialog (the <template
  *                                id="confirm-template"> of base.html), not the browser's;
  *                                data-confirm-label names its button ("Remove");
+ *   [data-show-when="name=value"]  shown (its fields enabled) only while the radio or
+ *                                select `name` of its form has that value; hidden, its
+ *                                fields are disabled, so nothing hidden is sent;
+ *   input[data-duration-from]    an appointment's duration: it follows the sum of the
+ *                                form's [data-service-minutes] (of lines with a service
+ *                                chosen) until someone types a duration of their own;
  *   [data-nav-toggle]            the header's Menu button: opens and folds the links
  *                                (narrow screens; aria-expanded says which);
  *   [data-load-dialog]           a dialog's own URL opened directly: the page behind it
@@ -145,12 +151,59 @@
     });
   }
 
+  function showWhen() {
+    document.querySelectorAll("[data-show-when]").forEach(function (element) {
+      const [name, value] = element.dataset.showWhen.split("=");
+      const scope = element.closest("form") || document;
+      const chosen = Array.from(scope.querySelectorAll(`[name="${name}"]`))
+        .find((field) => field.tagName === "SELECT" || field.checked);
+      const show = Boolean(chosen) && chosen.value === value;
+      element.hidden = !show;
+      element.querySelectorAll("input, select, textarea").forEach(function (field) {
+        field.disabled = !show;
+      });
+    });
+  }
+
+  function serviceMinutes(form) {
+    return Array.from(form.querySelectorAll("input[data-service-minutes]"))
+      .filter(function (input) {
+        const line = input.closest(".line");
+        const service = line && line.querySelector("select");
+        return !service || (service.value !== "" && service.value !== "0");
+      })
+      .reduce((total, input) => total + (parseInt(input.value, 10) || 0), 0);
+  }
+
+  function followDuration(root) {
+    within(root, "input[data-duration-from]").forEach(function (duration) {
+      if (duration.dataset.ready || !duration.form) return;
+      duration.dataset.ready = "1";
+      const form = duration.form;
+      let follows = !duration.value || parseInt(duration.value, 10) === serviceMinutes(form);
+      duration.addEventListener("input", function () {
+        follows = duration.value.trim() === "";
+      });
+      ["input", "change"].forEach(function (type) {
+        form.addEventListener(type, function (event) {
+          if (event.target === duration || !follows) return;
+          const total = serviceMinutes(form);
+          duration.value = total > 0 ? String(total) : "";
+        });
+      });
+    });
+  }
+
   function setUp(root) {
     openDialogs(root);
     followUnits(root);
     wrapTables(root);
     loadPendingDialog();
+    showWhen();
+    followDuration(root);
   }
+
+  document.addEventListener("change", showWhen);
 
   window.addEventListener("resize", markScrolling);
 
