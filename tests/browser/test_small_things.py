@@ -165,10 +165,10 @@ def test_frequency_only_for_units(page, live_server, live_world):
     dialog = page.locator("dialog#authorization-dialog")
     frequency = dialog.get_by_label("Frequency")
     expect(frequency).to_be_hidden()  # no type chosen yet
-    dialog.get_by_label("Units").check()
+    dialog.get_by_role("radio", name="Units").check()
     expect(frequency).to_be_visible()
     frequency.select_option(index=1)
-    dialog.get_by_label("Sessions").check()
+    dialog.get_by_role("radio", name="Sessions").check()
     expect(frequency).to_be_hidden()
     assert frequency.is_disabled()  # a hidden choice is not sent
 
@@ -176,16 +176,16 @@ def test_frequency_only_for_units(page, live_server, live_world):
 def test_the_duration_follows_the_services_unless_set(page, live_server, live_world):
     with live_server.seed():
         client = factories.client(live_world.org)
-        for name in ("Therapy", "Check-in"):
-            factories.service_type(live_world.org, name=name)
+        for code, name in (("90837", "Therapy"), ("90785", "Check-in")):
+            factories.service_type(live_world.org, cpt_code=code, name=name)
     sign_in(page, live_server, live_world.admin)
     page.goto(f"{live_server.url}/clients/{client.id}/encounters/new")
     duration = page.get_by_label("Duration (minutes)")
     expect(duration).to_have_value("")
-    page.get_by_label("Service 1").select_option(label="Therapy")
+    page.get_by_label("Service 1").select_option(label="90837 · Therapy")
     page.locator("input[name='lines-0-minutes']").fill("45")
     expect(duration).to_have_value("45")
-    page.get_by_label("Service 2").select_option(label="Check-in")
+    page.get_by_label("Service 2").select_option(label="90785 · Check-in")
     page.locator("input[name='lines-1-minutes']").fill("15")
     expect(duration).to_have_value("60")
     duration.fill("50")  # set by hand: it stays
