@@ -149,7 +149,7 @@ def test_a_stored_year_9999_authorization_can_be_corrected_or_removed(
 ):
     auth.login(world.biller)
     url = f"/authorizations/{stored_9999.id}/edit"
-    assert client.get(url).status_code == 200
+    assert client.get(url, headers=HX).status_code == 200
     form = _authorization_form(practice, kind="sessions", frequency="")
     refused = client.post(url, data={**form, "end_date": "9999-12-31"})
     assert refused.status_code == 422 and RANGE_MESSAGE in refused.get_data(as_text=True)
