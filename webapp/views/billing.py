@@ -34,7 +34,7 @@ from webapp.services import (
 )
 from webapp.services.billing_panel import panel
 from webapp.templating import datetime_text
-from webapp.views.rendering import answer_refused, render_dialog, render_page
+from webapp.views.rendering import answer_refused, opened_directly, render_dialog, render_page
 
 bp = Blueprint("billing", __name__)
 
@@ -73,6 +73,8 @@ def _behind_invoice(invoice_id: int) -> dict:
 def show_panel(encounter_id: int):
     """The Billing panel alone: polled while an automation or a payment is under way."""
     encounter = get_encounter_or_404(encounter_id)
+    if whole_page := opened_directly(_encounter_url(encounter)):
+        return whole_page
     billing_panel = panel(encounter)
     if request.args.get("working") and not billing_panel.working:
         response = make_response("", 200)

@@ -13,7 +13,7 @@ from webapp.domain import preauth_rules
 from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
 from webapp.services import hold_renewal, preauth, preauth_notice
-from webapp.views.rendering import answer_refused, render_dialog, render_page
+from webapp.views.rendering import answer_refused, opened_directly, render_dialog, render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
 
@@ -43,6 +43,8 @@ def show(encounter_id: int):
     on the page, for other parts of it (the Billing panel) to refresh themselves.
     """
     encounter = get_encounter_or_404(encounter_id)
+    if whole_page := opened_directly(url_for("encounters.show", encounter_id=encounter.id)):
+        return whole_page
     notice = preauth_notice.notice(encounter, current_user.organization, utcnow())
     response = _notice(encounter, notice=notice)
     if not notice.polls:

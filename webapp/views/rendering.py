@@ -58,8 +58,17 @@ def render_dialog(template: str, *, behind: str, slot: str, http_status: int = 2
     Only a plain GET is redirected: a form posted without HTMX still gets its answer.
     """
     if request.method == "GET" and not htmx:
-        return redirect(f"{behind}?{urlencode({'dialog': request.full_path, 'slot': slot})}")
+        here = request.full_path.rstrip("?")
+        return redirect(f"{behind}?{urlencode({'dialog': here, 'slot': slot})}")
     return render_page(template, "dialog", http_status, **context)
+
+
+def opened_directly(page: str):
+    """A panel htmx polls or swaps in, opened by itself (typed, bookmarked): a redirect to
+    the `page` it is part of; None when htmx asks (the view answers with the panel)."""
+    if htmx:
+        return None
+    return redirect(page)
 
 
 DIALOG_SLOT = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
