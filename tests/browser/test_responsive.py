@@ -188,3 +188,10 @@ def test_screenshots_of_the_main_pages(page, live_server, live_world):
     page.goto(f"{live_server.url}/clients")
     page.get_by_role("button", name="Menu").click()
     page.screenshot(path=str(SHOTS / "menu-open-390.png"), full_page=True)
+    for name, path in (("dialog-finalize", "/encounters/{held_encounter}/finalize"),
+                       ("dialog-receipt", "/invoices/{open_invoice}/email-receipt")):  # fmt: skip
+        for width in (NARROW, 1280):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(live_server.url + path.format(**rows))
+            page.locator("dialog[open]").wait_for()
+            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
