@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.browser.test_content_security_policy import _seed, _urls
@@ -195,3 +196,22 @@ def test_screenshots_of_the_main_pages(page, live_server, live_world):
             page.goto(live_server.url + path.format(**rows))
             page.locator("dialog[open]").wait_for()
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
+
+
+def test_a_wide_table_scrolls_in_its_own_panel_with_its_first_column_in_view(
+    page, live_server, live_world
+):
+    rows = _seed(live_server, live_world)
+    sign_in(page, live_server, live_world.biller)
+    page.set_viewport_size({"width": NARROW, "height": 900})
+    page.goto(f"{live_server.url}/invoices/{rows['open_invoice']}")
+    wrapper = page.locator("#invoice-payments .table-scroll")
+    expect(wrapper).to_have_class(re.compile(r"\bscrolls\b"))
+    first = wrapper.locator("thead th").first
+    assert first.evaluate("(e) => getComputedStyle(e).position") == "sticky"
+    wrapper.evaluate("(e) => { e.scrollLeft = 200; }")
+    assert first.bounding_box()["x"] >= wrapper.bounding_box()["x"] - 1  # still in view
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(100)
+    expect(wrapper).not_to_have_class(re.compile(r"\bscrolls\b"))  # wide enough: no scrolling
