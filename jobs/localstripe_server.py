@@ -35,13 +35,32 @@ STRIPE_JS_PATH = "/js.stripe.com/v3/"
 def block_scoped_stripe_js() -> str:
     """localstripe's test Stripe.js, wrapped in a block.
 
+    Also: a card number typed with spaces is read without them (`accept_spaced_numbers`).
     Its top-level `class Element` shadows the DOM's `Element` for every script on the
     page, and htmx's `instanceof Element` checks then fail (no request is sent after
     the card form has loaded). Inside a block the class stays local, while the
     undeclared `Stripe = …` still becomes the global the page calls.
     """
     source = (Path(server.__file__).parent / "localstripe-v3.js").read_text()
-    return "{\n" + source + "\n}\n"
+    return "{\n" + accept_spaced_numbers(source) + "\n}\n"
+
+
+TYPED_NUMBER = "number: this._inputs.number.value,"
+
+
+def accept_spaced_numbers(source: str) -> str:
+    """The card number as Stripe's own Element reads it: spaces and dashes left out.
+
+    localstripe's Element sends the number as typed, so "4242 4242 4242 4242" (the
+    README's test card) was refused for its length, and its jump to the expiry field
+    after 16 characters cut a spaced number in two.
+
+    Raises:
+        ValueError: localstripe's script no longer reads the number the way patched here.
+    """
+    if TYPED_NUMBER not in source:
+        raise ValueError("localstripe-v3.js changed: the card number patch does not apply")
+    return source.replace(TYPED_NUMBER, "number: this._inputs.number.value.replace(/[\\s-]/g, ''),")
 
 
 def serve_scoped_stripe_js(app: web.Application) -> None:

@@ -70,6 +70,19 @@ def time_text(value: datetime | None) -> str:
     return local_datetime(value, TIME_FORMAT)
 
 
+def zone_abbreviation(value: datetime | None = None) -> str:
+    """The organization's time zone as people read it beside a time ("EST", "EDT"): its
+    abbreviation at `value` (naive UTC; now when None), or its name when it has none."""
+    moment = _local(value if value is not None else datetime.now(UTC))
+    name = moment.tzname() or ""
+    return name if name and name[0] not in "+-" else str(organization_zone())
+
+
+def zone_key() -> str:
+    """The organization's time zone's IANA name ("America/New_York")."""
+    return str(organization_zone())
+
+
 def weekday_text(value: date | None) -> str:
     """`weekday` filter: "Tuesday"."""
     return value.strftime("%A") if value is not None else ""
@@ -87,6 +100,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["visit"] = visit_text
     app.jinja_env.filters["time"] = time_text
     app.jinja_env.filters["weekday"] = weekday_text
+    app.jinja_env.globals["zone_abbreviation"] = zone_abbreviation
+    app.jinja_env.globals["zone_key"] = zone_key
     # The supported date range, for date inputs' min and max (webapp.domain.limits).
     app.jinja_env.globals["earliest_date"] = EARLIEST_DATE
     app.jinja_env.globals["latest_date"] = LATEST_DATE

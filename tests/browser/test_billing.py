@@ -119,7 +119,8 @@ def test_a_biller_adds_a_service_to_a_held_visit_and_charges_one_invoice_with_tw
     screenshot(page, "billing-invoice")
 
     with page.expect_navigation():  # load: htmx has processed the page
-        page.get_by_role("link", name="Ada Lovelace").click()
+        trail = page.get_by_role("navigation", name="Breadcrumb")
+        trail.get_by_role("link", name="Billing").click()  # Clients / Ada Lovelace / Billing
     expect(page.locator("#client-invoices tbody tr")).to_have_count(1)
     expect(page.locator(".tabs [aria-current=page]")).to_have_text("Billing")
     screenshot(page, "billing-client-tab")

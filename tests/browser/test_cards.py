@@ -52,7 +52,7 @@ def test_biller_adds_cards_through_stripe_js_chooses_the_default_and_removes_one
     expect(dialog.locator("#card-error")).to_have_text("Your card was declined.")
     expect(dialog.get_by_role("button", name="Save card")).to_be_enabled()
     screenshot(page, "cards-declined")
-    dialog.get_by_role("button", name="Cancel").click()
+    dialog.locator("footer [data-close-dialog]").click()
     expect(panel.locator("#cards-table")).to_contain_text("No card on file.")
 
     # The first card becomes the default; the second does not.
@@ -73,9 +73,11 @@ def test_biller_adds_cards_through_stripe_js_chooses_the_default_and_removes_one
     expect(_row(page, "4444").locator(".badge-info")).to_have_text("Default")
     expect(_row(page, "4242").locator(".badge-info")).to_have_count(0)
 
-    # Remove the other one, after confirming.
-    page.once("dialog", lambda confirm: confirm.accept())
+    # Remove the other one, after confirming in the app's own dialog (not the browser's).
     _row(page, "4242").get_by_text("Remove").click()
+    confirm = page.locator("dialog#confirm-dialog")
+    expect(confirm).to_contain_text("Remove Visa •••• 4242?")
+    confirm.get_by_role("button", name="Remove card").click()
     expect(panel.get_by_role("status")).to_have_text("Visa •••• 4242 removed.")
     expect(_row(page, "4242")).to_have_count(0)
     expect(panel.locator("#cards-table tbody tr")).to_have_count(1)

@@ -83,3 +83,23 @@ def test_it_serves_a_stripe_js_that_declares_no_globals_but_stripe(localstripe_s
         assert response.headers["Content-Type"].startswith("application/javascript")
     assert script.startswith("{\n") and script.rstrip().endswith("}")
     assert "class Element" in script and "Stripe = (apiKey) =>" in script
+
+
+def test_the_served_card_element_reads_a_number_without_its_spaces():
+    import warnings
+
+    import pytest
+
+    with warnings.catch_warnings():  # localstripe's aiohttp middleware style, on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from jobs.localstripe_server import (
+            TYPED_NUMBER,
+            accept_spaced_numbers,
+            block_scoped_stripe_js,
+        )
+
+    served = block_scoped_stripe_js()
+    assert TYPED_NUMBER not in served
+    assert "number: this._inputs.number.value.replace(/[\\s-]/g, '')," in served
+    with pytest.raises(ValueError):  # localstripe changed: say so rather than serve it unpatched
+        accept_spaced_numbers("class Element {}")

@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webapp.domain.authorization_rules import CANCELLED, KEPT, LATE_CANCELLED, NO_SHOW, UPCOMING
-from webapp.domain.schedule_rules import Slot, conflicts, double_booked, early_keep_refusal
+from webapp.domain.schedule_rules import (
+    Slot,
+    appointment_minutes,
+    conflicts,
+    double_booked,
+    early_keep_refusal,
+)
 
 T = datetime(2026, 3, 2, 15)  # 10:00 in New York
 
@@ -80,3 +86,29 @@ def test_a_future_visit_is_kept_only_with_its_date_confirmed(now, confirmed, ref
     assert (refusal is not None) is refused
     if refused:
         assert "Mar 2, 2026 at 10:00 AM" in refusal
+
+
+# The appointment's duration follows its services unless set (issue 15, small things).
+
+
+@given(
+    duration=st.one_of(st.none(), st.just(0), st.integers(min_value=5, max_value=600)),
+    lines=st.lists(st.one_of(st.none(), st.integers(min_value=1, max_value=600)), max_size=3),
+)
+def test_a_set_duration_wins_else_the_services_minutes_add_up(duration, lines):
+    total = sum(m or 0 for m in lines)
+    if duration:
+        assert appointment_minutes(duration, lines) == duration
+    elif total:
+        assert appointment_minutes(duration, lines) == total
+    else:
+        with pytest.raises(ValueError):
+            appointment_minutes(duration, lines)
+
+
+@pytest.mark.parametrize(
+    ("duration", "lines", "minutes"),
+    [(None, [60, 15], 75), (50, [60, 15], 50), (None, [45, None], 45), (0, [30], 30)],
+)
+def test_the_duration_of_an_appointment(duration, lines, minutes):
+    assert appointment_minutes(duration, lines) == minutes

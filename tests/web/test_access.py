@@ -89,6 +89,9 @@ ROUTES = {
     "billing.invoice": ("GET", "/invoices/{invoice}", BILLING),
     "billing.charge_balance": ("GET", "/invoices/{invoice}/charge-balance", BILLING),
     "billing.void": ("GET", "/invoices/{invoice}/void", BILLING),
+    "billing.receipt": ("GET", "/invoices/{invoice}/receipt", BILLING),
+    "billing.receipt_pdf": ("GET", "/invoices/{invoice}/receipt.pdf", BILLING),
+    "billing.email_receipt": ("GET", "/invoices/{invoice}/email-receipt", BILLING),
     "billing.refund": ("GET", "/payments/{payment}/refund", BILLING),
     "worklists.holds": ("GET", "/holds", BILLING),
     "worklists.holds_csv": ("GET", "/holds.csv", BILLING),
@@ -126,6 +129,7 @@ ROUTES = {
 # two_factor.second_step/cancel: the pending sign-in is the check (tests/web/test_two_factor.py).
 PUBLIC = {
     "static",
+    "main.favicon",
     "auth.login",
     "auth.logout",
     "webhooks.stripe",

@@ -171,7 +171,9 @@ def test_cancel_names_the_winning_rule_and_the_job_charges_the_fee(
     rule(world.org, "encounter_cancelled", "release_preauth", None, 3)
     auth.login(world.clinician)
 
-    dialog = text(client.get(f"/encounters/{v.encounter.id}/cancel?disposition=late_cancellation"))
+    dialog = text(
+        client.get(f"/encounters/{v.encounter.id}/cancel?disposition=late_cancellation", headers=HX)
+    )
     assert (
         "“Encounter Cancelled · Late cancellation → Charge Cancellation Fee” applies; "
         "“Encounter Cancelled → Release Pre-authorization” also matches, but the first listed wins."

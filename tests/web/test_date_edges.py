@@ -16,6 +16,8 @@ from tests import factories
 from webapp.extensions import db
 from webapp.models import Authorization, Encounter
 
+HX = {"HX-Request": "true"}  # a dialog as htmx asks for it (a plain GET opens its page)
+
 RANGE_MESSAGE = "Enter a date from Jan 1, 1900 to Dec 31, 2099."
 
 
@@ -69,7 +71,9 @@ def test_the_dialog_refuses_a_date_outside_the_range_under_the_field(
 
 def test_the_dialog_says_the_range_and_what_to_do_for_open_ended(client, auth, world, practice):
     auth.login(world.biller)
-    page = client.get(f"/clients/{practice['client'].id}/authorizations/new").get_data(as_text=True)
+    page = client.get(f"/clients/{practice['client'].id}/authorizations/new", headers=HX).get_data(
+        as_text=True
+    )
     assert "From Jan 1, 1900 to Dec 31, 2099." in page  # under the start date
     assert "Open-ended (written 12/31/9999)? Enter 12/31/2099." in page  # under the end date
     assert 'max="2099-12-31"' in page and 'min="1900-01-01"' in page
@@ -137,7 +141,7 @@ def test_a_stored_weekly_cap_to_year_9999_still_shows_its_page(client, auth, wor
     db.session.commit()
     auth.login(world.biller)
     assert client.get(f"/clients/{practice['client'].id}/insurance").status_code == 200
-    assert client.get(f"/authorizations/{row.id}/edit").status_code == 200
+    assert client.get(f"/authorizations/{row.id}/edit", headers=HX).status_code == 200
 
 
 def test_a_stored_year_9999_authorization_can_be_corrected_or_removed(
@@ -145,7 +149,7 @@ def test_a_stored_year_9999_authorization_can_be_corrected_or_removed(
 ):
     auth.login(world.biller)
     url = f"/authorizations/{stored_9999.id}/edit"
-    assert client.get(url).status_code == 200
+    assert client.get(url, headers=HX).status_code == 200
     form = _authorization_form(practice, kind="sessions", frequency="")
     refused = client.post(url, data={**form, "end_date": "9999-12-31"})
     assert refused.status_code == 422 and RANGE_MESSAGE in refused.get_data(as_text=True)

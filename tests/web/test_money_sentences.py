@@ -25,6 +25,8 @@ from webapp.services import charges, encounter_events, pricing
 from webapp.services.hold_reconciliation import reconcile
 from webapp.services.preauth_runs import place_hold as run_hold
 
+HX = {"HX-Request": "true"}  # a dialog as htmx asks for it (a plain GET opens its page)
+
 WHEN = "%a %b %-d, %Y · %-I:%M %p"
 
 
@@ -384,7 +386,9 @@ def test_the_finalize_dialog_says_what_happens_to_this_visit(
     encounter = build(world, strict_gateway)
     _rule(world, "encounter_finalized", "charge_preauth")
     auth.login(world.biller)
-    dialog = _squash(client.get(f"/encounters/{encounter.id}/finalize").get_data(as_text=True))
+    dialog = _squash(
+        client.get(f"/encounters/{encounter.id}/finalize", headers=HX).get_data(as_text=True)
+    )
     assert _text_of(dialog, "automation-effect") == effect
     assert "“Encounter Finalized → Charge Pre-authorization” applies." in dialog
     assert "Rule 1" not in dialog
@@ -394,7 +398,9 @@ def test_finalizing_with_no_hold_says_nothing_to_charge(client, auth, world, str
     _rule(world, "encounter_finalized", "charge_preauth")
     v = _visit(world, strict_gateway)
     auth.login(world.biller)
-    dialog = _squash(client.get(f"/encounters/{v.encounter.id}/finalize").get_data(as_text=True))
+    dialog = _squash(
+        client.get(f"/encounters/{v.encounter.id}/finalize", headers=HX).get_data(as_text=True)
+    )
     assert _text_of(dialog, "automation-effect") == (
         "For this appointment: Nothing to charge: there is no hold on this appointment."
     )

@@ -146,3 +146,21 @@ def _signed_in_zone(zone: str):
     from zoneinfo import ZoneInfo
 
     return patch("webapp.templating.organization_zone", return_value=ZoneInfo(zone))
+
+
+def test_confirmations_and_breadcrumbs_come_from_the_kit():
+    """Confirm in the app's own dialog (hx-confirm, answered by static/app.js), never the
+    browser's confirm()/alert(); breadcrumbs only through components/ui.html `crumbs`."""
+    scripts = [STATIC / "app.js", STATIC / "cards.js"]
+    assert _hits(r"(?<![.\w])(?:confirm|alert|prompt)\(|window\.confirm", scripts) == []
+    assert _hits(r"window\.(?:confirm|alert|prompt)|return confirm\(", PAGES) == []  # the kit's
+    # own `confirm(...)` macro is a form in a dialog, not the browser's
+    outside_the_kit = [p for p in PAGES if KIT not in p.parents]
+    assert _hits(r'class="crumbs', outside_the_kit) == []
+    assert len(_hits(r"\{\{ crumbs\(", outside_the_kit)) >= 12
+
+
+def test_dialogs_close_with_one_word():
+    kit = (KIT / "dialog.html").read_text()
+    assert '{% set CLOSE = "Close" %}' in kit
+    assert _hits(r"dialog_actions\([\"'](?:Cancel|Back|Close)[\"']", PAGES) == []

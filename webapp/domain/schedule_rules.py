@@ -151,3 +151,20 @@ def closes_with_day(status: str, starts_at: datetime, now: datetime) -> bool:
     """Whether Mark day as kept closes this appointment: Upcoming and started
     (both times naive UTC)."""
     return status == UPCOMING and not future_visit(starts_at, now)
+
+
+def appointment_minutes(duration_minutes: int | None, line_minutes: Iterable[int | None]) -> int:
+    """How long an appointment takes the clinician, in minutes: the duration when one is
+    set; otherwise the sum of its service lines' minutes (a 60-minute session and a
+    15-minute check-in book 75 minutes). The booking form fills the same sum in as the
+    services change (static/app.js, data-duration-from) until someone types a duration.
+
+    Raises:
+        ValueError: no duration and no minutes on any line (nothing to follow).
+    """
+    if duration_minutes:
+        return duration_minutes
+    total = sum(minutes or 0 for minutes in line_minutes)
+    if total <= 0:
+        raise ValueError("no duration and no service minutes")
+    return total

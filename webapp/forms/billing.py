@@ -1,8 +1,8 @@
-"""Forms of billing: Cancel with a disposition, an automation rule, a refund, a void."""
+"""Forms of billing: Cancel with a disposition, an automation rule, a refund, a void, a receipt."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms import EmailField, HiddenField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 from webapp.domain import billing_rules
 from webapp.forms.fields import MoneyField, choices
@@ -56,4 +56,17 @@ class VoidForm(FlaskForm):
     reason = StringField(
         "Why is it void?",
         validators=[InputRequired(message="Say why the invoice is void."), Length(max=300)],
+    )
+
+
+class ReceiptEmailForm(FlaskForm):
+    """Email a receipt: to the client's address unless the biller types another."""
+
+    email = EmailField(
+        "Send to",
+        validators=[
+            InputRequired(message="Enter the email address to send the receipt to."),
+            Email(message="That is not an email address."),
+            Length(max=254),
+        ],
     )

@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from webapp.domain.authorization_rules import ENCOUNTER_STATUS_LABELS, ENCOUNTER_STATUSES
+from webapp.domain.schedule_rules import appointment_minutes
 from webapp.forms.fields import DateField, choices
 from webapp.models.encounters import BILLING_TYPE_LABELS, BILLING_TYPES
 
@@ -29,6 +30,7 @@ class ServiceLineForm(Form):
     minutes = IntegerField(
         "Minutes",
         validators=[Optional(), NumberRange(min=1, max=600, message="Between 1 and 600 minutes.")],
+        render_kw={"data-service-minutes": True},
     )
 
 
@@ -38,13 +40,15 @@ class BookingForm(FlaskForm):
     )
     date = DateField("Date", validators=[InputRequired(message="Choose a date.")])
     time = TimeField("Start time", validators=[InputRequired(message="Choose a start time.")])
+    # Empty: the services' minutes added up (schedule_rules.appointment_minutes).
     duration_minutes = IntegerField(
         "Duration (minutes)",
-        default=60,
         validators=[
-            InputRequired(message="Enter the duration."),
+            Optional(),
             NumberRange(min=5, max=600, message="Between 5 and 600 minutes."),
         ],
+        description="Follows the services' minutes unless you set it.",
+        render_kw={"data-duration-from": True},
     )
     lines = FieldList(FormField(ServiceLineForm), min_entries=3, max_entries=3)
     billing_type = SelectField(
@@ -93,6 +97,27 @@ class BookingForm(FlaskForm):
             raise ValidationError("Give the number of occurrences or an end date.")
         if until and self.date.data and until < self.date.data:
             raise ValidationError("The series ends before it starts.")
+
+    def validate_duration_minutes(self, field):
+        if field.data is None and field.raw_data and field.raw_data[0].strip():
+            return  # not a number: IntegerField has said so
+        if field.data:
+            return
+        minutes = [
+            entry.form.minutes.data for entry in self.lines if entry.form.service_type_id.data
+        ]
+        try:
+            total = appointment_minutes(None, minutes)
+        except ValueError:
+            raise ValidationError("Enter the duration, or the minutes of its services.") from None
+        if not 5 <= total <= 600:
+            raise ValidationError("The services add up to more than 600 minutes: set the duration.")
+
+    def appointment_minutes(self) -> int:
+        """The duration typed, or the chosen services' minutes added up (call after validate)."""
+        return appointment_minutes(self.duration_minutes.data, [
+            entry.form.minutes.data for entry in self.lines if entry.form.service_type_id.data
+        ])  # fmt: skip
 
     def service_lines(self) -> list[tuple[int, int]]:
         return [

@@ -44,10 +44,11 @@ from webapp.views import (
     webhooks,
     worklists,
 )
-from webapp.views.rendering import refused_page
+from webapp.views.rendering import dialog_to_open, refused_page
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["dialog_to_open"] = dialog_to_open  # base.html: a dialog's URL opened
     for module in (
         auth,
         passwords,  # one-time links to choose a password

@@ -28,7 +28,7 @@ from webapp.services.coverage import (
     organization_today,
     reasons_by_encounter,
 )
-from webapp.views.rendering import render_page
+from webapp.views.rendering import render_dialog, render_page
 
 bp = Blueprint("authorizations", __name__)
 
@@ -89,9 +89,10 @@ def _form(client, auth=None, *, lines: list[dict] | None = None) -> Authorizatio
 
 
 def _dialog(form, client, auth, status=200, moves=()):
-    return render_page(
+    return render_dialog(
         "authorizations/_dialog.html",
-        "dialog",
+        behind=url_for("clients.insurance", client_id=client.id),
+        slot="dialog",
         http_status=status,
         form=form,
         client=client,

@@ -21,7 +21,7 @@ from webapp.access import (
 )
 from webapp.domain import billing_rules
 from webapp.extensions import htmx
-from webapp.forms.billing import CancelForm, RefundForm, VoidForm
+from webapp.forms.billing import CancelForm, ReceiptEmailForm, RefundForm, VoidForm
 from webapp.models.base import utcnow
 from webapp.services import (
     automations,
@@ -29,10 +29,12 @@ from webapp.services import (
     charges,
     encounter_events,
     invoices,
+    receipts,
     refunds,
 )
 from webapp.services.billing_panel import panel
-from webapp.views.rendering import answer_refused, render_page
+from webapp.templating import datetime_text
+from webapp.views.rendering import answer_refused, opened_directly, render_dialog, render_page
 
 bp = Blueprint("billing", __name__)
 
@@ -56,11 +58,23 @@ def _encounter_url(encounter) -> str:
     return url_for("encounters.show", encounter_id=encounter.id)
 
 
+def _behind_encounter(encounter) -> dict:
+    """An encounter's money dialogs open over its page, in the Billing panel's slot."""
+    return {"behind": _encounter_url(encounter), "slot": "billing-dialog"}
+
+
+def _behind_invoice(invoice_id: int) -> dict:
+    """An invoice's dialogs (charge balance, void, refund) open over the invoice page."""
+    return {"behind": url_for("billing.invoice", invoice_id=invoice_id), "slot": "billing-dialog"}
+
+
 @bp.get("/encounters/<int:encounter_id>/billing")
 @role_required(*ALL_ROLES)
 def show_panel(encounter_id: int):
     """The Billing panel alone: polled while an automation or a payment is under way."""
     encounter = get_encounter_or_404(encounter_id)
+    if whole_page := opened_directly(_encounter_url(encounter)):
+        return whole_page
     billing_panel = panel(encounter)
     if request.args.get("working") and not billing_panel.working:
         response = make_response("", 200)
@@ -85,9 +99,9 @@ def _money(encounter_id: int, action: str):
                 return _go(url_for("billing.invoice", invoice_id=outcome.invoice_id))
             return _go(_encounter_url(encounter))
     preview = charges.preview(encounter, action)
-    return render_page(
+    return render_dialog(
         "billing/_money_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         preview=preview,
@@ -127,9 +141,9 @@ def create_invoice(encounter_id: int):
         else:
             flash(f"Invoice {invoice.number} created.", "success")
             return _go(url_for("billing.invoice", invoice_id=invoice.id))
-    return render_page(
+    return render_dialog(
         "billing/_invoice_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         lines=invoices.cost_lines(encounter),
@@ -177,9 +191,9 @@ def _close(encounter, event: str, form: CancelForm | None):
         status = 422
     disposition = form.disposition.data if form else None
     effect = automations.preview_effect(encounter, event, disposition)
-    return render_page(
+    return render_dialog(
         "billing/_close_dialog.html",
-        "dialog",
+        **_behind_encounter(encounter),
         http_status=status,
         encounter=encounter,
         event=event,
@@ -236,9 +250,9 @@ def charge_balance(invoice_id: int):
         else:
             flash(outcome.message, outcome.level)
             return _go(url_for("billing.invoice", invoice_id=found.id))
-    return render_page(
+    return render_dialog(
         "billing/_balance_dialog.html",
-        "dialog",
+        **_behind_invoice(found.id),
         http_status=status,
         invoice=found,
         preview=charges.balance_preview(found),
@@ -268,7 +282,10 @@ def refund(payment_id: int):
             return _go(url_for("billing.invoice", invoice_id=payment.invoice_id))
     else:
         status = 422
-    return render_page("billing/_refund_dialog.html", "dialog", http_status=status,
+    behind = (_behind_invoice(payment.invoice_id) if payment.invoice_id else
+              {"behind": url_for("billing.client_billing", client_id=payment.client_id),
+               "slot": "billing-dialog"})  # fmt: skip
+    return render_dialog("billing/_refund_dialog.html", **behind, http_status=status,
                        form=form, preview=refunds.preview(payment), message=message,
                        kind_labels=billing_rules.PAYMENT_KIND_LABELS)  # fmt: skip
 
@@ -291,7 +308,8 @@ def void(invoice_id: int):
     elif request.method == "POST":
         status = 422
     refusal = refunds.void_preview(found)
-    return render_page("billing/_void_dialog.html", "dialog", http_status=status, form=form,
+    return render_dialog("billing/_void_dialog.html", **_behind_invoice(found.id),
+                         http_status=status, form=form,
                        invoice=found, refusal=refusal, message=message)  # fmt: skip
 
 
@@ -308,3 +326,48 @@ def invoice(invoice_id: int):
         kind_labels=billing_rules.PAYMENT_KIND_LABELS,
         status_labels=billing_rules.INVOICE_STATUS_LABELS,
     )
+
+
+@bp.get("/invoices/<int:invoice_id>/receipt")
+@role_required(*BILLING_ROLES)
+def receipt(invoice_id: int):
+    """The invoice's receipt, to print (the print stylesheet leaves only the receipt)."""
+    found = get_invoice_or_404(invoice_id)
+    return render_page("billing/receipt.html", "content", receipt=receipts.receipt(found))
+
+
+@bp.get("/invoices/<int:invoice_id>/receipt.pdf")
+@role_required(*BILLING_ROLES)
+def receipt_pdf(invoice_id: int):
+    """The receipt as a PDF download (webapp/services/receipts.py)."""
+    found = receipts.receipt(get_invoice_or_404(invoice_id))
+    body = receipts.pdf(found, show_time=datetime_text)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>/email-receipt", methods=["GET", "POST"])
+@role_required(*BILLING_ROLES)
+def email_receipt(invoice_id: int):
+    """Email the receipt to the client (the PDF attached): the dialog, then the send."""
+    found = get_invoice_or_404(invoice_id)
+    form = ReceiptEmailForm()
+    message, status = None, 200
+    if request.method == "GET":
+        form.email.data = found.client.email or ""
+    elif form.validate_on_submit():
+        try:
+            receipts.send(found, form.email.data, actor=current_user, show_time=datetime_text)
+        except receipts.ReceiptRefused as refused:
+            message, status = answer_refused(refused)
+        else:
+            flash(f"Receipt {found.number} sent to {form.email.data.strip()}.", "success")
+            return _go(url_for("billing.invoice", invoice_id=found.id))
+    else:
+        status = 422
+    return render_dialog("billing/_receipt_dialog.html", **_behind_invoice(found.id),
+                         http_status=status, form=form, invoice=found, message=message,
+                         due_cents=invoices.summarize(found).due_cents)  # fmt: skip

@@ -63,7 +63,7 @@ def _request_from(form: BookingForm) -> booking.BookingRequest:
     return booking.BookingRequest(
         clinician_id=form.clinician_id.data,
         start_local=datetime.combine(form.date.data, form.time.data),
-        duration_minutes=form.duration_minutes.data,
+        duration_minutes=form.appointment_minutes(),
         lines=form.service_lines(),
         billing_type=form.billing_type.data,
         client_insurance_id=form.client_insurance_id.data or None,
@@ -206,7 +206,7 @@ def _edit_request(form: EncounterEditForm, encounter: Encounter) -> booking.Book
     return booking.BookingRequest(
         clinician_id=encounter.clinician_id,
         start_local=datetime.combine(form.date.data, form.time.data),
-        duration_minutes=form.duration_minutes.data,
+        duration_minutes=form.appointment_minutes(),
         lines=form.service_lines(),
         billing_type=form.billing_type.data,
         client_insurance_id=form.client_insurance_id.data or None,

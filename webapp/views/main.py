@@ -1,6 +1,6 @@
 """The home page after sign-in: Today, the work list of the signed-in person."""
 
-from flask import Blueprint
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
 from webapp.access import ALL_ROLES, role_required
@@ -19,3 +19,12 @@ def home():
     org = current_user.organization
     today = worklists.today_list(org, current_user, today=organization_today(org), now=utcnow())
     return render_page("worklists/today.html", "content", today=today, rules=worklist_rules)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico where a page names no icon (a CSV, a raw message):
+    the icon base.html links (static/favicon.svg), public, cached for a day."""
+    response = redirect(url_for("static", filename="favicon.svg"), code=301)
+    response.cache_control.max_age = 86400
+    return response

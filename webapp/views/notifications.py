@@ -7,7 +7,7 @@ from webapp.access import ALL_ROLES, role_required
 from webapp.extensions import htmx
 from webapp.forms.urls import arg_page, row_id
 from webapp.services import notifications
-from webapp.views.rendering import render_page
+from webapp.views.rendering import opened_directly, render_page
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PAGE_SIZE = 30
@@ -53,6 +53,9 @@ def index():
 @bp.get("/bell")
 @role_required(*ALL_ROLES)
 def bell():
+    """The bell alone (the header polls it); opened directly, the notifications page."""
+    if whole_page := opened_directly(url_for("notifications.index")):
+        return whole_page
     return render_page("notifications/_bell.html", "bell")
 
 

@@ -9,7 +9,7 @@ from webapp.domain.units import ROUNDING_PROFILE_LABELS
 from webapp.forms.preauth import PaymentsSettingsForm
 from webapp.models.organization import ADMIN
 from webapp.services import payments_settings
-from webapp.views.rendering import render_page
+from webapp.views.rendering import render_dialog, render_page
 
 bp = Blueprint("payments_settings", __name__, url_prefix="/admin/payments")
 
@@ -49,9 +49,10 @@ def edit():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url_for("payments_settings.show")
         return response
-    return render_page(
+    return render_dialog(
         "settings/_payments_dialog.html",
-        "dialog",
+        behind=url_for("payments_settings.show"),
+        slot="dialog",
         http_status=422 if form.errors else 200,
         form=form,
         warning=preauth_rules.hours_warning(form.hours_before.data),

@@ -5,7 +5,7 @@ hold is being placed); billers and admins act on it. Each action answers with th
 notification as it now is; a refused action answers 409 with the reason in it.
 """
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from webapp.access import ALL_ROLES, BILLING_ROLES, get_encounter_or_404, role_required
@@ -13,7 +13,7 @@ from webapp.domain import preauth_rules
 from webapp.forms.preauth import RescheduleForm
 from webapp.models.base import utcnow
 from webapp.services import hold_renewal, preauth, preauth_notice
-from webapp.views.rendering import answer_refused, render_page
+from webapp.views.rendering import answer_refused, opened_directly, render_dialog, render_page
 
 bp = Blueprint("preauth", __name__, url_prefix="/encounters/<int:encounter_id>/preauth")
 
@@ -43,6 +43,8 @@ def show(encounter_id: int):
     on the page, for other parts of it (the Billing panel) to refresh themselves.
     """
     encounter = get_encounter_or_404(encounter_id)
+    if whole_page := opened_directly(url_for("encounters.show", encounter_id=encounter.id)):
+        return whole_page
     notice = preauth_notice.notice(encounter, current_user.organization, utcnow())
     response = _notice(encounter, notice=notice)
     if not notice.polls:
@@ -90,9 +92,9 @@ def renew(encounter_id: int):
         else:
             saved = hold_renewal.OUTCOME_MESSAGES[outcome]
             return _notice(encounter, saved=saved, block="preauth", oob=True)
-    return render_page(
+    return render_dialog(
         "encounters/_renew_dialog.html",
-        "dialog",
+        **_behind(encounter),
         http_status=status,
         encounter=encounter,
         row=row,
@@ -101,19 +103,28 @@ def renew(encounter_id: int):
     )
 
 
+def _behind(encounter) -> dict:
+    """The hold dialogs open over the encounter's page, in the notice's slot."""
+    return {
+        "behind": url_for("encounters.show", encounter_id=encounter.id),
+        "slot": "preauth-dialog-slot",
+    }
+
+
 def _dialog(encounter, form, *, status=200, run_at=None, error=None, block="dialog"):
-    return render_page(
-        "encounters/_preauth_dialog.html",
-        block,
-        http_status=status,
-        encounter=encounter,
-        form=form,
-        row=preauth.for_encounter(encounter.id),
-        run_at=run_at,
-        error=error,
-        now=utcnow(),
-        warning=preauth_rules.hours_warning(form.hours_before.data),
-    )
+    context = {
+        "encounter": encounter,
+        "form": form,
+        "row": preauth.for_encounter(encounter.id),
+        "run_at": run_at,
+        "error": error,
+        "now": utcnow(),
+        "warning": preauth_rules.hours_warning(form.hours_before.data),
+    }
+    template = "encounters/_preauth_dialog.html"
+    if block == "dialog":
+        return render_dialog(template, **_behind(encounter), http_status=status, **context)
+    return render_page(template, block, http_status=status, **context)
 
 
 @bp.route("/reschedule", methods=["GET", "POST"])
