@@ -19,6 +19,11 @@ DOWNLOADS = {
     "billing.receipt_pdf": "application/pdf",
     "outbox.raw": "message/rfc822",
     "outbox.html": "text/html",  # a message's own HTML document (its own policy)
+    "audit.export": "text/csv",
+    "worklists.holds_csv": "text/csv",
+    "worklists.invoices_csv": "text/csv",
+    "decisions.source": "application/octet-stream",  # the payer's file, as received
+    "calendar.events": "application/json",  # FullCalendar's feed
 }
 HX = {"HX-Request": "true"}
 GETS = sorted(e for e, (method, _, _) in ROUTES.items() if method == "GET")

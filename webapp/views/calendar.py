@@ -22,7 +22,7 @@ from webapp.models import Client
 from webapp.services import automations, booking, day_close, schedule_moves
 from webapp.services.coverage import organization_today
 from webapp.services.schedule import calendar_days, hold_states, load_schedule
-from webapp.views.rendering import answer_refused, render_page
+from webapp.views.rendering import answer_refused, render_dialog, render_page
 
 bp = Blueprint("calendar", __name__)
 
@@ -143,9 +143,10 @@ def move(encounter_id: int):
 def _move_dialog(encounter, form, http_status: int = 200, refusal: str | None = None):
     org = current_user.organization
     label = ENCOUNTER_STATUS_LABELS.get(encounter.status, encounter.status)
-    return render_page(
+    return render_dialog(
         "encounters/_move_dialog.html",
-        "dialog",
+        behind=url_for("encounters.schedule", date=encounter.service_date.isoformat()),
+        slot="calendar-dialog",
         http_status=http_status,
         encounter=encounter,
         form=form,
@@ -180,9 +181,10 @@ def keep_day():
         e.id: automations.preview_effect(e, billing_rules.ENCOUNTER_FINALIZED, None)
         for e in encounters
     }
-    return render_page(
+    return render_dialog(
         "encounters/_keep_day_dialog.html",
-        "dialog",
+        behind=url_for("encounters.schedule", date=day.isoformat()),
+        slot="calendar-dialog",
         http_status=422 if date_error else 200,
         day=day,
         date_error=date_error,

@@ -10,7 +10,7 @@ from webapp.forms.people import ROLE_HINTS, InviteForm, RoleForm
 from webapp.models.base import utcnow
 from webapp.models.organization import ADMIN
 from webapp.services import password_links, people, sign_in
-from webapp.views.rendering import answer_refused, render_page
+from webapp.views.rendering import answer_refused, render_dialog, render_page
 
 bp = Blueprint("people", __name__, url_prefix="/admin/users")
 
@@ -65,9 +65,10 @@ def invite():
             return _go(url_for("people.index"))
     elif form.is_submitted():
         status = 422
-    return render_page(
+    return render_dialog(
         "people/_invite_dialog.html",
-        "dialog",
+        behind=url_for("people.index"),
+        slot="people-dialog",
         http_status=status,
         form=form,
         message=message,
@@ -87,9 +88,10 @@ def _flash_sent(sent: people.Sent, done: str) -> None:
 
 
 def _dialog(person, *, status: int = 200, message=None, action=None, form=None):
-    return render_page(
+    return render_dialog(
         DIALOG,
-        "dialog",
+        behind=url_for("people.index"),
+        slot="people-dialog",
         http_status=status,
         person=person,
         form=form or RoleForm(data={"person_role": person.role}),

@@ -15,7 +15,7 @@ from webapp.forms.reports import ReportFilterForm
 from webapp.forms.urls import arg_page
 from webapp.services import report_csv, reports
 from webapp.services.coverage import organization_today
-from webapp.views.rendering import render_page
+from webapp.views.rendering import opened_directly, render_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -136,7 +136,10 @@ def authorizations_csv():
 @role_required(*BILLING_ROLES)
 def utilization_chart():
     """The report's chart (utilization over time), loaded after the table: it reads every
-    row of the filter, which the table's page does not."""
+    row of the filter, which the table's page does not. Opened by itself: the report."""
+    page = opened_directly(url_for("reports.authorizations", **request.args))
+    if page is not None:
+        return page
     form = _filter_form()
     if not form.validate():
         return render_page("reports/_chart.html", "chart", http_status=422, points=None, query=None)
