@@ -8,13 +8,13 @@ many kept visits count against it. Building full ledgers for that
 the table cost 100–300× a bare route for a client with 50 authorizations and 5,000
 visits (issue 14). Here the database sums:
 
-- per line and visit status: the amount;
-- for lines with a day/week/month cap only: the amount per day and status, added up
-  here per capped window (the calendar's weeks and months are the domain's);
+- per line: the kept and the upcoming amounts (the only statuses a ledger adds up);
+- for lines with a day/week/month cap only: those amounts per day, added up here per
+  capped window (the calendar's weeks and months are the domain's);
 - per authorization: its distinct kept visits;
 
 and the same pure rule as the ledger (`authorization_rules.build_ledger`) turns those
-sums into the figures, fed one usage per (status) or (day, status) sum instead of one
+sums into the figures, fed one usage per status (or day and status) instead of one
 per visit, so the table and the ledger page agree by construction; statuses and
 roll-ups are `coverage.summarize`'s, the ledger loader's own. Pages that show ledger
 rows (an authorization's ledger, an encounter's uses) still load them
@@ -32,7 +32,7 @@ from datetime import date, datetime, time
 from sqlalchemy import case, distinct, func, select
 
 from webapp.domain import authorization_rules
-from webapp.domain.authorization_rules import KEPT, Usage
+from webapp.domain.authorization_rules import KEPT, UPCOMING, Usage
 from webapp.extensions import db
 from webapp.models import Allocation, Encounter, Organization
 from webapp.services.coverage import (
@@ -49,7 +49,8 @@ def load_totals(org: Organization, client_ids: list[int], *, today: date | None 
     """The clients' authorizations as `coverage.load_coverage` gives them (line summaries,
     roll-ups, newest end first) with every figure the table shows, summed in SQL: each
     line's `Ledger` has kept, upcoming, counted, total, remaining (units or sessions) and
-    the capped windows that have visits, but no rows; each roll-up its `kept_visits`.
+    the capped windows that have kept or upcoming visits, but no rows; each roll-up its
+    `kept_visits`.
     `today` is the organization's date (its clock when None). 5 queries."""
     today = today or organization_today(org)
     if not client_ids:
@@ -75,7 +76,7 @@ def _ledger(
 ) -> authorization_rules.Ledger:
     """A line's ledger without rows: the figures of the whole line from its sums by
     status (the cap set aside, then the line's total put back), and the capped windows
-    that have visits from its sums by day."""
+    that have kept or upcoming visits from its sums by day."""
     whole = authorization_rules.build_ledger(
         replace(terms, frequency=None),
         [_usage(terms.start, status, amount) for status, amount in by_status.items()],
@@ -102,10 +103,11 @@ def _usage(day: date, status: str, amount: int) -> Usage:
 def _sums(
     line_ids: list[int], capped: list[int]
 ) -> tuple[defaultdict[int, dict[str, int]], defaultdict[int, list[Usage]]]:
-    """From one query grouped by line, visit status and (for the `capped` lines only)
-    service day: {line id: {visit status: amount}} and {capped line id: [a usage per
-    day and status]}."""
-    by_status: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    """From one query of the kept and upcoming amounts (the only statuses a ledger adds
+    up) grouped by line and, for the `capped` lines only, service day: {line id:
+    {'kept': amount, 'upcoming': amount}} and {capped line id: [a usage per day and
+    status]}."""
+    by_status: defaultdict[int, dict[str, int]] = defaultdict(lambda: {KEPT: 0, UPCOMING: 0})
     by_day: defaultdict[int, list[Usage]] = defaultdict(list)
     if not line_ids:
         return by_status, by_day
@@ -113,19 +115,25 @@ def _sums(
     rows = db.session.execute(
         select(
             Allocation.line_id,
-            Encounter.status,
             day.label("day"),
-            func.sum(Allocation.amount).label("amount"),
+            func.sum(case((Encounter.status == KEPT, Allocation.amount), else_=0)).label("kept"),
+            func.sum(case((Encounter.status == UPCOMING, Allocation.amount), else_=0)).label(
+                "upcoming"
+            ),
         )
         .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .where(Allocation.line_id.in_(line_ids))
-        .group_by(Allocation.line_id, Encounter.status, day)
+        .where(Allocation.line_id.in_(line_ids))  # by status, SQLite would scan every visit
+        .group_by(Allocation.line_id, day)
     )
-    for row in rows:
-        statuses = by_status[row.line_id]
-        statuses[row.status] = statuses.get(row.status, 0) + int(row.amount)
-        if row.day is not None:
-            by_day[row.line_id].append(_usage(row.day, row.status, row.amount))
+    for line_id, on_day, kept, upcoming in rows:
+        totals = by_status[line_id]
+        totals[KEPT] += int(kept)
+        totals[UPCOMING] += int(upcoming)
+        if on_day is not None:
+            if kept:
+                by_day[line_id].append(_usage(on_day, KEPT, kept))
+            if upcoming:
+                by_day[line_id].append(_usage(on_day, UPCOMING, upcoming))
     return by_status, by_day
 
 
@@ -134,13 +142,14 @@ def _kept_visits(authorization_ids: list[int]) -> dict[int, int]:
     using two lines once."""
     if not authorization_ids:
         return {}
+    kept = case((Encounter.status == KEPT, Allocation.encounter_id), else_=None)
     rows = db.session.execute(
-        select(Allocation.authorization_id, func.count(distinct(Allocation.encounter_id)))
+        select(Allocation.authorization_id, func.count(distinct(kept)))
         .join(Encounter, Encounter.id == Allocation.encounter_id)
-        .where(Allocation.authorization_id.in_(authorization_ids), Encounter.status == KEPT)
+        .where(Allocation.authorization_id.in_(authorization_ids))  # not by status: see _sums
         .group_by(Allocation.authorization_id)
     )
-    return {authorization_id: visits for authorization_id, visits in rows}
+    return {authorization_id: visits for authorization_id, visits in rows if visits}
 
 
 def load_for_visits(
