@@ -1,8 +1,10 @@
 """Authorization coverage: ledgers, statuses and warnings, read in a fixed number of queries.
 
-`load_coverage()` reads every authorization of some clients and every allocation
-of those authorizations in three queries, whatever their number, then the pure
-rules in `webapp.domain.authorization_rules` do the arithmetic.
+`load_coverage()` reads every authorization of some clients, their lines and every
+allocation of those lines in four queries, whatever their number, then the pure
+rules in `webapp.domain.authorization_rules` do the arithmetic; `summarize()` gives
+the lines their statuses and rolls them up. Tables that show only sums read them
+with `services.authorization_totals` instead (no ledger rows).
 """
 
 from collections import defaultdict
