@@ -1,6 +1,8 @@
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from webapp.domain.authorization_rules import (
     ACTIVE,
@@ -26,6 +28,7 @@ from webapp.domain.authorization_rules import (
     build_ledger,
     counts_toward,
     uncovered_warning,
+    windows_with_usage,
 )
 from webapp.domain.windows import Window
 
@@ -287,3 +290,34 @@ def test_it_falls_back_to_none_covers():
         day=D(2025, 3, 3),
     )
     assert warning.code == "none_covers"
+
+
+@st.composite
+def _capped_usages(draw):
+    """Units terms with a day, week or month cap (either week start, any dates) and
+    usages in every status, some outside the dates."""
+    start = draw(st.dates(D(2024, 1, 1), D(2026, 12, 31)))
+    end = start + timedelta(days=draw(st.integers(0, 200)))
+    capped = AuthorizationTerms(
+        id=1, client_insurance_id=INS, kind=UNITS, start=start, end=end,
+        allowed=draw(st.integers(0, 8)), frequency=draw(st.sampled_from(("day", "week", "month"))),
+        service_type_ids=frozenset({ABA}), week_start=draw(st.sampled_from((0, 6))),
+    )  # fmt: skip
+    days = st.dates(start - timedelta(days=10), end + timedelta(days=10))
+    found = draw(
+        st.lists(
+            st.tuples(days, st.sampled_from(ENCOUNTER_STATUSES), st.integers(0, 6)), max_size=40
+        )
+    )
+    return capped, [usage(n, day, status, amount) for n, (day, status, amount) in enumerate(found)]
+
+
+@given(_capped_usages(), st.booleans())
+def test_windows_with_usage_are_the_ledgers_windows_that_have_usage(case, count_upcoming):
+    """The table's windows (`windows_with_usage`, fed sums by day) are the full ledger's,
+    less the windows no usage falls in: same figures, same order."""
+    capped, usages = case
+    ledger = build_ledger(capped, usages, count_upcoming=count_upcoming)
+    used = {capped.window_for(u.day) for u in usages} - {None}
+    expected = [w for w in ledger.windows if w.window in used]
+    assert windows_with_usage(capped, usages, count_upcoming=count_upcoming) == expected

@@ -269,7 +269,7 @@ def test_a_page_that_fails_after_a_save_does_not_say_nothing_was_saved(
     def broken(*_args, **_kwargs):
         raise RuntimeError("the page broke")
 
-    monkeypatch.setattr(clients, "load_coverage", broken)
+    monkeypatch.setattr(clients, "load_totals", broken)
     page = client.get(f"/clients/{practice['client'].id}/insurance")
     text = page.get_data(as_text=True)
     assert page.status_code == 500

@@ -399,36 +399,33 @@ def windows_with_usage(
     """The capped windows that have usages, in order, with the figures `build_ledger`
     gives them (windows without usage are left out: nothing to show, nothing over).
     Empty without a cap. For tables, where listing every day of a daily cap costs more
-    than the visits do."""
+    than the visits do: the usages are walked in day order and a window is worked out
+    only when a day leaves the previous one."""
     if terms.cap_frequency is None:
         return []
-    kept: dict[Window, int] = {}
-    upcoming: dict[Window, int] = {}
-    counted: dict[Window, int] = {}
-    window_of_day: dict[date, Window | None] = {}
-    for usage in usages:
-        if usage.day not in window_of_day:
-            window_of_day[usage.day] = terms.window_for(usage.day)
-        window = window_of_day[usage.day]
-        if window is None:
-            continue
-        kept.setdefault(window, 0)
-        upcoming.setdefault(window, 0)
+    sums: dict[Window, list[int]] = {}  # window → [kept, upcoming, counted]
+    window: Window | None = None
+    for usage in sorted(usages, key=lambda u: u.day):
+        if window is None or not window.start <= usage.day <= window.end:
+            window = terms.window_for(usage.day)
+            if window is None:
+                continue
+        figures_of = sums.setdefault(window, [0, 0, 0])
         if usage.status == KEPT:
-            kept[window] += usage.amount
+            figures_of[0] += usage.amount
         elif usage.status == UPCOMING:
-            upcoming[window] += usage.amount
+            figures_of[1] += usage.amount
         if counts_toward(usage.status, count_upcoming):
-            counted[window] = counted.get(window, 0) + usage.amount
+            figures_of[2] += usage.amount
     return [
         WindowUsage(
             window=window,
             allowed=terms.allowed,
-            kept=kept[window],
-            upcoming=upcoming[window],
-            remaining=terms.allowed - counted.get(window, 0),
+            kept=kept,
+            upcoming=upcoming,
+            remaining=terms.allowed - counted,
         )
-        for window in sorted(kept, key=lambda w: w.start)
+        for window, (kept, upcoming, counted) in sums.items()
     ]
 
 

@@ -1,12 +1,14 @@
 """Authorization coverage: ledgers, statuses and warnings, read in a fixed number of queries.
 
-`load_coverage()` reads every authorization of some clients and every allocation
-of those authorizations in three queries, whatever their number, then the pure
-rules in `webapp.domain.authorization_rules` do the arithmetic.
+`load_coverage()` reads every authorization of some clients, their lines and every
+allocation of those lines in four queries, whatever their number, then the pure
+rules in `webapp.domain.authorization_rules` do the arithmetic; `summarize()` gives
+the lines their statuses and rolls them up. Tables that show only sums read them
+with `services.authorization_totals` instead (no ledger rows).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -114,6 +116,7 @@ class AuthorizationRollup:
     authorization: Authorization
     lines: list[LineSummary]
     status: str
+    kept_visits: int = 0  # kept visits counting against any of its lines, each once
 
     @property
     def status_label(self) -> str:
@@ -129,6 +132,10 @@ class AuthorizationRollup:
         return decision_rules.Clock(auth.requested_at, auth.urgency, now)
 
 
+# A stored ledger row of a visit: its line's terms and the allocation's record of it.
+StoredRow = tuple[authorization_rules.AuthorizationTerms, allocation_rules.Placement]
+
+
 @dataclass
 class Coverage:
     """Every authorization of a set of clients, summarized per line and rolled up."""
@@ -136,11 +143,21 @@ class Coverage:
     org: Organization
     summaries: list[LineSummary]  # per line
     rollups: list[AuthorizationRollup]
+    # {encounter id: [(line terms, stored ledger row as a Placement)]} when the ledgers
+    # were summed without rows and only some visits' rows were read
+    # (authorization_totals.load_for_visits); None: read them from the ledgers' rows.
+    placements: dict[int, list[StoredRow]] | None = None
+    _by_client: dict[int, list[LineSummary]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def for_client(self, client_id: int) -> list[LineSummary]:
-        return [
-            s for s in self.summaries if s.authorization.client_insurance.client_id == client_id
-        ]
+        """The client's line summaries (indexed on first use: a schedule asks per visit)."""
+        if self._by_client is None:
+            self._by_client = defaultdict(list)
+            for s in self.summaries:
+                self._by_client[s.authorization.client_insurance.client_id].append(s)
+        return list(self._by_client.get(client_id, []))
 
     def authorizations_for_client(self, client_id: int) -> list[AuthorizationRollup]:
         return [r for r in self.rollups if r.authorization.client_insurance.client_id == client_id]
@@ -164,17 +181,10 @@ class Coverage:
         return counts
 
 
-def load_coverage(
-    org: Organization,
-    client_ids: list[int],
-    *,
-    today: date | None = None,
-) -> Coverage:
-    """Summaries for the clients' authorizations and their lines (a fixed number of queries)."""
-    today = today or organization_today(org)
-    if not client_ids:
-        return Coverage(org, [], [])
-    authorizations = db.session.scalars(
+def authorizations_of(org: Organization, client_ids: list[int]) -> list[Authorization]:
+    """The clients' authorizations in the organization, newest end first, with their
+    policy, payer, lines and the lines' service types loaded (3 queries)."""
+    return db.session.scalars(
         select(Authorization)
         .join(ClientInsurance)
         .where(
@@ -187,24 +197,70 @@ def load_coverage(
         )
         .order_by(Authorization.end_date.desc(), Authorization.id)
     ).all()
+
+
+def load_coverage(
+    org: Organization,
+    client_ids: list[int],
+    *,
+    today: date | None = None,
+) -> Coverage:
+    """Summaries for the clients' authorizations and their lines, each ledger with every
+    row (4 queries, whatever their number)."""
+    today = today or organization_today(org)
+    if not client_ids:
+        return Coverage(org, [], [])
+    authorizations = authorizations_of(org, client_ids)
     usages = _usages_by_line([line.id for a in authorizations for line in a.lines])
+    count_upcoming = org.count_upcoming_for_exhaustion
+    ledgers = {
+        line.id: authorization_rules.build_ledger(
+            terms_of(line, org), usages[line.id], count_upcoming=count_upcoming
+        )
+        for auth in authorizations
+        for line in auth.lines
+    }
+    kept_visits = {
+        auth.id: len(
+            {
+                row.usage.encounter_id
+                for line in auth.lines
+                for row in ledgers[line.id].rows
+                if row.usage.status == authorization_rules.KEPT
+            }
+        )
+        for auth in authorizations
+    }
+    return summarize(org, authorizations, ledgers, kept_visits, today=today)
+
+
+def summarize(
+    org: Organization,
+    authorizations: list[Authorization],
+    ledgers: dict[int, authorization_rules.Ledger],
+    kept_visits: dict[int, int],
+    *,
+    today: date,
+) -> Coverage:
+    """The Coverage of `authorizations` (in their order) from each line's ledger
+    (`ledgers`: {line id: Ledger}, with or without rows) and each authorization's number
+    of kept visits (`kept_visits`: {authorization id: visits}): every line's status
+    (`authorization_rules.line_status`) and every authorization's rolled up from them
+    (`authorization_rules.rolled_up_status`). No queries."""
     summaries, rollups = [], []
     for auth in authorizations:
         lines = []
         for line in auth.lines:
-            terms = terms_of(line, org)
-            ledger = authorization_rules.build_ledger(
-                terms, usages[line.id], count_upcoming=org.count_upcoming_for_exhaustion
-            )
+            ledger = ledgers[line.id]
             status = authorization_rules.line_status(
                 insurance_active=auth.client_insurance.active,
                 authorization_decision=auth.decision,
                 line_decision=line.decision,
-                end_date=terms.end,
+                end_date=ledger.terms.end,
                 remaining=ledger.remaining,
                 today=today,
             )
-            lines.append(LineSummary(auth, line, terms, ledger, status, line_counts(line)))
+            lines.append(LineSummary(auth, line, ledger.terms, ledger, status, line_counts(line)))
         status = authorization_rules.rolled_up_status(
             insurance_active=auth.client_insurance.active,
             authorization_decision=auth.decision,
@@ -213,7 +269,7 @@ def load_coverage(
             today=today,
         )
         summaries.extend(lines)
-        rollups.append(AuthorizationRollup(auth, lines, status))
+        rollups.append(AuthorizationRollup(auth, lines, status, kept_visits.get(auth.id, 0)))
     return Coverage(org, summaries, rollups)
 
 
@@ -270,12 +326,15 @@ def _usages_by_line(line_ids: list[int]) -> dict[int, list[authorization_rules.U
 
 def saved_placements(coverage: Coverage, encounter_id: int) -> list[allocation_rules.Placement]:
     """The stored ledger rows of one encounter, as Placements (ends-first order)."""
-    found = [
-        (summary.terms, row.usage.placement)
-        for summary in coverage.summaries
-        for row in summary.ledger.rows
-        if row.usage.encounter_id == encounter_id and row.usage.placement is not None
-    ]
+    if coverage.placements is not None:
+        found = list(coverage.placements.get(encounter_id, []))
+    else:
+        found = [
+            (summary.terms, row.usage.placement)
+            for summary in coverage.summaries
+            for row in summary.ledger.rows
+            if row.usage.encounter_id == encounter_id and row.usage.placement is not None
+        ]
     found.sort(key=lambda pair: (pair[0].end, pair[0].start, pair[0].id))
     return [placement for _terms, placement in found]
 

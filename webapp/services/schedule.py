@@ -21,7 +21,8 @@ from webapp.models import (
     Organization,
     PreAuthorization,
 )
-from webapp.services.coverage import load_coverage, visit_warnings
+from webapp.services.authorization_totals import load_for_visits
+from webapp.services.coverage import visit_warnings
 
 
 @dataclass
@@ -59,7 +60,10 @@ def load_schedule(
     if clinician_id:
         query = query.where(Encounter.clinician_id == clinician_id)
     encounters = list(db.session.scalars(query).all())
-    coverage = load_coverage(org, sorted({e.client_id for e in encounters}))
+    # Sums for the authorizations, stored ledger rows only for the visits shown.
+    coverage = load_for_visits(
+        org, sorted({e.client_id for e in encounters}), [e.id for e in encounters]
+    )
     warnings = {
         e.id: visit_warnings(coverage, e)
         for e in encounters

@@ -20,7 +20,7 @@ from webapp.forms.fields import choices
 from webapp.models import Client
 from webapp.models.base import utcnow
 from webapp.services import records
-from webapp.services.coverage import load_coverage
+from webapp.services.authorization_totals import load_totals
 from webapp.views.rendering import render_page
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
@@ -71,7 +71,7 @@ def insurance(client_id: int):
     status = request.args.get("status", "all")
     if status not in ("all", *STATUSES):
         status = "all"
-    coverage = load_coverage(current_user.organization, [client.id])
+    coverage = load_totals(current_user.organization, [client.id])  # sums: no ledger rows
     rollups = coverage.authorizations_for_client(client.id)
     shown = [r for r in rollups if status in ("all", r.status)]
     return render_page(
