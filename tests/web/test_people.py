@@ -382,6 +382,28 @@ def test_the_orm_refuses_to_change_or_delete_an_audit_event(world):
     assert db.session.get(AuditEvent, event.id).action == "x.y"
 
 
+def test_an_event_is_completed_in_the_transaction_that_writes_it_and_never_after(world):
+    # The legacy import writes its event first and its counts at the end of one commit.
+    event = audit.record(
+        organization_id=world.org.id, user_id=None, action="x.y", entity_type="clients"
+    )
+    db.session.flush()
+    event.after = {"imported": 3}
+    db.session.commit()
+    assert db.session.get(AuditEvent, event.id).after == {"imported": 3}
+    event.after = {"imported": 4}
+    with pytest.raises(AuditIsAppendOnly):
+        db.session.commit()
+    db.session.rollback()
+    # A rolled-back transaction's events are forgotten too.
+    other = audit.record(
+        organization_id=world.org.id, user_id=None, action="x.z", entity_type="clients"
+    )
+    db.session.flush()
+    db.session.rollback()
+    assert other.id is None or db.session.get(AuditEvent, other.id) is None
+
+
 def _trail() -> list[tuple]:
     db.session.expire_all()
     return [

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from webapp.extensions import db
 from webapp.models.base import org_fk, utcnow
@@ -30,9 +30,37 @@ class AuditIsAppendOnly(Exception):
     """An audit event was about to be changed or deleted; the app only adds them."""
 
 
+# Events this session wrote in its open transaction: a use case may still complete one
+# (its outcome, counted at the end) before it commits; once committed, never.
+WRITTEN_NOW = "audit_events_written_in_this_transaction"
+
+
+@event.listens_for(AuditEvent, "after_insert")
+def _remember_written(_mapper, _connection, target: AuditEvent) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(WRITTEN_NOW, set()).add(target.id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_written(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        session.info.pop(WRITTEN_NOW, None)
+
+
 @event.listens_for(AuditEvent, "before_update")
-@event.listens_for(AuditEvent, "before_delete")
-def _refuse_change(_mapper, _connection, target: AuditEvent) -> None:
+def _refuse_update(_mapper, _connection, target: AuditEvent) -> None:
     """The audit trail is append-only (HIPAA §164.312(b) audit controls): no code path
-    of the app may rewrite or remove an event through the ORM."""
-    raise AuditIsAppendOnly(f"audit event {target.id} cannot be changed or deleted")
+    of the app may rewrite an event through the ORM once it is committed. An event
+    written in the still-open transaction may be completed (the legacy import writes
+    its event first and its counts at the end, in the same commit)."""
+    session = object_session(target)
+    if session is not None and target.id in session.info.get(WRITTEN_NOW, ()):
+        return
+    raise AuditIsAppendOnly(f"audit event {target.id} cannot be changed")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_delete(_mapper, _connection, target: AuditEvent) -> None:
+    """No code path of the app may remove an audit event through the ORM."""
+    raise AuditIsAppendOnly(f"audit event {target.id} cannot be deleted")
