@@ -84,6 +84,8 @@
     within(root, "main table").forEach(function (table) {
       const parent = table.parentElement;
       if (!parent || parent.classList.contains("table-scroll")) return;
+      // A library's own grid (the calendar's) lays out its tables itself.
+      if (table.closest("[data-calendar], [data-own-layout]")) return;
       const wrapper = document.createElement("div");
       wrapper.className = "table-scroll";
       parent.insertBefore(wrapper, table);

@@ -160,7 +160,7 @@ def test_a_keyboard_move_shows_the_warning_and_cancel_leaves_the_visit(
 
     confirm = page.locator("dialog#move-confirm-dialog[open]")
     expect(confirm.locator("#authorization-warnings")).to_be_visible()
-    confirm.get_by_role("button", name="Cancel").click()
+    confirm.locator("footer").get_by_role("button", name="Close").click()
     expect(page.locator("dialog")).to_have_count(0)
     assert _visit(live_server, visit_id)[0] == monday
 

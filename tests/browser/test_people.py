@@ -62,7 +62,7 @@ def test_invite_accept_sign_in_change_password_and_the_trail_shows_it(
             email = "bea@harbor.example"
 
         sign_in(biller, live_server, Bea, FIRST_PASSWORD)
-        expect(biller).to_have_url(f"{live_server.url}/clients")
+        expect(biller).to_have_url(f"{live_server.url}/")  # Today, the home page
 
         biller.goto(f"{live_server.url}/profile/password")
         biller.get_by_label("Current password").fill(FIRST_PASSWORD)

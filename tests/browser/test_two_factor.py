@@ -71,7 +71,7 @@ def test_a_biller_sets_up_two_factor_and_signs_in_with_a_code_then_a_recovery_co
     both_widths(page, "codes")
     with page.expect_navigation():
         page.get_by_role("button", name="I have saved my codes").click()
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")
     sign_out(page)
 
     sign_in(page, live_server, biller)
@@ -81,14 +81,14 @@ def test_a_biller_sets_up_two_factor_and_signs_in_with_a_code_then_a_recovery_co
     page.get_by_label("Code", exact=True).fill(next_code(secret))
     with page.expect_navigation():
         page.get_by_role("button", name="Verify and sign in").click()
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")
     sign_out(page)
 
     sign_in(page, live_server, biller)
     page.get_by_label("Code", exact=True).fill(codes[0])
     with page.expect_navigation():
         page.get_by_role("button", name="Verify and sign in").click()
-    expect(page).to_have_url(f"{live_server.url}/clients")
+    expect(page).to_have_url(f"{live_server.url}/")
     expect(
         page.get_by_text("You signed in with a recovery code; 9 of 10 are left.")
     ).to_be_visible()
