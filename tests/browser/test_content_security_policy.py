@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests import factories
 from tests.billing_support import Visit, place_hold, save_card
@@ -164,7 +165,10 @@ def test_every_page_and_dialog_runs_under_the_strict_policy(page, live_server, l
         assert response.status < 500, f"{path}: {response.status}"
         page.wait_for_load_state("load")
         if "dialog=" in page.url:  # a dialog's own URL: the page behind it opens it
-            page.locator("dialog[open]").wait_for(timeout=10_000)
+            try:
+                page.locator("dialog[open]").wait_for(timeout=10_000)
+            except PlaywrightTimeoutError:
+                pytest.fail(f"{path}: opened directly, {page.url} did not open its dialog")
             opened.add(page.locator("dialog[open]").get_attribute("id"))
             page.locator("dialog[open] [data-close-dialog]").first.click()
         page.wait_for_timeout(150)  # htmx's load-triggered requests and app.js set-up

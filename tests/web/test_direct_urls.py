@@ -47,6 +47,7 @@ def test_a_get_route_opened_directly_is_a_whole_page(client, auth, world, rows, 
         return
     if response.status_code == 302:
         target = urlsplit(response.headers["Location"])
+        assert "?" not in target.query, f"one query string: {response.headers['Location']}"
         query = parse_qs(target.query)
         if "dialog" in query:  # a dialog: its page, told to open it
             assert query["dialog"] == [_path(endpoint, rows)]

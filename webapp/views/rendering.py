@@ -59,7 +59,8 @@ def render_dialog(template: str, *, behind: str, slot: str, http_status: int = 2
     """
     if request.method == "GET" and not htmx:
         here = request.full_path.rstrip("?")
-        return redirect(f"{behind}?{urlencode({'dialog': here, 'slot': slot})}")
+        joint = "&" if "?" in behind else "?"  # `behind` may carry its own query (a date)
+        return redirect(f"{behind}{joint}{urlencode({'dialog': here, 'slot': slot})}")
     return render_page(template, "dialog", http_status, **context)
 
 
