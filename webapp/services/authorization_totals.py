@@ -36,6 +36,7 @@ from webapp.domain.authorization_rules import KEPT, UPCOMING, Usage
 from webapp.extensions import db
 from webapp.models import Allocation, Encounter, Organization
 from webapp.services.coverage import (
+    LEDGER_ROW_COLUMNS,
     Coverage,
     authorizations_of,
     organization_today,
@@ -169,17 +170,7 @@ def load_for_visits(
     if not encounter_ids or not terms:
         return coverage
     rows = db.session.execute(
-        select(
-            Allocation.line_id.label("authorization_id"),
-            Allocation.encounter_id,
-            Allocation.amount,
-            Allocation.reason,
-            Allocation.room_before,
-            Allocation.window_room_before,
-            Allocation.passed_over,
-            Encounter.service_date,
-            Encounter.status,
-        )
+        select(*LEDGER_ROW_COLUMNS)
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(Allocation.encounter_id.in_(encounter_ids))
         .order_by(Allocation.id)

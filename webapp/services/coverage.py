@@ -290,23 +290,28 @@ def placement_of(row, day: date, status: str) -> allocation_rules.Placement:
     )
 
 
+# What a stored ledger row (an allocation) is read with: the line it counts on (labelled
+# authorization_id, the Placement's word for it), its amount, why it counts there, and its
+# visit's date and status. `Allocation` joined to `Encounter`.
+LEDGER_ROW_COLUMNS = (
+    Allocation.line_id.label("authorization_id"),
+    Allocation.encounter_id,
+    Allocation.amount,
+    Allocation.reason,
+    Allocation.room_before,
+    Allocation.window_room_before,
+    Allocation.passed_over,
+    Encounter.service_date,
+    Encounter.status,
+)
+
+
 def _usages_by_line(line_ids: list[int]) -> dict[int, list[authorization_rules.Usage]]:
     usages: dict[int, list[authorization_rules.Usage]] = defaultdict(list)
     if not line_ids:
         return usages
     rows = db.session.execute(
-        select(
-            Allocation.line_id.label("authorization_id"),
-            Allocation.encounter_id,
-            Allocation.amount,
-            Allocation.reason,
-            Allocation.room_before,
-            Allocation.window_room_before,
-            Allocation.passed_over,
-            Encounter.service_date,
-            Encounter.status,
-            Encounter.starts_at,
-        )
+        select(*LEDGER_ROW_COLUMNS, Encounter.starts_at)
         .join(Encounter, Encounter.id == Allocation.encounter_id)
         .where(Allocation.line_id.in_(line_ids))
     )
