@@ -136,14 +136,17 @@ def add_authorization(browser: Browser, client_id: int, service: str, today) -> 
     data = {
         "client_insurance_id": option_value(page, "client_insurance_id", ""),
         "number": f"AUTH-{client_id}",
-        "kind": "sessions",
+        "decision": "approved",
         "start_date": (today - timedelta(days=30)).isoformat(),
         "end_date": (today + timedelta(days=150)).isoformat(),
-        "service_type_ids": re.search(
+        # One line (the dialog names a line's fields lines-0-…): 12 sessions of the service.
+        "lines-0-kind": "sessions",
+        "lines-0-service_type_ids": re.search(
             rf'value="(\d+)"[^>]*>\s*<label[^>]*>[^<]*{service}', page
         ).group(1),
-        "allowed": "12",
-        "frequency": "",
+        "lines-0-allowed": "12",
+        "lines-0-frequency": "",
+        "lines-0-decision": "approved",
     }
     answer = browser.post(path, data, status=200, hx=True)
     assert answer.headers["HX-Redirect"].endswith(f"/clients/{client_id}/insurance")
