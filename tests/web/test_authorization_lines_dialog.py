@@ -58,7 +58,9 @@ def test_an_authorization_with_two_lines_is_saved(client, auth, world):
         ("97153", 40, "week"),
         ("97155", 8, "week"),
     ]
-    edit = client.get(f"/authorizations/{auth_row.id}/edit").get_data(as_text=True)
+    edit = client.get(
+        f"/authorizations/{auth_row.id}/edit", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert edit.count('class="auth-line"') == 2 and "checked" in edit
 
 

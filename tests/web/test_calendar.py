@@ -244,7 +244,9 @@ def test_mark_day_as_kept_lists_then_closes_a_clinicians_own_started_visits(
     client, auth, world, rows
 ):
     auth.login(world.clinician)
-    confirm = client.get("/schedule/keep-day?date=2026-11-16").get_data(as_text=True)
+    confirm = client.get(
+        "/schedule/keep-day?date=2026-11-16", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert confirm.count("<li data-encounter-id=") == 1  # Ada's Monday; Bo's are not hers
     assert f'data-encounter-id="{rows["monday"].id}"' in confirm
     done = client.post("/schedule/keep-day?date=2026-11-16")

@@ -123,7 +123,10 @@ def test_an_admin_lifts_a_lockout_from_the_users_page(client, world):
         client.post("/login", data={"email": other.email, "password": "wrong wrong wrong"})
     sign_in(client, world.admin)
     assert 'data-state="locked out"' in client.get("/admin/users").text
-    assert "Lift lockout" in client.get(f"/admin/users/{other.id}").text
+    assert (
+        "Lift lockout"
+        in client.get(f"/admin/users/{other.id}", headers={"HX-Request": "true"}).text
+    )
     assert client.post(f"/admin/users/{other.id}/unlock").status_code == 302
     assert 'data-state="locked out"' not in client.get("/admin/users").text
     sign_in(client, other)
