@@ -55,22 +55,33 @@ def _csv(text: str, name: str) -> Response:
     )
 
 
-@bp.get("/invoices")
-@role_required(*BILLING_ROLES)
-def invoices():
+def _list_page(template: str, states: tuple, labels: dict, page_of):
+    """A practice-wide list (Holds, Invoices): the filters read from the URL, one page of
+    rows from `page_of(org, chosen)`, 422 with the messages when a filter is bad."""
     org = current_user.organization
     clients = billing_lists.organization_clients(org)
-    chosen, errors = _filter(billing_lists.INVOICE_STATES, clients)
+    chosen, errors = _filter(states, clients)
     return render_page(
-        "worklists/invoices.html",
+        template,
         "content",
         http_status=422 if errors else 200,
-        found=billing_lists.invoice_page(org, chosen),
+        found=page_of(org, chosen),
         chosen=chosen,
         errors=errors,
         clients=clients,
-        states=INVOICE_STATUS_LABELS,
+        states=labels,
         args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+@bp.get("/invoices")
+@role_required(*BILLING_ROLES)
+def invoices():
+    return _list_page(
+        "worklists/invoices.html",
+        billing_lists.INVOICE_STATES,
+        INVOICE_STATUS_LABELS,
+        billing_lists.invoice_page,
     )
 
 
@@ -85,19 +96,8 @@ def invoices_csv():
 @bp.get("/holds")
 @role_required(*BILLING_ROLES)
 def holds():
-    org = current_user.organization
-    clients = billing_lists.organization_clients(org)
-    chosen, errors = _filter(billing_lists.HOLD_STATES, clients)
-    return render_page(
-        "worklists/holds.html",
-        "content",
-        http_status=422 if errors else 200,
-        found=billing_lists.hold_page(org, chosen),
-        chosen=chosen,
-        errors=errors,
-        clients=clients,
-        states=STATE_LABELS,
-        args={k: v for k, v in request.args.items() if k != "page"},
+    return _list_page(
+        "worklists/holds.html", billing_lists.HOLD_STATES, STATE_LABELS, billing_lists.hold_page
     )
 
 
